@@ -1,0 +1,16 @@
+"""opkit: learn solution operators of PDEs.
+
+Public API (explicit re-exports)::
+
+    opkit.generate, opkit.open_dataset      # data layer
+    opkit.fit, opkit.evaluate, opkit.load   # training layer
+    opkit.models, opkit.pde_data, opkit.trainers
+"""
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+try:
+    __version__ = _version("opkit")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"

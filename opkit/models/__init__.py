@@ -1,0 +1,1 @@
+"""Neural operators and physics-informed networks (plain ``torch.nn.Module``s)."""

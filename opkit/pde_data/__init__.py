@@ -1,0 +1,3 @@
+"""PDE solvers, initial-condition samplers, the HDF5 store and torch Datasets."""
+
+from ._base import AbstractPDE as AbstractPDE

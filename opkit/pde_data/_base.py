@@ -1,0 +1,111 @@
+"""The contract every PDE of `opkit.pde_data` keeps.
+
+A PDE is a frozen dataclass that validates its parameters in ``__post_init__`` and solves
+batches with ``solve(u0, t, *, dt=None)``:
+
+- ``u0``: ``(batch, n_x)`` in 1-D, ``(batch, n_x, n_y)`` in 2-D, on any device, any float
+  dtype (float64 recommended for data generation);
+- ``t``: 1-D strictly increasing tensor of output times with ``t[0] == 0``;
+- returns ``(batch, len(t), *spatial)`` in ``u0``'s dtype and device.
+
+A sample whose solution stops being finite is returned as non-finite values (it is *not*
+raised): callers that batch many samples record a per-sample status and go on.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+import torch
+
+__all__ = ["AbstractPDE", "check_solve_inputs"]
+
+
+class AbstractPDE(abc.ABC):
+    """Interface of a batched PDE solver (see module docstring for shapes).
+
+    Concrete subclasses are frozen dataclasses and define:
+
+    - ``name``: short lower-case identifier (``"burgers"``) used in files and the CLI;
+    - ``field``: the name of the stored variable (``"u"``, or ``"vorticity"``);
+    - ``spatial_shape``: the grid shape ``(n_x,)`` or ``(n_x, n_y)``;
+    - ``coords()``: a dict of 1-D coordinate tensors (``{"x": ...}`` or ``{"x":..., "y":...}``);
+    - ``default_dt``: the documented default step used when ``dt=None``;
+    - ``solver``: one line naming the scheme (written to dataset files);
+    - ``solve(u0, t, *, dt=None)``.
+    """
+
+    name: ClassVar[str]
+    field: ClassVar[str] = "u"
+    solver: ClassVar[str]
+
+    @property
+    @abc.abstractmethod
+    def spatial_shape(self) -> tuple[int, ...]:
+        """Grid shape, ``(n_x,)`` or ``(n_x, n_y)``."""
+
+    @property
+    def ndim(self) -> int:
+        return len(self.spatial_shape)
+
+    @property
+    @abc.abstractmethod
+    def default_dt(self) -> float:
+        """Time step used when ``solve(..., dt=None)``."""
+
+    @abc.abstractmethod
+    def coords(self) -> dict[str, torch.Tensor]:
+        """1-D float64 coordinate tensors of the grid, keyed ``"x"`` (and ``"y"``)."""
+
+    @abc.abstractmethod
+    def solve(self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None) -> torch.Tensor:
+        """Solve a batch; ``(batch, *spatial)`` -> ``(batch, len(t), *spatial)``."""
+
+    def params(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-serialisable (tensors become lists)."""
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if isinstance(v, torch.Tensor):
+                v = v.tolist()
+            out[f.name] = v
+        return out
+
+
+def check_solve_inputs(
+    pde: AbstractPDE, u0: torch.Tensor, t: torch.Tensor, dt: float | None
+) -> tuple[torch.Tensor, float]:
+    """Validate ``solve`` arguments; returns ``(t, dt)`` with ``t`` on ``u0``'s device.
+
+    Raises ``TypeError``/``ValueError`` naming the argument, what was received and what was
+    expected.
+    """
+    if not isinstance(u0, torch.Tensor):
+        raise TypeError(f"`u0` must be a torch.Tensor, got {type(u0).__name__}.")
+    if not u0.is_floating_point():
+        raise TypeError(f"`u0` must be a floating-point tensor, got dtype {u0.dtype}.")
+    shape = tuple(pde.spatial_shape)
+    if u0.ndim != len(shape) + 1 or tuple(u0.shape[1:]) != shape:
+        raise ValueError(
+            f"`u0` must have shape (batch, {', '.join(map(str, shape))}) for {type(pde).__name__}"
+            f" with grid {shape}, got {tuple(u0.shape)}. Add a batch dimension with "
+            "u0[None] or resample to the PDE's grid."
+        )
+    if not bool(torch.isfinite(u0).all()):
+        bad = (~torch.isfinite(u0)).flatten(1).any(1).nonzero().flatten().tolist()
+        raise ValueError(f"`u0` contains NaN or Inf (samples {bad[:10]}); pass finite data.")
+    t = torch.as_tensor(t, dtype=torch.float64).to(u0.device)
+    if t.ndim != 1 or t.numel() < 1:
+        raise ValueError(f"`t` must be a non-empty 1-D tensor of times, got shape {tuple(t.shape)}.")
+    if float(t[0]) != 0.0:
+        raise ValueError(f"`t` must start at 0 (the time of `u0`), got t[0] = {float(t[0])}.")
+    if t.numel() > 1 and not bool((t[1:] > t[:-1]).all()):
+        raise ValueError("`t` must be strictly increasing, got " f"{t.tolist()[:10]}...")
+    if dt is None:
+        dt = pde.default_dt
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"`dt` must be a positive finite float or None, got {dt!r}.")
+    return t, float(dt)

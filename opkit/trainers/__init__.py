@@ -1,0 +1,1 @@
+"""Lightning modules, data modules, callbacks, evaluation and reports."""
