@@ -14,3 +14,9 @@ try:
     __version__ = _version("opkit")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
+
+from . import models as models
+from . import pde_data as pde_data
+from ._api import evaluate as evaluate
+from ._api import fit as fit
+from ._api import load as load

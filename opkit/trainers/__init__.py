@@ -1,1 +1,12 @@
 """Lightning modules, data modules, callbacks, evaluation and reports."""
+
+from ._callbacks import FiniteLossGuard as FiniteLossGuard
+from ._callbacks import PredictionPlot as PredictionPlot
+from ._datamodule import OperatorDataModule as OperatorDataModule
+from ._evaluate import evaluate as evaluate
+from ._fit import fit as fit
+from ._operator import OperatorModule as OperatorModule
+from ._operator import rollout as rollout
+from ._suite import run_suite as run_suite
+from ._trained import TrainedOperator as TrainedOperator
+from ._trained import load as load

@@ -1,0 +1,120 @@
+"""Callbacks: prediction plots at validation end and a guard against non-finite losses."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+
+__all__ = ["PredictionPlot", "FiniteLossGuard", "NonFiniteLossError"]
+
+log = logging.getLogger("opkit")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped because the loss became NaN or Inf."""
+
+
+class FiniteLossGuard(L.Callback):
+    """Stop training with a clear message when the training loss turns NaN/Inf.
+
+    The step that produced the bad loss is not followed by any further optimiser step;
+    checkpoints already written (the last good ones) are kept untouched, and
+    ``trainer.callback_metrics["opkit/nonfinite_step"]`` records where it happened.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.bad_step: int | None = None
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        # The gradients of a non-finite loss are non-finite: zero them so that the weights
+        # stay those of the last good step, then stop.
+        if all(
+            p.grad is None or bool(torch.isfinite(p.grad).all()) for p in pl_module.parameters()
+        ):
+            return
+        for p in pl_module.parameters():
+            p.grad = None
+        self._stop(trainer)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not bool(torch.isfinite(torch.as_tensor(loss)).all()):
+            self._stop(trainer)
+
+    def _stop(self, trainer) -> None:
+        if self.bad_step is None:
+            self.bad_step = int(trainer.global_step)
+            log.error(
+                "opkit: the training loss became NaN/Inf at step %d; training stops here and "
+                "the last good checkpoint is kept. Lower the learning rate, check the data for "
+                "non-finite values, or use gradient clipping (Trainer(gradient_clip_val=1.0)).",
+                self.bad_step,
+            )
+        trainer.should_stop = True
+
+
+class PredictionPlot(L.Callback):
+    """Write a PNG of prediction vs truth vs error for one validation sample per epoch.
+
+    Args:
+        dirpath: folder for the images (default: the trainer's log dir / ``plots``).
+        every_n_epochs: plot every n-th validation.
+    """
+
+    def __init__(self, dirpath: str | None = None, every_n_epochs: int = 1):
+        super().__init__()
+        self.dirpath = dirpath
+        self.every_n_epochs = max(1, int(every_n_epochs))
+        self.last_path: Path | None = None
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or trainer.global_rank != 0:
+            return
+        if trainer.current_epoch % self.every_n_epochs:
+            return
+        dm = getattr(trainer, "datamodule", None)
+        if dm is None or not hasattr(dm, "example"):
+            return
+        x, y = dm.example("val")
+        with torch.no_grad():
+            pred = pl_module(x[None].to(pl_module.device))[0].cpu()
+        y = y[: pred.shape[0]]
+        folder = Path(self.dirpath or Path(trainer.log_dir or ".") / "plots")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"val_epoch{trainer.current_epoch:04d}.png"
+        plot_prediction(pred, y, path, title=f"epoch {trainer.current_epoch}")
+        self.last_path = path
+
+
+def plot_prediction(pred: torch.Tensor, true: torch.Tensor, path: Path, *, title: str = "") -> Path:
+    """Save truth / prediction / error of one sample ``(channels, *spatial)`` to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    pred, true = pred.float()[0], true.float()[0]
+    err = pred - true
+    if pred.ndim == 1:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+        axes[0].plot(true.numpy(), label="truth")
+        axes[0].plot(pred.numpy(), "--", label="prediction")
+        axes[0].legend()
+        axes[1].plot(err.numpy(), color="C3")
+        axes[1].set_title("error")
+    else:
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+        for ax, img, name in zip(axes, (true, pred, err), ("truth", "prediction", "error")):
+            im = ax.imshow(img.numpy(), origin="lower", cmap="RdBu_r")
+            ax.set_title(name)
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    rel = float(err.norm() / true.norm().clamp_min(1e-12))
+    fig.suptitle(f"{title}  rel. L2 = {rel:.3g}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

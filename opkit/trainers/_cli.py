@@ -1,0 +1,271 @@
+"""Sub-commands of ``opkit`` that belong to the training layer (see ``opkit/cli.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["lightning_main", "evaluate_main", "benchmark_main", "demo_main", "make_cli"]
+
+_MODEL = "model.init_args.model"
+
+
+def _load_configs(argv: list[str]) -> dict:
+    """Merge the ``--config`` YAML files of ``argv`` (later files win) plus dotted
+    ``--data.*`` / ``--model.*`` overrides, as far as sizing needs them."""
+    merged: dict = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        value = None
+        if arg.startswith("--") and "=" in arg:
+            arg, value = arg.split("=", 1)
+        elif arg.startswith("--") and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            value = argv[i + 1]
+            i += 1
+        i += 1
+        if value is None:
+            continue
+        if arg == "--config":
+            path = Path(value)
+            if not path.is_file():
+                raise SystemExit(f"opkit: config file {value!r} not found.")
+            _merge(merged, yaml.safe_load(path.read_text()) or {})
+        elif arg.startswith(("--data.", "--model.")):
+            keys = arg[2:].split(".")
+            keys = [k for j, k in enumerate(keys) if not (k == "init_args" and j == 1)]
+            node = merged
+            for k in keys[:-1]:
+                node = node.setdefault(k, {})
+                if "init_args" in node and k in ("data", "model"):
+                    node = node["init_args"]
+            node[keys[-1]] = yaml.safe_load(value)
+    return merged
+
+
+def _merge(base: dict, new: dict) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v
+
+
+def _import(path: str):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _init_args(node: Any) -> dict:
+    if not isinstance(node, dict):
+        return {}
+    return dict(node.get("init_args") or {})
+
+
+def _sizes_from_data(argv: list[str]) -> list[str]:
+    """Extra arguments that carry the sizes fixed by the data into the model.
+
+    When the config trains an `OperatorModule` on an `OperatorDataModule`, the dataset's
+    `DataSpec` is read from the file and the inner model's constructor arguments that its
+    ``from_spec`` derives from the data (channels, grid, ...) are added unless the config
+    sets them itself. The module's ``n_fields``/``in_frames`` are linked by
+    ``link_arguments`` (see `make_cli`).
+    """
+    from ._build import spec_kwargs
+    from ._datamodule import OperatorDataModule
+    from ._operator import OperatorModule
+
+    cfg = _load_configs(argv)
+    data, model = cfg.get("data"), cfg.get("model")
+    if not (isinstance(data, dict) and isinstance(model, dict)):
+        return []
+    try:
+        data_cls, module_cls = _import(data["class_path"]), _import(model["class_path"])
+    except (KeyError, ImportError, AttributeError):
+        return []  # let LightningCLI report the config error
+    if not (issubclass(data_cls, OperatorDataModule) and issubclass(module_cls, OperatorModule)):
+        return []
+    inner = _init_args(model).get("model")
+    if not isinstance(inner, dict) or "class_path" not in inner:
+        return []
+    net_cls = _import(inner["class_path"])
+    if not hasattr(net_cls, "from_spec"):
+        return []
+    data_args = _init_args(data)
+    if "path" not in data_args:
+        return []
+    dm = data_cls(**data_args)
+    given = _init_args(inner)
+    extra = []
+    for key, value in spec_kwargs(net_cls, dm.spec, **given).items():
+        if key not in given:
+            extra += [f"--{_MODEL}.init_args.{key}", json.dumps(_plain(value))]
+    return extra
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def make_cli(args: list[str] | None, *, run: bool = True):
+    """The LightningCLI of opkit (subclass mode for model and data)."""
+    import lightning as L
+    from lightning.pytorch.cli import LightningCLI
+
+    from ._datamodule import OperatorDataModule
+    from ._operator import OperatorModule
+
+    class OpkitCLI(LightningCLI):
+        def instantiate_classes(self) -> None:
+            super().instantiate_classes()
+            dm, module = self.datamodule, self.model
+            if isinstance(dm, OperatorDataModule) and isinstance(module, OperatorModule):
+                if module.hparams.n_fields != dm.spec.n_fields or (
+                    module.hparams.in_frames != dm.in_frames
+                ):
+                    raise ValueError(
+                        f"the model was configured for n_fields={module.hparams.n_fields}, "
+                        f"in_frames={module.hparams.in_frames} but the data gives "
+                        f"n_fields={dm.spec.n_fields}, in_frames={dm.in_frames}."
+                    )
+                module.opkit_spec = dm.spec
+                cfg = self.config[self.subcommand] if self.subcommand else self.config
+                inner = cfg.model.init_args.model
+                module.opkit_model_kwargs = _namespace_to_dict(inner.init_args)
+
+    class _Linked(OpkitCLI):
+        def add_arguments_to_parser(self, parser) -> None:
+            parser.link_arguments(
+                "data.spec.n_fields", "model.init_args.n_fields", apply_on="instantiate"
+            )
+            parser.link_arguments(
+                "data.in_frames", "model.init_args.in_frames", apply_on="instantiate"
+            )
+
+    cfg = _load_configs(args or [])
+    linked = False
+    try:
+        linked = issubclass(_import(cfg["model"]["class_path"]), OperatorModule) and issubclass(
+            _import(cfg["data"]["class_path"]), OperatorDataModule
+        )
+    except (KeyError, TypeError, ImportError, AttributeError):
+        linked = False
+    cls = _Linked if linked else OpkitCLI
+    return cls(
+        L.LightningModule,
+        L.LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=args,
+        run=run,
+        save_config_kwargs={"overwrite": True},
+        seed_everything_default=0,
+    )
+
+
+def _namespace_to_dict(ns: Any) -> dict:
+    if ns is None:
+        return {}
+    out = {}
+    for k, v in vars(ns).items():
+        out[k] = _namespace_to_dict(v) if hasattr(v, "__dict__") and not isinstance(v, type) else v
+    return out
+
+
+def lightning_main(argv: list[str]) -> int:
+    """``opkit fit|validate|test|predict --config FILE [overrides]`` (LightningCLI)."""
+    rest = argv[1:]
+    if any(a in ("-h", "--help") for a in rest) or not rest:
+        make_cli([argv[0], "--help"])
+        return 0
+    extra = _sizes_from_data(rest)
+    make_cli([argv[0], *rest, *extra])
+    return 0
+
+
+def evaluate_main(argv: list[str]) -> int:
+    """``opkit evaluate CKPT --data FILE [--split test] [--out metrics.json]``."""
+    parser = argparse.ArgumentParser(
+        prog="opkit evaluate",
+        description="Score a trained operator (opkit checkpoint or Lightning .ckpt from "
+        "`opkit fit`) on a dataset with the shared metrics.",
+    )
+    parser.add_argument("checkpoint", help="file written by TrainedOperator.save or `opkit fit`")
+    parser.add_argument("--data", required=True, help="opkit dataset file or built-in name")
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--out", default=None, help="write the metrics as JSON here")
+    args = parser.parse_args(argv)
+    from ._evaluate import evaluate
+
+    metrics = evaluate(args.checkpoint, args.data, split=args.split)
+    shown = {k: v for k, v in metrics.items() if not isinstance(v, list)}
+    print(json.dumps(shown, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(metrics, indent=2))
+    return 0
+
+
+def benchmark_main(argv: list[str]) -> int:
+    """``opkit benchmark --suite burgers|ks|ns --models deeponet,fno [--budget S]``."""
+    from ._suite import MODELS, SUITES, run_suite
+
+    parser = argparse.ArgumentParser(
+        prog="opkit benchmark",
+        description="Train every named model on a suite's fixed data with the same budget "
+        "and write reports/<suite>.md, .json and plots.",
+    )
+    parser.add_argument("--suite", required=True, choices=sorted(SUITES))
+    parser.add_argument("--models", default="deeponet,fno", help=f"comma list of {sorted(MODELS)}")
+    parser.add_argument("--budget", type=float, default=None, help="seconds per model")
+    parser.add_argument("--size", default="cpu", choices=["cpu", "paper"])
+    parser.add_argument("--out", default="reports", help="report folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--match-params", action="store_true", help="size FNO to the first model")
+    parser.add_argument("--accelerator", default="auto")
+    args = parser.parse_args(argv)
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
+    report = run_suite(
+        args.suite,
+        names,
+        budget=args.budget,
+        size=args.size,
+        out=Path(args.out),
+        seed=args.seed,
+        match_params=args.match_params,
+        accelerator=args.accelerator,
+    )
+    print(report.markdown)
+    print(f"\nreport: {report.paths['md']}", file=sys.stderr)
+    return 0
+
+
+def demo_main(argv: list[str]) -> int:
+    """``opkit demo``: the README's main job (small Burgers set, DeepONet and FNO)."""
+    from ._suite import run_demo
+
+    parser = argparse.ArgumentParser(
+        prog="opkit demo",
+        description="Generate a small Burgers dataset, train DeepONet and FNO for about two "
+        "minutes on CPU, and write a report with plots.",
+    )
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per model")
+    parser.add_argument("--n-samples", type=int, default=600)
+    parser.add_argument("--out", default="reports/demo")
+    args = parser.parse_args(argv)
+    report = run_demo(budget=args.budget, n_samples=args.n_samples, out=Path(args.out))
+    print(report.markdown)
+    print(f"\nreport written to {report.paths['md']}")
+    return 0

@@ -1,0 +1,208 @@
+"""`OperatorDataModule`: opkit HDF5 files -> batches for `OperatorModule`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from ..pde_data import DataSpec, FrameWindows, OperatorPairs, data_spec, open_dataset
+
+__all__ = ["OperatorDataModule"]
+
+Mode = Literal["auto", "pairs", "windows"]
+
+
+class OperatorDataModule(L.LightningDataModule):
+    """Batches from an opkit dataset file, split by the file's own ``split`` variable.
+
+    Two modes (``mode="auto"`` picks ``pairs`` for files with two frames, else ``windows``):
+
+    - ``pairs``: operator pairs ``u(t_0) -> u(t_end)`` (e.g. the FNO Burgers map);
+    - ``windows``: sliding windows of ``in_frames`` frames -> the next ``out_frames``
+      (autoregressive training); validation and test add a second loader of whole
+      trajectories for rollout scoring (``val/rollout_rel_l2``).
+
+    Reading is lazy (one HDF5 handle per worker process). Normalisation statistics are
+    computed on the training split only (:meth:`statistics`) and end up in the model's
+    checkpoint through `OperatorModule`.
+
+    Args:
+        path: an opkit HDF5 file (``opkit.generate`` writes them).
+        in_frames, out_frames: window sizes in ``windows`` mode (1 and 1 in ``pairs``).
+        mode: ``"auto"``, ``"pairs"`` or ``"windows"``.
+        batch_size: training batch size (evaluation uses the same).
+        num_workers: DataLoader worker processes.
+        normalization: ``"standard"`` (mean/std per field), ``"minmax"`` (per-field min-max
+            to [0, 1], DyMixOp's recipe) or ``"none"``.
+        unroll: training targets hold ``unroll * out_frames`` frames (unrolled training).
+        max_train_samples: use only the first N training items (quick runs).
+
+    Raises:
+        ValueError: the file is not a complete opkit dataset, or the windows do not fit
+            into its trajectories.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        in_frames: int = 1,
+        out_frames: int = 1,
+        mode: Mode = "auto",
+        batch_size: int = 32,
+        num_workers: int = 0,
+        normalization: Literal["standard", "minmax", "none"] = "standard",
+        unroll: int = 1,
+        max_train_samples: int | None = None,
+    ):
+        super().__init__()
+        if mode not in ("auto", "pairs", "windows"):
+            raise ValueError(f"`mode` must be 'auto', 'pairs' or 'windows', got {mode!r}.")
+        if normalization not in ("standard", "minmax", "none"):
+            raise ValueError(
+                f"`normalization` must be 'standard', 'minmax' or 'none', got {normalization!r}."
+            )
+        if batch_size < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
+        if unroll < 1:
+            raise ValueError(f"`unroll` must be >= 1, got {unroll}.")
+        self.path = str(path)
+        with open_dataset(self.path) as ds:
+            self.n_t = int(ds.sizes["t"])
+            self.field = _field_name(ds)
+        if mode == "auto":
+            mode = "pairs" if self.n_t == 2 else "windows"
+        if mode == "pairs":
+            in_frames = out_frames = 1
+        elif in_frames + out_frames * unroll > self.n_t:
+            raise ValueError(
+                f"windows of `in_frames` (={in_frames}) + `unroll` (={unroll}) x `out_frames` "
+                f"(={out_frames}) frames do not fit in trajectories of {self.n_t} frames; "
+                "use fewer frames."
+            )
+        self.mode = mode
+        self.in_frames, self.out_frames, self.unroll = in_frames, out_frames, unroll
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.normalization = normalization
+        self.max_train_samples = max_train_samples
+        self.spec: DataSpec = data_spec(self.path, in_frames=in_frames, out_frames=out_frames)
+        self._sets: dict[str, Dataset] = {}
+        self._stats: dict[str, torch.Tensor] | None = None
+
+    # -- datasets ----------------------------------------------------------------------
+    def _dataset(self, split: str, *, whole: bool = False) -> Dataset:
+        key = f"{split}/{'whole' if whole else 'items'}"
+        if key not in self._sets:
+            if self.mode == "pairs":
+                ds: Dataset = OperatorPairs(self.path, split=split)
+            elif whole:
+                ds = FrameWindows(
+                    self.path,
+                    split=split,
+                    in_frames=self.in_frames,
+                    out_frames=self.n_t - self.in_frames,
+                )
+            else:
+                m = self.out_frames * (self.unroll if split == "train" else 1)
+                ds = FrameWindows(self.path, split=split, in_frames=self.in_frames, out_frames=m)
+            if split == "train" and not whole and self.max_train_samples is not None:
+                ds = Subset(ds, range(min(len(ds), int(self.max_train_samples))))
+            if len(ds) == 0:
+                raise ValueError(
+                    f"split {split!r} of {self.path} is empty; generate the file with a "
+                    f"non-empty {split} split."
+                )
+            self._sets[key] = ds
+        return self._sets[key]
+
+    def setup(self, stage: str | None = None) -> None:
+        # Datasets open their HDF5 handle lazily, so building them here is cheap and safe
+        # before worker processes fork.
+        self._dataset("train")
+
+    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("train"), shuffle=True)
+
+    def _eval_loaders(self, split: str):
+        loaders = [self._loader(self._dataset(split), shuffle=False)]
+        if self.mode == "windows" and self.n_t > self.in_frames + self.out_frames:
+            loaders.append(self._loader(self._dataset(split, whole=True), shuffle=False))
+        return loaders
+
+    def val_dataloader(self):
+        return self._eval_loaders("val")
+
+    def test_dataloader(self):
+        return self._eval_loaders("test")
+
+    def predict_dataloader(self):
+        return self._loader(self._dataset("test"), shuffle=False)
+
+    # -- statistics --------------------------------------------------------------------
+    def statistics(self) -> dict[str, torch.Tensor]:
+        """Per-field normalisation of the *training* split.
+
+        Returns ``{"in_shift", "in_scale", "out_shift", "out_scale"}``, each ``(n_fields,)``.
+        In ``pairs`` mode inputs and outputs get their own statistics; in ``windows`` mode
+        both use the statistics of all training frames (rollouts feed outputs back in).
+        """
+        if self._stats is None:
+            self._stats = self._compute_statistics()
+        return self._stats
+
+    def _compute_statistics(self) -> dict[str, torch.Tensor]:
+        n_fields = self.spec.n_fields
+        ones, zeros = torch.ones(n_fields), torch.zeros(n_fields)
+        if self.normalization == "none":
+            return {"in_shift": zeros, "in_scale": ones, "out_shift": zeros, "out_scale": ones}
+        with open_dataset(self.path) as ds:
+            keep = (ds["split"] == 0) & (ds["status"] == 0)
+            arr = ds[self.field].isel(sample=keep.values.nonzero()[0])
+            if self.max_train_samples is not None and self.mode == "pairs":
+                arr = arr.isel(sample=slice(0, int(self.max_train_samples)))
+            if self.mode == "pairs":
+                parts = {"in": arr.isel(t=[0]), "out": arr.isel(t=[self.n_t - 1])}
+            else:
+                parts = {"in": arr, "out": arr}
+            out = {}
+            for name, part in parts.items():
+                v = torch.as_tensor(part.values, dtype=torch.float64)
+                # (sample, t, [field,] *spatial): one field per variable in opkit files.
+                v = v.reshape(-1)
+                if self.normalization == "standard":
+                    shift, scale = v.mean(), v.std()
+                else:
+                    shift, scale = v.min(), v.max() - v.min()
+                out[f"{name}_shift"] = shift.float().repeat(n_fields)
+                out[f"{name}_scale"] = scale.float().clamp_min(1e-8).repeat(n_fields)
+        return out
+
+    def training_tensors(self, max_items: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+        """Up to ``max_items`` training pairs ``(x, y)`` stacked in memory (for POD etc.)."""
+        ds = self._dataset("train")
+        n = min(len(ds), max_items)
+        xs, ys = zip(*(ds[i] for i in range(n)))
+        return torch.stack(xs), torch.stack(ys)
+
+    def example(self, split: str = "val") -> tuple[torch.Tensor, torch.Tensor]:
+        """The first item ``(x, y)`` of a split (used for plots)."""
+        return self._dataset(split)[0]
+
+
+def _field_name(ds) -> str:
+    for name in ("u", "vorticity"):
+        if name in ds.data_vars:
+            return name
+    raise ValueError(f"no field variable ('u' or 'vorticity') in dataset {list(ds.data_vars)}.")

@@ -1,0 +1,193 @@
+"""`opkit.evaluate`: one scoring function for every operator on every opkit dataset."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._datamodule import OperatorDataModule
+from ._fit import resolve_dataset
+from ._metrics import fourier_band_rmse, max_error, nrmse, relative_l2, valid_prediction_time
+from ._trained import TrainedOperator, load
+
+__all__ = ["evaluate"]
+
+
+def _as_trained(model: Any) -> TrainedOperator:
+    if isinstance(model, TrainedOperator):
+        return model
+    if isinstance(model, (str, Path)):
+        return load(model)
+    raise TypeError(
+        "`model` must be what `opkit.fit` returned (a TrainedOperator) or a checkpoint path, "
+        f"got {type(model).__name__}."
+    )
+
+
+def _frames(t: torch.Tensor, n_fields: int, n_spatial: int) -> torch.Tensor:
+    """``(batch, frames * n_fields, *spatial)`` -> ``(batch, frames, n_fields, *spatial)``."""
+    b, c = t.shape[:2]
+    return t.reshape(b, c // n_fields, n_fields, *t.shape[2:])
+
+
+@torch.no_grad()
+def evaluate(
+    model: Any,
+    dataset: Any,
+    split: str = "test",
+    *,
+    batch_size: int = 64,
+    vpt_threshold: float = 0.5,
+    solver_samples: int = 4,
+    device: str | torch.device | None = None,
+) -> dict[str, Any]:
+    """Score a trained operator on one split of a dataset.
+
+    Args:
+        model: a `TrainedOperator` (what `opkit.fit` returns) or a checkpoint path.
+        dataset: path, ``xarray.Dataset`` or built-in name (as for `opkit.fit`).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        batch_size: evaluation batch size.
+        vpt_threshold: threshold of the valid prediction time (rollouts only).
+        solver_samples: samples re-solved with the PDE solver to measure the speed-up
+            (0 disables it).
+        device: where to run (default: the model's device).
+
+    Returns:
+        ``dict`` with ``rel_l2`` (mean), ``rel_l2_median``, ``rel_l2_per_sample`` (list),
+        ``nrmse``, ``max_error``, ``frmse_low|mid|high``, ``samples_per_s`` (inference
+        throughput, model only), ``solver_s_per_sample`` and ``speedup`` (solver time /
+        model time per sample), and for trajectory data ``rollout_rel_l2``,
+        ``rollout_error_per_step`` (list over steps) and ``valid_prediction_time``.
+
+    Raises:
+        ValueError: unknown split, or a dataset whose shape does not match the model.
+    """
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"`split` must be 'train', 'val' or 'test', got {split!r}.")
+    trained = _as_trained(model)
+    path = resolve_dataset(dataset)
+    spec = trained.spec
+    dm = OperatorDataModule(
+        str(path), in_frames=spec.in_frames, out_frames=spec.out_frames, batch_size=batch_size
+    )
+    if dm.spec.spatial_shape != spec.spatial_shape or dm.spec.n_fields != spec.n_fields:
+        # Resolution changes are allowed for resolution-invariant models; fields are not.
+        if dm.spec.n_fields != spec.n_fields or dm.spec.ndim != spec.ndim:
+            raise ValueError(
+                f"the dataset {path} has {dm.spec.n_fields} field(s) on a grid "
+                f"{dm.spec.spatial_shape}; the model was trained on {spec.n_fields} field(s) "
+                f"on {spec.spatial_shape}."
+            )
+    module = trained.module.eval()
+    if device is not None:
+        module.to(device)
+    dev = next(module.parameters()).device
+    nf, ns = spec.n_fields, spec.ndim
+
+    rel, nrm, mx, bands = [], [], [], {"low": [], "mid": [], "high": []}
+    model_time, n_items = 0.0, 0
+    for i, (x, y) in enumerate(dm._loader(dm._dataset(split), shuffle=False)):
+        x, y = x.to(dev), y.to(dev)
+        if i == 0:
+            module(x[:1])  # warm-up outside the timing
+        t0 = time.perf_counter()
+        pred = module(x)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        model_time += time.perf_counter() - t0
+        n_items += x.shape[0]
+        p, q = _frames(pred, nf, ns), _frames(y[:, : pred.shape[1]], nf, ns)
+        rel.append(relative_l2(p, q).cpu())
+        nrm.append(nrmse(p, q, n_spatial=ns).cpu())
+        mx.append(max_error(p, q).cpu())
+        for k, v in fourier_band_rmse(p, q, n_spatial=ns).items():
+            bands[k].append(v.cpu())
+    rel_all = torch.cat(rel).double()
+    out: dict[str, Any] = {
+        "split": split,
+        "n_samples": int(rel_all.numel()),
+        "rel_l2": float(rel_all.mean()),
+        "rel_l2_median": float(rel_all.median()),
+        "rel_l2_per_sample": rel_all.tolist(),
+        "nrmse": float(torch.cat(nrm).double().mean()),
+        "max_error": float(torch.cat(mx).max()),
+        **{f"frmse_{k}": float(torch.cat(v).double().nanmean()) for k, v in bands.items()},
+        "samples_per_s": n_items / max(model_time, 1e-12),
+    }
+
+    if dm.mode == "windows" and dm.n_t > spec.in_frames + spec.out_frames:
+        per_step, rollout_rel, vpt = [], [], []
+        rollout_time, n_roll = 0.0, 0
+        for x, future in dm._loader(dm._dataset(split, whole=True), shuffle=False):
+            x, future = x.to(dev), future.to(dev)
+            t0 = time.perf_counter()
+            pred = module.predict_frames(x, future.shape[1] // nf)
+            rollout_time += time.perf_counter() - t0
+            n_roll += x.shape[0]
+            p, q = _frames(pred, nf, ns), _frames(future, nf, ns)
+            rollout_rel.append(relative_l2(p, q).cpu())
+            per_step.append(
+                torch.stack([relative_l2(p[:, j], q[:, j]) for j in range(p.shape[1])], 1).cpu()
+            )
+            vpt.append(
+                valid_prediction_time(p, q, dt=dm.spec.dt or 1.0, threshold=vpt_threshold).cpu()
+            )
+        out["rollout_rel_l2"] = float(torch.cat(rollout_rel).double().mean())
+        out["rollout_error_per_step"] = torch.cat(per_step).double().mean(0).tolist()
+        out["valid_prediction_time"] = float(torch.cat(vpt).mean())
+        out["rollout_s_per_sample"] = rollout_time / max(n_roll, 1)
+
+    if solver_samples > 0:
+        solver_s = solver_seconds_per_sample(
+            path, n=solver_samples, in_frames=spec.in_frames, device=dev
+        )
+        if solver_s is not None:
+            model_s = out.get("rollout_s_per_sample", 1.0 / out["samples_per_s"])
+            out["solver_s_per_sample"] = solver_s
+            out["speedup"] = solver_s / max(model_s, 1e-12)
+    return out
+
+
+def _recorded_object(record: dict):
+    """Rebuild an opkit PDE or sampler recorded as ``{"class": ..., "params": ...}``."""
+    import importlib
+
+    path = record["class"]
+    if not path.startswith("opkit.pde_data."):
+        raise ValueError(f"recorded class {path!r} is not an opkit.pde_data class.")
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)(**record["params"])
+
+
+@torch.no_grad()
+def solver_seconds_per_sample(
+    path: str | Path, *, n: int = 4, in_frames: int = 1, device: torch.device | None = None
+) -> float | None:
+    """Wall-clock seconds the dataset's own solver needs per sample for the model's task.
+
+    The PDE and initial-condition sampler recorded in the file are rebuilt and ``n``
+    samples are solved together, on the dataset's solve grid with its time step, over the
+    span the model predicts: from the last input frame to the last frame. Returns ``None``
+    for files without a recipe (e.g. converted PDEBench files).
+    """
+    from ..pde_data._store import read_header
+
+    recipe = read_header(path).get("recipe")
+    if not isinstance(recipe, dict) or "pde" not in recipe:
+        return None
+    pde = _recorded_object(recipe["pde"])
+    sampler = _recorded_object(recipe["initial_condition"])
+    t = recipe["t"]
+    span = float(t[-1] - t[min(in_frames, len(t) - 1) - 1]) if len(t) > 2 else float(t[-1] - t[0])
+    gen = torch.Generator().manual_seed(0)
+    u0 = sampler.sample(n, *pde.spatial_shape, generator=gen, dtype=torch.float64, device=device)
+    times = torch.tensor([0.0, span], dtype=torch.float64)
+    t0 = time.perf_counter()
+    pde.solve(u0, times, dt=recipe.get("dt"))
+    if u0.device.type == "cuda":
+        torch.cuda.synchronize(u0.device)
+    return (time.perf_counter() - t0) / n

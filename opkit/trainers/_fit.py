@@ -1,0 +1,240 @@
+"""`opkit.fit`: train any opkit model on any opkit dataset in one call."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+
+from ..pde_data import generate, open_dataset
+from ._build import build_from_spec
+from ._callbacks import FiniteLossGuard, PredictionPlot
+from ._datamodule import OperatorDataModule
+from ._operator import OperatorModule
+from ._trained import TrainedOperator
+
+__all__ = ["fit", "resolve_dataset", "cache_dir", "BUILTIN_DATASETS"]
+
+BUILTIN_DATASETS = ("burgers", "ks", "ns")
+DEFAULT_MAX_EPOCHS = 100
+
+
+def cache_dir() -> Path:
+    """Folder for built-in datasets: ``$OPKIT_CACHE`` or ``~/.cache/opkit``."""
+    return Path(os.environ.get("OPKIT_CACHE", Path.home() / ".cache" / "opkit"))
+
+
+def resolve_dataset(dataset: Any, *, size: str = "cpu", seed: int = 0) -> Path:
+    """A path to an opkit file for ``dataset``: a path, an ``xarray.Dataset`` or a name.
+
+    Built-in names (``"burgers"``, ``"ks"``, ``"ns"``) are generated on first use into
+    :func:`cache_dir` (with a progress bar) and reused afterwards.
+
+    Raises:
+        ValueError: unknown name or a file that is not a complete opkit dataset.
+        TypeError: anything else.
+    """
+    import xarray as xr
+
+    if isinstance(dataset, xr.Dataset):
+        source = dataset.encoding.get("source")
+        if source and Path(source).is_file():
+            return Path(source)
+        tmp = Path(tempfile.mkdtemp(prefix="opkit-")) / "dataset.h5"
+        dataset.to_netcdf(tmp, engine="h5netcdf")
+        return tmp
+    if isinstance(dataset, (str, os.PathLike)):
+        text = str(dataset)
+        if text in BUILTIN_DATASETS:
+            out = cache_dir() / f"{text}-{size}-seed{seed}.h5"
+            if not out.is_file():
+                generate(text, out=out, seed=seed, size=size)
+            return out
+        path = Path(text)
+        if not path.exists():
+            raise ValueError(
+                f"`dataset` {text!r} is neither a file nor a built-in dataset "
+                f"{BUILTIN_DATASETS}; generate one with `opkit generate`."
+            )
+        open_dataset(path).close()  # validates: complete opkit file
+        return path
+    raise TypeError(
+        "`dataset` must be a path, an xarray.Dataset or a built-in name "
+        f"{BUILTIN_DATASETS}, got {type(dataset).__name__}."
+    )
+
+
+def _seconds(max_time) -> float | None:
+    if max_time is None:
+        return None
+    if isinstance(max_time, _dt.timedelta):
+        return max_time.total_seconds()
+    if isinstance(max_time, (int, float)) and max_time > 0:
+        return float(max_time)
+    raise ValueError(f"`max_time` must be seconds (> 0) or a datetime.timedelta, got {max_time!r}.")
+
+
+def fit(
+    model: type[nn.Module] | nn.Module,
+    dataset: Any,
+    *,
+    max_epochs: int | None = None,
+    max_time: float | _dt.timedelta | None = None,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    loss: str = "rel_l2",
+    scheduler: str = "cosine",
+    in_frames: int | None = None,
+    out_frames: int = 1,
+    normalization: str = "standard",
+    accelerator: str = "auto",
+    devices: int | str = "auto",
+    seed: int = 0,
+    num_workers: int = 0,
+    max_train_samples: int | None = None,
+    log_dir: str | Path | None = None,
+    progress: bool = True,
+    plot: bool = False,
+    trainer_kwargs: dict | None = None,
+    **model_kwargs: Any,
+) -> TrainedOperator:
+    """Train an operator on a dataset and return a `TrainedOperator`.
+
+    Args:
+        model: a model class with ``from_spec`` (sizes are inferred from the data; extra
+            ``**model_kwargs`` go to it) or a built ``nn.Module`` instance.
+        dataset: a path to an opkit file, an ``xarray.Dataset`` from ``opkit.open_dataset``,
+            or a built-in name (``"burgers"``, ``"ks"``, ``"ns"``; generated on first use
+            into the cache folder, see :func:`cache_dir`).
+        max_epochs: epoch budget; defaults to 100 when neither budget is given.
+        max_time: wall-clock budget in seconds or a ``timedelta`` (the cosine schedule then
+            decays over the time budget).
+        batch_size, lr, weight_decay, loss, scheduler: the training recipe (see
+            `OperatorModule`); defaults: AdamW, lr 1e-3, cosine decay, relative L2 loss.
+        in_frames, out_frames: window sizes for trajectory data (``in_frames`` defaults to
+            the model class's ``default_in_frames`` or 1).
+        normalization: ``"standard"``, ``"minmax"`` or ``"none"`` (training split only).
+        accelerator, devices: as Lightning's ``Trainer``.
+        seed: seeds model initialisation and shuffling; the global RNG state is restored
+            afterwards.
+        max_train_samples: train on the first N items only.
+        log_dir: where checkpoints, CSV logs and plots go (default: a temporary folder).
+        plot: write prediction/truth/error plots at each validation.
+        trainer_kwargs: extra ``lightning.Trainer`` arguments.
+
+    Returns:
+        `TrainedOperator` with ``.model``, ``.metrics`` (``test/rel_l2``, ``val/rel_l2``,
+        ...), ``.predict(x)`` and ``.save(path)``. The weights are those of the best
+        validation epoch (selection never looks at the test split).
+
+    Raises:
+        ValueError / TypeError: bad arguments, unknown dataset, a model whose output does
+        not match the data; all before training starts.
+    """
+    if max_epochs is not None and (not isinstance(max_epochs, int) or max_epochs < 1):
+        raise ValueError(f"`max_epochs` must be a positive int, got {max_epochs!r}.")
+    seconds = _seconds(max_time)
+    if max_epochs is None and seconds is None:
+        max_epochs = DEFAULT_MAX_EPOCHS
+    path = resolve_dataset(dataset)
+    if in_frames is None:
+        in_frames = int(
+            getattr(model if isinstance(model, type) else type(model), "default_in_frames", 1)
+        )
+    dm = OperatorDataModule(
+        str(path),
+        in_frames=in_frames,
+        out_frames=out_frames,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        normalization=normalization,
+        max_train_samples=max_train_samples,
+    )
+    spec = dm.spec
+    log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="opkit-fit-"))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if isinstance(model, nn.Module):
+            net, model_kwargs_used = model, None
+        else:
+            net, model_kwargs_used = build_from_spec(model, spec, **model_kwargs)
+        _check_output_shape(net, dm)
+        module = OperatorModule(
+            net,
+            n_fields=spec.n_fields,
+            in_frames=dm.in_frames,
+            loss=loss,
+            lr=lr,
+            weight_decay=weight_decay,
+            scheduler=scheduler,
+        )
+        module.opkit_spec, module.opkit_model_kwargs = spec, model_kwargs_used
+        ckpt = ModelCheckpoint(
+            dirpath=log_dir / "checkpoints",
+            monitor="val/rel_l2",
+            mode="min",
+            save_last=True,
+            filename="best",
+        )
+        callbacks: list = [ckpt, FiniteLossGuard()]
+        if plot:
+            callbacks.append(PredictionPlot(dirpath=str(log_dir / "plots")))
+        trainer = L.Trainer(
+            max_epochs=max_epochs if max_epochs is not None else -1,
+            max_time=None if seconds is None else _dt.timedelta(seconds=seconds),
+            accelerator=accelerator,
+            devices=devices,
+            callbacks=callbacks,
+            logger=CSVLogger(str(log_dir), name="logs"),
+            enable_progress_bar=progress,
+            enable_model_summary=False,
+            log_every_n_steps=10,
+            **(trainer_kwargs or {}),
+        )
+        trainer.fit(module, datamodule=dm)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        if ckpt.best_model_path:
+            best = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)
+            module.load_state_dict(best["state_dict"])
+            metrics["val/best_rel_l2"] = float(ckpt.best_model_score)
+        tested = trainer.test(module, datamodule=dm, verbose=False)
+    for entry in tested:
+        metrics.update({k: float(v) for k, v in entry.items()})
+    with open_dataset(path) as ds:
+        data = {"path": str(path), **{k: v for k, v in ds.attrs.items() if isinstance(v, str)}}
+    return TrainedOperator(
+        module, spec=spec, model_kwargs=model_kwargs_used, metrics=metrics, data=data
+    )
+
+
+def _check_output_shape(net: nn.Module, dm: OperatorDataModule) -> None:
+    """Run one sample through the model before training: a clear error beats a late one."""
+    x, y = dm.example("train")
+    y = y[: dm.spec.out_channels]
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            out = net(x[None].float())
+    except Exception as err:
+        raise ValueError(
+            f"{type(net).__name__} cannot take this dataset's input of shape "
+            f"{tuple(x[None].shape)} (batch, in_channels, *spatial): {err}"
+        ) from err
+    finally:
+        net.train(was_training)
+    if tuple(out.shape[1:]) != tuple(y.shape):
+        raise ValueError(
+            f"{type(net).__name__} returns {tuple(out.shape[1:])} per sample but the data's "
+            f"targets are {tuple(y.shape)} (out_channels, *spatial); build the model for "
+            f"this data (e.g. {type(net).__name__}.from_spec(spec)) or pass the class."
+        )

@@ -1,0 +1,249 @@
+"""`OperatorModule`: the LightningModule for data-driven operators (one-step and rollouts)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Literal
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Timer
+from torch import nn
+
+from ._metrics import relative_l2
+from ._normalizer import FieldNormalizer
+
+__all__ = ["OperatorModule", "rollout"]
+
+LossName = Literal["rel_l2", "rel_mse", "mse"]
+
+
+def rollout(step, x: torch.Tensor, n_frames: int, *, n_fields: int) -> torch.Tensor:
+    """Autoregressive rollout of a one-call model.
+
+    Args:
+        step: callable ``(batch, k * n_fields, *spatial) -> (batch, m * n_fields, *spatial)``.
+        x: the first ``k`` frames, ``(batch, k * n_fields, *spatial)``.
+        n_frames: number of future frames to produce.
+
+    Returns:
+        ``(batch, n_frames * n_fields, *spatial)``: the window slides, dropping its oldest
+        frames and appending the predicted ones, until ``n_frames`` frames are produced.
+    """
+    k = x.shape[1]
+    out = []
+    produced = 0
+    window = x
+    while produced < n_frames:
+        y = step(window)
+        out.append(y)
+        produced += y.shape[1] // n_fields
+        window = torch.cat([window, y], dim=1)[:, -k:]
+    return torch.cat(out, dim=1)[:, : n_frames * n_fields]
+
+
+class OperatorModule(L.LightningModule):
+    """Trains any grid operator ``model(x)`` (DataSpec's calling convention).
+
+    The module never chooses an architecture: it receives a built ``model``, normalises
+    inputs/outputs per field with statistics of the *training split* (set once by
+    :meth:`set_statistics`, stored in the checkpoint), and computes the loss in physical
+    units. Metrics are namespaced by split: ``train/loss``, ``val/rel_l2``,
+    ``val/rollout_rel_l2``, ``test/rel_l2``...
+
+    Batches are ``(x, y)`` with ``x: (batch, in_frames * n_fields, *spatial)`` and
+    ``y: (batch, out_frames * n_fields * unroll, *spatial)``; a validation/test dataloader
+    with index 1 yields whole trajectories ``(batch, n_t * n_fields, *spatial)`` scored by
+    autoregressive rollout: ``(x, future)`` with the first ``in_frames`` frames and all the
+    frames after them.
+
+    Args:
+        model: the operator, an ``nn.Module``.
+        n_fields: physical fields per frame (from the data).
+        in_frames: frames the model reads (rollout window).
+        loss: ``"rel_l2"`` (mean per-sample relative L2, the default), ``"rel_mse"``
+            (its square, DyMixOp's loss) or ``"mse"``.
+        optimizer: ``"adamw"`` or ``"adam"``.
+        lr: peak learning rate.
+        weight_decay: decoupled weight decay (AdamW) or L2 (Adam).
+        scheduler: ``"cosine"`` (cosine decay over the run's step budget, or over its
+            wall-clock budget when training is limited by time), ``"step"`` (StepLR every
+            ``step_size`` epochs by ``gamma``) or ``"none"``.
+        warmup: fraction of the budget with linear warm-up (cosine schedule only).
+        unroll: train on ``unroll`` consecutive model calls with gradients through all of
+            them (unrolled training); 1 is one-step training.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        n_fields: int = 1,
+        in_frames: int = 1,
+        loss: LossName = "rel_l2",
+        optimizer: Literal["adamw", "adam"] = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        scheduler: Literal["cosine", "step", "none"] = "cosine",
+        step_size: int = 7,
+        gamma: float = 0.97,
+        warmup: float = 0.0,
+        unroll: int = 1,
+    ):
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"`model` must be a built torch.nn.Module, got {type(model).__name__}.")
+        if loss not in ("rel_l2", "rel_mse", "mse"):
+            raise ValueError(f"`loss` must be 'rel_l2', 'rel_mse' or 'mse', got {loss!r}.")
+        if scheduler not in ("cosine", "step", "none"):
+            raise ValueError(f"`scheduler` must be 'cosine', 'step' or 'none', got {scheduler!r}.")
+        if optimizer not in ("adamw", "adam"):
+            raise ValueError(f"`optimizer` must be 'adamw' or 'adam', got {optimizer!r}.")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"`lr` must be a positive float, got {lr!r}.")
+        if unroll < 1:
+            raise ValueError(f"`unroll` must be >= 1, got {unroll}.")
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+        self.in_norm = FieldNormalizer(n_fields)
+        self.out_norm = FieldNormalizer(n_fields)
+        self.register_buffer("statistics_ready", torch.zeros((), dtype=torch.bool))
+        self._t0: float | None = None
+        # Set by `opkit.fit` / the CLI so that checkpoints can rebuild the model from data.
+        self.opkit_spec = None
+        self.opkit_model_kwargs: dict | None = None
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.opkit_spec is None:
+            return
+        from ._trained import TrainedOperator
+
+        bundle = TrainedOperator(
+            self, spec=self.opkit_spec, model_kwargs=self.opkit_model_kwargs
+        )._bundle()
+        bundle.pop("state_dict")  # Lightning's own "state_dict" holds the same tensors
+        checkpoint["opkit"] = bundle
+
+    # -- normalisation -----------------------------------------------------------------
+    def set_statistics(self, stats: dict) -> None:
+        """Set normalisation from ``{"in_shift","in_scale","out_shift","out_scale"}``."""
+        self.in_norm.set(stats["in_shift"], stats["in_scale"])
+        self.out_norm.set(stats["out_shift"], stats["out_scale"])
+        self.statistics_ready.fill_(True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Physical input -> physical prediction (one model call)."""
+        return self.out_norm.decode(self.model(self.in_norm.encode(x)))
+
+    def predict_frames(self, x: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """Roll the model out for ``n_frames`` frames from the window ``x``."""
+        return rollout(self, x, n_frames, n_fields=self.hparams.n_fields)
+
+    # -- hooks -------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        self._t0 = time.monotonic()
+        dm = getattr(self.trainer, "datamodule", None)
+        if bool(self.statistics_ready) or dm is None or not hasattr(dm, "statistics"):
+            return
+        self.set_statistics({k: v.to(self.device) for k, v in dm.statistics().items()})
+        hook = getattr(self.model, "fit_data_statistics", None)
+        if callable(hook) and hasattr(dm, "training_tensors"):
+            x, y = dm.training_tensors()
+            x, y = x.to(self.device), y.to(self.device)
+            hook(self.in_norm.encode(x), self.out_norm.encode(y[:, : self._out_channels(y)]))
+
+    def _out_channels(self, y: torch.Tensor) -> int:
+        return y.shape[1] // self.hparams.unroll
+
+    def _loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.hparams.loss == "mse":
+            return (pred - y).pow(2).mean()
+        rel = relative_l2(pred, y)
+        return rel.pow(2).mean() if self.hparams.loss == "rel_mse" else rel.mean()
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        if self.hparams.unroll == 1:
+            pred = self(x)
+            y = y[:, : pred.shape[1]]
+        else:
+            pred = self.predict_frames(x, y.shape[1] // self.hparams.n_fields)
+        loss = self._loss(pred, y)
+        self.log("train/loss", loss, prog_bar=True, batch_size=x.shape[0])
+        return loss
+
+    def _eval_step(self, batch, dataloader_idx: int, split: str) -> None:
+        if dataloader_idx == 0:
+            x, y = batch
+            y = y[:, : self._out_channels(y)]
+            pred = self(x)
+            rel = relative_l2(pred, y)
+            self.log(
+                f"{split}/loss",
+                self._loss(pred, y),
+                batch_size=x.shape[0],
+                add_dataloader_idx=False,
+            )
+            self.log(
+                f"{split}/rel_l2",
+                rel.mean(),
+                prog_bar=True,
+                batch_size=x.shape[0],
+                add_dataloader_idx=False,
+            )
+        else:
+            x, future = batch
+            pred = self.predict_frames(x, future.shape[1] // self.hparams.n_fields)
+            rel = relative_l2(pred, future)
+            self.log(
+                f"{split}/rollout_rel_l2",
+                rel.mean(),
+                prog_bar=True,
+                batch_size=x.shape[0],
+                add_dataloader_idx=False,
+            )
+
+    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        self._eval_step(batch, dataloader_idx, "val")
+
+    def test_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        self._eval_step(batch, dataloader_idx, "test")
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self(x)
+
+    # -- optimisation ------------------------------------------------------------------
+    def _progress(self) -> float:
+        """Fraction of the training budget spent (steps or wall-clock, whichever is ahead)."""
+        trainer = self.trainer
+        frac = 0.0
+        total = trainer.estimated_stepping_batches
+        if total and math.isfinite(total):
+            frac = trainer.global_step / max(1.0, float(total))
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        max_time = getattr(timer, "_duration", None)
+        if max_time and self._t0 is not None:
+            frac = max(frac, (time.monotonic() - self._t0) / max_time)
+        return min(frac, 1.0)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt_cls = torch.optim.AdamW if hp.optimizer == "adamw" else torch.optim.Adam
+        opt = opt_cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return opt
+        if hp.scheduler == "step":
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.step_size, gamma=hp.gamma)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+        def factor(_: int) -> float:
+            p = self._progress() if self._trainer is not None else 0.0
+            if hp.warmup > 0 and p < hp.warmup:
+                return max(p / hp.warmup, 1e-3)
+            q = (p - hp.warmup) / max(1e-12, 1.0 - hp.warmup)
+            return 0.5 * (1.0 + math.cos(math.pi * min(q, 1.0))) + 1e-3
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
