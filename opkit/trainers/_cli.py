@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -102,9 +103,13 @@ def _sizes_from_data(argv: list[str]) -> list[str]:
         return []
     dm = data_cls(**data_args)
     given = _init_args(inner)
+    # `from_spec` takes the architecture's own settings; pass those the config sets.
+    params = inspect.signature(net_cls.from_spec).parameters
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    passable = {k: v for k, v in given.items() if var_kw or k in params}
     extra = []
-    for key, value in spec_kwargs(net_cls, dm.spec, **given).items():
-        if key not in given:
+    for key, value in spec_kwargs(net_cls, dm.spec, **passable).items():
+        if key not in given and value is not None:
             extra += [f"--{_MODEL}.init_args.{key}", json.dumps(_plain(value))]
     return extra
 

@@ -1,0 +1,76 @@
+"""The `opkit` console script: fit from a config, evaluate the checkpoint, bad keys."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from opkit.cli import main
+
+CONFIGS = Path(__file__).parents[2] / "configs"
+
+
+def test_fit_then_evaluate_from_the_command_line(burgers_file, tmp_path, capsys):
+    code = main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "burgers_fno.yaml"),
+            "--data.init_args.path",
+            str(burgers_file),
+            "--model.init_args.model.init_args.hidden_channels",
+            "16",
+            "--trainer.max_epochs",
+            "2",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
+    assert code == 0
+    ckpts = sorted(tmp_path.rglob("last.ckpt"))
+    assert ckpts, list(tmp_path.rglob("*"))
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", str(ckpts[0]), "--data", str(burgers_file), "--out", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert 0 < metrics["rel_l2"] < 1.5 and metrics["n_samples"] == 20
+
+
+def test_unknown_config_key_is_reported(burgers_file, tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "opkit.cli",
+            "fit",
+            "--config",
+            str(CONFIGS / "burgers_fno.yaml"),
+            "--data.init_args.path",
+            str(burgers_file),
+            "--model.init_args.lrr",
+            "0.1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "lrr" in proc.stderr
+
+
+def test_unknown_command():
+    assert main(["frobnicate"]) == 2
+
+
+@pytest.mark.parametrize("command", ["fit", "evaluate", "benchmark", "demo", "generate"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "usage" in capsys.readouterr().out.lower()
