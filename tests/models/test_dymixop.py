@@ -1,0 +1,398 @@
+"""DyMixOp: published sizes, the gate and the aggregation against a plain-torch reference,
+resolution, ablations, errors, and a small learning problem with an exact solution."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import opkit.models._dymixop as dymixop_module
+import opkit.models.layers._lgm as lgm_module
+from opkit.models import DyMixOp
+from opkit.pde_data import DataSpec
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # These problems are tiny: one intra-op thread is faster, and on a shared CPU two
+    # threads per test process oversubscribe the cores (10x slower training measured).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------- independent reference forward pass
+# (self-contained on purpose: test modules do not import each other)
+
+
+def pointwise_ref(conv: torch.nn.Module, c: torch.Tensor) -> torch.Tensor:
+    w = conv.weight.reshape(conv.weight.shape[0], conv.weight.shape[1]).to(c.dtype)
+    return torch.einsum("oi,bi...->bo...", w, c) + conv.bias.view(1, -1, *[1] * (c.ndim - 2))
+
+
+def stencil_ref(stencil: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros(c.shape[0], stencil.shape[0], *c.shape[2:], dtype=c.dtype)
+    if c.ndim == 3:
+        for j in range(3):
+            out += torch.einsum("oi,bin->bon", stencil[..., j], torch.roll(c, 1 - j, dims=-1))
+        return out
+    for j in range(3):
+        for k in range(3):
+            shifted = torch.roll(c, (1 - j, 1 - k), dims=(-2, -1))
+            out += torch.einsum("oi,bixy->boxy", stencil[..., j, k], shifted)
+    return out
+
+
+def spectral_ref(c: torch.Tensor, weight: torch.Tensor, m: int) -> torch.Tensor:
+    w = weight.to(torch.complex128)
+    if c.ndim == 3:
+        coeffs = torch.fft.rfft(c)
+        out = torch.zeros(c.shape[0], w.shape[1], coeffs.shape[-1], dtype=torch.complex128)
+        out[..., :m] = torch.einsum("bik,iok->bok", coeffs[..., :m], w)
+        return torch.fft.irfft(out, n=c.shape[-1])
+    coeffs = torch.fft.rfft2(c)
+    out = torch.zeros(c.shape[0], w.shape[1], *coeffs.shape[-2:], dtype=torch.complex128)
+    out[..., :m, :m] = torch.einsum("bikl,iokl->bokl", coeffs[..., :m, :m], w[:, :, m:])
+    out[..., -m:, :m] = torch.einsum("bikl,iokl->bokl", coeffs[..., -m:, :m], w[:, :, :m])
+    return torch.fft.irfft2(out, s=c.shape[-2:])
+
+
+def reference_forward(model: DyMixOp, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """DyMixOp written out from the paper's equations; returns (output, gate per sample)."""
+    batch, spatial = x.shape[0], x.shape[2:]
+    frames = x.reshape(batch, model.in_frames, -1)
+    kappa = (1 - F.cosine_similarity(frames[:, 1:], frames[:, :-1], dim=-1)).mean(dim=1)
+    gate = torch.sigmoid(model.gate_rate * kappa)
+
+    axes = [torch.linspace(0, 1, n + 1, dtype=x.dtype)[:-1] for n in spatial]
+    coords = torch.stack(torch.meshgrid(*axes, indexing="ij")).expand(batch, -1, *spatial)
+    c0 = pointwise_ref(model.reduction, pointwise_ref(model.lifting, torch.cat([x, coords], 1)))
+    ratio = math.prod(n0 / n for n0, n in zip(model.grid_shape, spatial)) ** (1 / len(spatial))
+
+    c, outputs = c0, []
+    g = gate.view(-1, *[1] * (1 + len(spatial)))
+    for layer in model.layers:
+        mix = layer.mixing
+        glob = spectral_ref(c, mix.global_transform.weight.to_tensor().detach(), model.n_modes)
+        nonlinear = glob * pointwise_ref(mix.local_transform, c)
+        residual = pointwise_ref(layer.residual[1], pointwise_ref(layer.residual[0], nonlinear))
+        derivative = stencil_ref(layer.derivative.stencil, c) / ratio
+        f = F.gelu(pointwise_ref(layer.linear, c) + derivative + residual)
+        outputs.append(f)
+        c = c + g * f
+    stacked = torch.stack(outputs)  # (L, batch, h, *spatial)
+    weights = model.layer_weights.view(-1, *[1] * (stacked.ndim - 1))
+    aggregate = c0 + (weights * stacked).sum(0) + model.layer_bias
+    return pointwise_ref(model.projection, pointwise_ref(model.expansion, aggregate)), gate
+
+
+def smooth_window(batch: int, frames: int, fields: int, spatial: tuple[int, ...], seed: int):
+    """Travelling low-mode waves, so consecutive frames are similar but not equal."""
+    gen = torch.Generator().manual_seed(seed)
+    axes = [torch.arange(n, dtype=torch.float64) * 2 * math.pi / n for n in spatial]
+    mesh = torch.meshgrid(*axes, indexing="ij")
+    speed = 0.5 + torch.rand(batch, generator=gen, dtype=torch.float64)  # per-sample kappa
+    out = torch.zeros(batch, frames * fields, *spatial, dtype=torch.float64)
+    for t in range(frames):
+        for f in range(fields):
+            phase = sum((d + 1 + f) * m for d, m in enumerate(mesh))
+            shift = speed.view(-1, *[1] * len(spatial)) * t
+            out[:, t * fields + f] = torch.sin(phase - shift) + 0.3 * torch.cos(2 * phase)
+    return out
+
+
+# ------------------------------------------------------------------ published configurations
+
+
+def test_defaults_are_the_published_1d_ks_configuration():
+    model = DyMixOp()
+    assert (model.hidden_channels, model.n_layers, model.n_modes) == (48, 8, 12)
+    assert (model.in_channels, model.out_channels, model.n_dim) == (10, 1, 1)
+    n_elements = sum(p.numel() for p in model.parameters())
+    n_real = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+    # lift 1,152 + reduce 4,656 + 8 x (G 27,648 + Lc 2,352 + W 2,352 + D 6,912 + A 9,360)
+    # + lambda 1 + aggregation 9 + expand 4,704 + project 97
+    assert n_elements == 399_611
+    assert n_real == 399_611 + 8 * 27_648
+    assert abs(n_elements - 400_000) / 400_000 < 0.01  # the paper's "about 0.4 M"
+
+
+def test_navier_stokes_2d_configuration():
+    model = DyMixOp.navier_stokes_2d()
+    assert (model.hidden_channels, model.n_layers, model.n_modes, model.n_dim) == (96, 4, 12, 2)
+    spectral = 96 * 96 * 24 * 12  # frequencies -12..11 x 0..11 per channel pair
+    assert sum(p.numel() for p in model.parameters() if p.is_complex()) == 4 * spectral
+
+
+# ------------------------------------------------------------------ the mathematics
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_forward_matches_plain_torch_reference_in_float64(n_dim):
+    torch.manual_seed(0)
+    spatial = (24,) if n_dim == 1 else (12, 16)
+    model = DyMixOp(
+        in_channels=6,
+        out_channels=2,
+        n_dim=n_dim,
+        n_fields=2,
+        hidden_channels=5,
+        n_layers=3,
+        n_modes=4,
+        grid_shape=(12,) if n_dim == 1 else (8, 8),  # the input is finer: D is rescaled
+    ).double()
+    with torch.no_grad():
+        model.gate_rate.fill_(2.5)  # gates well inside (0, 1), different per sample
+    x = smooth_window(3, 3, 2, spatial, seed=n_dim)
+
+    expected, gate = reference_forward(model, x)
+    assert gate.min() > 0.05 and gate.max() < 0.95 and gate.max() - gate.min() > 0.05, gate
+    torch.testing.assert_close(model.structure_change(x), torch.logit(gate) / 2.5)
+    # the spectral branch runs in complex64 inside neuraloperator, hence 1e-6, not 1e-12
+    torch.testing.assert_close(model(x), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_structure_change_statistic_exact_values():
+    n = 32
+    x = torch.arange(n, dtype=torch.float64) * 2 * math.pi / n
+    s, c = torch.sin(x), torch.cos(x)
+    model = DyMixOp(in_channels=3, hidden_channels=2, n_layers=1, n_modes=2)
+
+    def kappa(*frames):
+        return model.structure_change(torch.stack(frames).unsqueeze(0)).item()
+
+    assert kappa(s, c, -s) == pytest.approx(1.0, abs=1e-8)  # orthogonal steps
+    assert kappa(s, s, 2 * s) == pytest.approx(0.0, abs=1e-8)  # frozen (eps 1e-8)
+    assert kappa(s, -s, s) == pytest.approx(2.0, abs=1e-8)  # sign flips
+    assert kappa(s, s, c) == pytest.approx(0.5, abs=1e-8)  # mean over the two steps
+    # fields of one frame are compared together: (s, c) -> (c, -s) is orthogonal as a pair
+    two_fields = DyMixOp(in_channels=4, n_fields=2, hidden_channels=2, n_layers=1, n_modes=2)
+    pair = torch.stack([s, c, c, -s]).unsqueeze(0)
+    assert two_fields.structure_change(pair).item() == pytest.approx(1.0, abs=1e-12)
+    # a single frame has no time scale: kappa = 1, gate = sigmoid(lambda)
+    single = DyMixOp(in_channels=1, hidden_channels=2, n_layers=1, n_modes=2)
+    assert single.structure_change(s.view(1, 1, n)).item() == 1.0
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_every_parameter_gets_a_gradient(n_dim):
+    torch.manual_seed(1)
+    spatial = (32,) if n_dim == 1 else (16, 16)
+    model = DyMixOp(
+        in_channels=3, out_channels=1, n_dim=n_dim, hidden_channels=6, n_layers=3, n_modes=4
+    )
+    x = smooth_window(2, 3, 1, spatial, seed=3).float()
+    model(x).square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().max() > 0, name
+
+
+def test_output_grid_follows_input_grid():
+    torch.manual_seed(2)
+    model = DyMixOp(in_channels=4, out_channels=2, hidden_channels=6, n_layers=2, n_modes=6)
+    for n in (64, 128, 20):
+        assert model(torch.randn(2, 4, n)).shape == (2, 2, n)
+    model2d = DyMixOp.navier_stokes_2d(hidden_channels=6, n_layers=2, n_modes=4)
+    for shape in ((32, 32), (24, 40)):
+        assert model2d(torch.randn(2, 10, *shape)).shape == (2, 1, *shape)
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_local_ablation_has_finite_receptive_field_and_global_does_not(kernel):
+    # one layer's D (3 taps) and Lc (`kernel` taps) see one neighbour on each side at most,
+    # so after L layers the local-only model is exactly blind beyond L points; a single
+    # input frame keeps the gate statistic (a global quantity) fixed.
+    torch.manual_seed(3)
+    n, n_layers, j = 48, 3, 20
+    x = torch.randn(1, 1, n, dtype=torch.float64)
+    bumped = x.clone()
+    bumped[..., j] += 1.0
+    for mixing in ("local", "product", "sum", "global"):
+        model = DyMixOp(
+            in_channels=1,
+            hidden_channels=4,
+            n_layers=n_layers,
+            n_modes=5,
+            local_kernel_size=kernel,
+            mixing=mixing,
+        ).double()
+        with torch.no_grad():
+            change = (model(bumped) - model(x)).abs().view(n)
+        far = torch.cat([change[: j - n_layers], change[j + n_layers + 1 :]])
+        if mixing == "local":
+            assert far.max() == 0.0
+            assert change[j - n_layers : j + n_layers + 1].min() > 0
+        else:
+            assert far.min() > 1e-8, mixing
+
+
+def test_ablations_differ_in_parameters_as_claimed():
+    sizes = {
+        mixing: {
+            "complex": sum(
+                p.numel() for p in DyMixOp(mixing=mixing, n_layers=1).parameters() if p.is_complex()
+            ),
+            "real": sum(
+                p.numel()
+                for p in DyMixOp(mixing=mixing, n_layers=1).parameters()
+                if not p.is_complex()
+            ),
+        }
+        for mixing in ("product", "sum", "local", "global")
+    }
+    assert sizes["product"] == sizes["sum"]
+    assert sizes["local"]["complex"] == 0
+    assert sizes["global"]["complex"] == sizes["product"]["complex"] == 48 * 48 * 12
+    assert sizes["product"]["real"] - sizes["global"]["real"] == 48 * 48 + 48  # Lc
+
+
+def test_rollout_slides_the_window():
+    torch.manual_seed(4)
+    model = DyMixOp(
+        in_channels=6, out_channels=4, n_fields=2, hidden_channels=4, n_layers=2, n_modes=3
+    )
+    x = torch.randn(2, 6, 16)
+    with torch.no_grad():
+        out = model.rollout(x, 3)
+        y1 = model(x)
+        y2 = model(torch.cat([x, y1], 1)[:, -6:])
+        y3 = model(torch.cat([x, y1, y2], 1)[:, -6:])
+    assert out.shape == (2, 12, 16)
+    torch.testing.assert_close(out, torch.cat([y1, y2, y3], 1))
+
+
+# ------------------------------------------------------------------ DataSpec
+
+
+def test_from_spec_sizes_the_model_from_the_data():
+    spec = DataSpec(spatial_shape=(64,), lengths=(22 * math.pi,), in_frames=10, out_frames=2)
+    model = DyMixOp.from_spec(spec)
+    assert (model.in_channels, model.out_channels, model.n_dim) == (10, 2, 1)
+    assert (model.hidden_channels, model.n_layers, model.n_modes) == (48, 8, 12)
+    assert model.grid_shape == (64,)
+    assert model(torch.randn(2, 10, 64)).shape == (2, 2, 64)
+
+    spec2d = DataSpec(spatial_shape=(16, 16), lengths=(1.0, 1.0), n_fields=2, in_frames=3)
+    model2d = DyMixOp.from_spec(spec2d, mixing="sum", n_layers=1)
+    assert (model2d.in_channels, model2d.n_fields, model2d.n_dim) == (6, 2, 2)
+    # the published 2-D width, with the modes capped by the coarse grid
+    assert (model2d.hidden_channels, model2d.n_modes, model2d.mixing) == (96, 8, "sum")
+    assert model2d(torch.randn(1, 6, 16, 16)).shape == (1, 2, 16, 16)
+
+    with pytest.raises(TypeError, match="in_channels"):
+        DyMixOp.from_spec(spec, in_channels=3)
+    with pytest.raises(TypeError, match="DataSpec"):
+        DyMixOp.from_spec({"spatial_shape": (64,)})
+
+
+# ------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"n_layers": 0}, ValueError, ["n_layers", ">= 1", "0"]),
+        ({"hidden_channels": 4.5}, TypeError, ["hidden_channels", "4.5"]),
+        ({"n_dim": 3}, ValueError, ["n_dim", "3"]),
+        ({"mixing": "mix"}, ValueError, ["mixing", "mix", "product"]),
+        ({"in_channels": 5, "n_fields": 2}, ValueError, ["in_channels", "5", "n_fields"]),
+        ({"grid_shape": (64, 64)}, ValueError, ["grid_shape", "1 int"]),
+        ({"grid_shape": (16,)}, ValueError, ["n_modes", "12", "<= 8"]),
+        ({"local_kernel_size": 2}, ValueError, ["local_kernel_size", "odd"]),
+    ],
+)
+def test_bad_constructor_arguments_are_named(kwargs, error, words):
+    with pytest.raises(error) as info:
+        DyMixOp(**kwargs)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_bad_inputs_are_named_before_any_work():
+    model = DyMixOp(in_channels=4, hidden_channels=4, n_layers=1, n_modes=3)
+    with pytest.raises(ValueError, match=r"in_channels=4, n_x\).*\(2, 3, 32\)"):
+        model(torch.zeros(2, 3, 32))
+    with pytest.raises(ValueError, match=r"1-D DyMixOp.*\(2, 4, 32, 32\)"):
+        model(torch.zeros(2, 4, 32, 32))
+    with pytest.raises(TypeError, match="floating-point.*int64"):
+        model(torch.zeros(2, 4, 32, dtype=torch.int64))
+    with pytest.raises(TypeError, match="torch.Tensor.*ndarray"):
+        model(torch.zeros(2, 4, 32).numpy())
+    with pytest.raises(ValueError, match="n_steps"):
+        model.rollout(torch.zeros(2, 4, 32), 0)
+    odd = DyMixOp(
+        in_channels=4, out_channels=3, n_fields=2, hidden_channels=4, n_layers=1, n_modes=3
+    )
+    with pytest.raises(ValueError, match="whole frames.*out_channels.*3"):
+        odd.rollout(torch.zeros(2, 4, 32), 2)
+
+
+def test_docstring_examples_run():
+    for module in (dymixop_module, lgm_module):
+        result = doctest.testmod(module, extraglobs={"torch": torch})
+        assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+# ------------------------------------------------------------------ learning
+
+
+def advection_windows(n_samples: int, n: int, gen: torch.Generator):
+    """u_t + u_x = 0 on [0, 1): frames u(t0), u(t0 + s) -> u(t0 + 2s), exact in Fourier."""
+    k = torch.arange(1, 5)
+    a = torch.randn(n_samples, 4, generator=gen) / k
+    b = torch.randn(n_samples, 4, generator=gen) / k
+    x = torch.arange(n) / n
+
+    def u(t: float) -> torch.Tensor:
+        phase = 2 * math.pi * k[None, :, None] * (x - t)
+        return (a[..., None] * torch.cos(phase) + b[..., None] * torch.sin(phase)).sum(1)
+
+    return torch.stack([u(0.0), u(0.05)], 1), u(0.1)[:, None]
+
+
+def rel_l2(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    return ((prediction - target).norm(dim=-1) / target.norm(dim=-1)).mean().item()
+
+
+def test_learns_the_one_step_map_of_linear_advection():
+    gen = torch.Generator().manual_seed(0)
+    x_train, y_train = advection_windows(512, 64, gen)
+    x_test, y_test = advection_windows(128, 64, gen)
+    baseline = rel_l2(x_test[:, 1:], y_test)  # persistence: predict the last frame
+    assert baseline > 0.5
+
+    torch.manual_seed(0)
+    model = DyMixOp(
+        in_channels=2,
+        out_channels=1,
+        hidden_channels=16,
+        n_layers=2,
+        n_modes=8,
+        grid_shape=(64,),
+    )
+    steps = 200
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    for _ in range(steps):
+        idx = torch.randint(0, 512, (32,), generator=gen)
+        loss = (model(x_train[idx]) - y_train[idx]).norm(dim=-1) / y_train[idx].norm(dim=-1)
+        opt.zero_grad()
+        loss.mean().backward()
+        opt.step()
+        schedule.step()
+
+    with torch.no_grad():
+        error = rel_l2(model(x_test), y_test)
+        assert error < 0.03 * baseline, (error, baseline)
+        # zero-shot on a twice finer grid: D is rescaled to the training grid's units
+        x_fine, y_fine = advection_windows(128, 128, gen)
+        fine = rel_l2(model(x_fine), y_fine)
+        model.grid_shape = None  # the published behaviour: D in the input's own grid units
+        unscaled = rel_l2(model(x_fine), y_fine)
+    assert fine < 3 * error + 0.01, (fine, error)
+    assert fine < unscaled, (fine, unscaled)
