@@ -20,3 +20,5 @@ from . import pde_data as pde_data
 from ._api import evaluate as evaluate
 from ._api import fit as fit
 from ._api import load as load
+from .pde_data import generate as generate
+from .pde_data import open_dataset as open_dataset
