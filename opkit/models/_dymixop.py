@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
@@ -135,6 +135,9 @@ class DyMixOp(nn.Module):
         torch.Size([2, 1, 32, 32])
     """
 
+    #: window length ``opkit.fit`` uses for trajectory data unless told otherwise (the paper's)
+    default_in_frames: ClassVar[int] = 10
+
     def __init__(
         self,
         *,
@@ -245,9 +248,10 @@ class DyMixOp(nn.Module):
         ``n_modes``, ``local_kernel_size``, ``mixing``) override.
 
         Raises:
-            TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`, or ``kwargs``
-                sets a size that the spec fixes (``in_channels``, ``out_channels``,
-                ``n_dim``, ``n_fields``, ``grid_shape``).
+            TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.
+            ValueError: ``kwargs`` gives a size that the spec fixes (``in_channels``,
+                ``out_channels``, ``n_dim``, ``n_fields``, ``grid_shape``) a different
+                value (the same value is accepted).
         """
         from ..pde_data import DataSpec
 
@@ -262,11 +266,19 @@ class DyMixOp(nn.Module):
             "n_fields": spec.n_fields,
             "grid_shape": spec.spatial_shape,
         }
-        clash = sorted(set(fixed) & set(kwargs))
+
+        def same(name: str) -> bool:
+            given = kwargs[name]
+            if name == "grid_shape" and given is not None:
+                given = tuple(given)
+            return given == fixed[name]
+
+        clash = {name: kwargs[name] for name in sorted(set(fixed) & set(kwargs)) if not same(name)}
         if clash:
-            raise TypeError(
-                f"DyMixOp.from_spec: {clash} are fixed by the DataSpec ({spec}); "
-                "drop them, or construct DyMixOp(...) directly."
+            raise ValueError(
+                f"DyMixOp.from_spec: {clash} contradict the DataSpec, which fixes "
+                f"{ {name: fixed[name] for name in clash} }; drop them, or construct "
+                "DyMixOp(...) directly."
             )
         config: dict[str, Any] = dict(_PUBLISHED[spec.ndim])
         config["n_modes"] = min(config["n_modes"], min(spec.spatial_shape) // 2)

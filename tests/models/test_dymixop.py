@@ -284,8 +284,11 @@ def test_from_spec_sizes_the_model_from_the_data():
     assert (model2d.hidden_channels, model2d.n_modes, model2d.mixing) == (96, 8, "sum")
     assert model2d(torch.randn(1, 6, 16, 16)).shape == (1, 2, 16, 16)
 
-    with pytest.raises(TypeError, match="in_channels"):
+    with pytest.raises(ValueError, match=r"'in_channels': 3.*'in_channels': 10"):
         DyMixOp.from_spec(spec, in_channels=3)
+    # restating what the data fixes (as a config file may) is accepted
+    same = DyMixOp.from_spec(spec, in_channels=10, grid_shape=[64], n_layers=1)
+    assert (same.in_channels, same.grid_shape, same.n_layers) == (10, (64,), 1)
     with pytest.raises(TypeError, match="DataSpec"):
         DyMixOp.from_spec({"spatial_shape": (64,)})
 
