@@ -1,0 +1,154 @@
+"""Allen-Cahn equation on a periodic interval."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import torch
+
+from ._base import AbstractPDE, check_solve_inputs
+from ._spectral import (
+    ETDRK4,
+    check_grid_size,
+    check_real_dtype,
+    check_real_param,
+    complex_dtype,
+    irfft,
+    rfft,
+    rfft_wavenumbers,
+)
+
+__all__ = ["AllenCahn1D"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AllenCahn1D(AbstractPDE):
+    r"""Allen-Cahn ``u_t = eps u_xx + k (u - u^3)`` on the periodic ``[0, length)``.
+
+    Pseudo-spectral on ``x_j = j * length / n_x``: ``v_t = (k - eps K^2) v - k F[u^3]``
+    (``K`` the wavenumber), linear part exact by ETDRK4 with Kassam & Trefethen's (2005)
+    contour-integral coefficients. The cubic term is dealiased by zero-padding to
+    ``2 n_x`` points (the cubic analogue of the 3/2 rule): ``u^3`` of the modes
+    ``|m| < n_x / 2`` has modes ``|m| < 3 n_x / 2``, whose aliases on ``2 n_x`` points
+    miss the retained band, so no mode is discarded and none is aliased (the Nyquist mode
+    is left out of the product, as for odd derivatives).
+
+    Domain shift: the contract's domain is ``[0, length)``. Problems posed on
+    ``[-length/2, length/2)``, like the causal-PINN benchmark (``x in [-1, 1)``,
+    ``u0 = x^2 cos(pi x)``, ``eps = 1e-4``, ``k = 5``, ``T = 1``), are the same periodic
+    problem with ``x`` relabelled: grid point ``j`` is ``x = coords()["x"][j] - 1``, so
+    evaluate ``u0`` at ``coords()["x"] - 1`` and read the solution on that grid.
+
+    Default step (``default_dt``): ``dt = 0.02 / k``. ``1 / k`` is the reaction time scale
+    (fronts form and relax at rate ``2k``; the explicit cubic term has Jacobian
+    ``-3 k u^2``, so ``3 k dt = 0.06`` is deep inside ETDRK4's stability region), and
+    diffusion is integrated exactly. Measured on the causal-PINN problem at the defaults
+    (``dt = 4e-3``, ``T = 1``): max error 4.9e-9 against ``dt / 32``; against a 2048-point
+    run the default grid differs by 1.6e-4 at ``t = 0.1`` (front formation) and 4e-6 at
+    ``t = 1``.
+
+    Args:
+        eps: diffusion coefficient, > 0 (default 1e-4).
+        k: reaction rate, > 0 (default 5.0).
+        length: period of the domain (default 2.0).
+        n_x: grid points, >= 8 (default 512; the interface width ``sqrt(2 eps / k)`` is
+            then 1.6 grid spacings at the defaults, resolved to ~1e-4 spectrally).
+
+    Raises:
+        ValueError / TypeError: non-finite or non-positive parameters, ``n_x < 8``.
+
+    Shapes:
+        ``solve(u0, t)``: ``(batch, n_x)`` -> ``(batch, len(t), n_x)``.
+
+    References:
+        Allen, S. M. & Cahn, J. W. (1979). A microscopic theory for antiphase boundary
+        motion. Acta Metallurgica 27(6), 1085-1095.
+        Kassam, A.-K. & Trefethen, L. N. (2005). Fourth-order time-stepping for stiff PDEs.
+        SIAM J. Sci. Comput. 26(4), 1214-1233.
+        Wang, S., Sankaran, S. & Perdikaris, P. (2024). Respecting causality for training
+        physics-informed neural networks. CMAME 421 (the Allen-Cahn benchmark).
+
+    Examples:
+        >>> import math, torch
+        >>> pde = AllenCahn1D()
+        >>> x = pde.coords()["x"] - 1.0  # the benchmark's [-1, 1)
+        >>> u = pde.solve((x**2 * torch.cos(math.pi * x))[None], torch.linspace(0, 1, 5))
+        >>> tuple(u.shape)
+        (1, 5, 512)
+    """
+
+    eps: float = 1e-4
+    k: float = 5.0
+    length: float = 2.0
+    n_x: int = 512
+
+    name: ClassVar[str] = "allen_cahn"
+    field: ClassVar[str] = "u"
+    solver: ClassVar[str] = (
+        "Fourier pseudo-spectral + ETDRK4 (Kassam-Trefethen contour coefficients), "
+        "cubic term dealiased by zero-padding to 2 n_x points"
+    )
+
+    def __post_init__(self) -> None:
+        check_real_param(self, "eps", positive=True)
+        check_real_param(self, "k", positive=True)
+        check_real_param(self, "length", positive=True)
+        check_grid_size(self, "n_x")
+
+    @property
+    def spatial_shape(self) -> tuple[int]:
+        return (self.n_x,)
+
+    @property
+    def dx(self) -> float:
+        """Grid spacing ``length / n_x``."""
+        return self.length / self.n_x
+
+    @property
+    def default_dt(self) -> float:
+        """``0.02 / k`` (see the class docstring)."""
+        return 0.02 / self.k
+
+    def coords(self) -> dict[str, torch.Tensor]:
+        """``{"x": x}`` with ``x_j = j * length / n_x`` (float64, ``(n_x,)``)."""
+        return {"x": torch.arange(self.n_x, dtype=torch.float64) * self.dx}
+
+    def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
+        n_x = self.n_x
+        keep = (n_x + 1) // 2  # modes |m| < n_x / 2 (drops the Nyquist mode)
+        # irfft to 2 n_x points scales by 1 / (2 n_x) instead of 1 / n_x, rfft back by
+        # 2 n_x instead of n_x: the factors 2 and 1/2 undo that.
+        coef = torch.zeros(n_x // 2 + 1, dtype=torch.float64)
+        coef[:keep] = -self.k / 2.0
+        coef_c = coef.to(device=device, dtype=complex_dtype(dtype))
+
+        def nonlinear(v: torch.Tensor) -> torch.Tensor:
+            u = 2.0 * irfft(v[..., :keep], 2 * n_x)
+            return coef_c * rfft(u * u * u)[..., : n_x // 2 + 1]
+
+        kk = rfft_wavenumbers(n_x, self.length)
+        return ETDRK4(self.k - self.eps * kk**2, nonlinear)
+
+    def solve(self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None) -> torch.Tensor:
+        """Solve a batch of initial conditions.
+
+        Args:
+            u0: ``(batch, n_x)`` float32/float64 initial values on the grid `coords`.
+            t: 1-D strictly increasing output times with ``t[0] == 0``.
+            dt: largest time step (default `default_dt`); each output interval is split
+                into equal steps ``<= dt`` so outputs land exactly on ``t``.
+
+        Returns:
+            ``(batch, len(t), n_x)`` in ``u0``'s dtype and device; frame 0 is ``u0``.
+            A sample that blows up comes back non-finite; the others are unaffected.
+
+        Raises:
+            TypeError / ValueError: bad ``u0``, ``t`` or ``dt`` (see `check_solve_inputs`).
+        """
+        t, dt = check_solve_inputs(self, u0, t, dt)
+        check_real_dtype(u0)
+        stepper = self._stepper(u0.dtype, u0.device)
+        states = stepper.integrate(rfft(u0), t, dt)
+        frames = [u0] + [irfft(v, self.n_x) for v in states[1:]]
+        return torch.stack(frames, dim=1)

@@ -1,0 +1,421 @@
+"""Pseudo-spectral building blocks shared by the periodic solvers of `opkit.pde_data`.
+
+Conventions: a periodic grid on ``[0, length)`` with ``n`` points ``x_j = j * length / n``;
+the state of a real field is its ``torch.fft.rfft`` (``n // 2 + 1`` complex modes, mode
+``m`` has angular wavenumber ``k_m = 2 pi m / length``). In 2-D the last dimension (``y``)
+is real-transformed and the second-to-last (``x``) fully transformed.
+
+Batch invariance. Datasets must not depend on what else is in a batch, byte for byte.
+Measured on the CPU (torch 2.13, MKL FFT): ``torch.fft.rfft2`` is *not* bitwise
+batch-invariant (a batch of one takes another code path); batched 1-D transforms are, for
+rows up to 32 KiB, but longer real transforms are not; and the 1-D inverse of a strided
+(transposed) input is not. So the solvers transform with `rfft` / `irfft` / `rfft2` /
+`irfft2` from here, which compose 1-D transforms on contiguous data and fall back to one
+sample per call for long rows. Everything else in the time steppers is elementwise with a
+result independent of the element's position in memory: sums, products of real tensors,
+and complex products whose coefficient is purely real or purely imaginary (the vectorised
+and scalar-tail paths of a general complex product can round differently; see `cmul`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "rfft_wavenumbers",
+    "fft_wavenumbers",
+    "dealias_mask",
+    "rfft",
+    "irfft",
+    "rfft2",
+    "irfft2",
+    "cmul",
+    "complex_dtype",
+    "check_real_dtype",
+    "step_schedule",
+    "ETDRK4Coefficients",
+    "etdrk4_coefficients",
+    "ETDRK4",
+    "check_real_param",
+    "check_grid_size",
+]
+
+
+def rfft_wavenumbers(n: int, length: float, *, odd: bool = False) -> torch.Tensor:
+    """Angular wavenumbers ``2 pi m / length`` of the ``rfft`` modes ``m = 0 .. n // 2``.
+
+    Args:
+        n: number of grid points.
+        length: period of the domain.
+        odd: if True, the Nyquist mode (even ``n``) gets wavenumber 0. Use this for odd
+            derivatives: the Nyquist mode ``cos(pi j)`` of a real grid function has no
+            real-valued derivative, so spectral differentiation drops it (Trefethen,
+            *Spectral Methods in MATLAB*, ch. 3).
+
+    Returns:
+        float64 tensor of shape ``(n // 2 + 1,)`` on the CPU.
+    """
+    k = torch.arange(n // 2 + 1, dtype=torch.float64) * (2.0 * math.pi / length)
+    if odd and n % 2 == 0:
+        k[-1] = 0.0
+    return k
+
+
+def fft_wavenumbers(n: int, length: float, *, odd: bool = False) -> torch.Tensor:
+    """Angular wavenumbers of the full ``fft`` modes in ``torch.fft.fftfreq`` order.
+
+    Args and returns as `rfft_wavenumbers`, shape ``(n,)``; for even ``n`` the Nyquist
+    index ``n // 2`` carries ``-pi n / length`` (or 0 with ``odd=True``).
+    """
+    m = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64)
+    k = m * (2.0 * math.pi / length)
+    if odd and n % 2 == 0:
+        k[n // 2] = 0.0
+    return k
+
+
+def dealias_mask(n: int, *, full: bool = False) -> torch.Tensor:
+    """Orszag's 2/3 rule: keep the modes ``|m| < n / 3``, zero the rest.
+
+    If every retained mode satisfies ``|m| < n / 3``, the product of two such fields has
+    modes ``|m| < 2n / 3``, whose aliases ``m - n`` fall outside the retained band, so a
+    quadratic term truncated to the band is exactly alias-free.
+
+    Args:
+        n: number of grid points.
+        full: mask for the full ``fft`` layout (``(n,)``) instead of ``rfft`` (``(n//2+1,)``).
+
+    Returns:
+        float64 tensor of zeros and ones on the CPU.
+    """
+    m = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64) if full else None
+    if m is None:
+        m = torch.arange(n // 2 + 1, dtype=torch.float64)
+    return (3.0 * m.abs() < n).to(torch.float64)
+
+
+# Largest transform row (bytes) that is handed to the FFT library as one batched call.
+# Measured with the MKL FFT of the CPU build of torch 2.13: real transforms of rows up to
+# 32 KiB (4096 float64 / 8192 float32 points) give bitwise the same row whatever the batch
+# size and position; longer rows do not (the library then changes strategy with the batch).
+# Longer rows are therefore transformed one sample per call, which costs little because
+# each call is then long.
+_BATCHED_ROW_BYTES = 32 * 1024
+
+
+def _per_sample(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, row_bytes: int):
+    if x.shape[0] <= 1 or row_bytes <= _BATCHED_ROW_BYTES:
+        return fn(x)
+    return torch.cat([fn(x[i : i + 1]) for i in range(x.shape[0])])
+
+
+def rfft(x: torch.Tensor) -> torch.Tensor:
+    """Batch-invariant real FFT over the last dim: ``(batch, ..., n)`` -> ``(..., n//2+1)``.
+
+    Bitwise, a sample's transform does not depend on the rest of the batch (dim 0): short
+    rows go to the FFT library in one batched call (invariant, measured), long rows one
+    sample per call.
+    """
+    return _per_sample(lambda y: torch.fft.rfft(y, dim=-1), x, x.shape[-1] * x.element_size())
+
+
+def irfft(x_hat: torch.Tensor, n: int) -> torch.Tensor:
+    """Batch-invariant inverse of `rfft`: ``(batch, ..., m)`` -> ``(batch, ..., n)`` real.
+
+    ``m < n // 2 + 1`` zero-pads (spectral interpolation onto ``n`` points).
+    """
+    row = n * x_hat.element_size() // 2
+    return _per_sample(lambda y: torch.fft.irfft(y, n=n, dim=-1), x_hat, row)
+
+
+def rfft2(x: torch.Tensor) -> torch.Tensor:
+    """2-D real FFT over the last two dims, composed of 1-D transforms (batch-invariant).
+
+    ``(batch, ..., n_x, n_y)`` real -> ``(batch, ..., n_x, n_y // 2 + 1)`` complex; equals
+    ``torch.fft.rfft2(x)`` up to rounding. Dim 0 must be the batch (pass ``f[None]`` for a
+    single field).
+    """
+
+    def fn(y: torch.Tensor) -> torch.Tensor:
+        # The transform along dim -2 hands on a transposed memory layout; made contiguous
+        # so that what follows sees the same layout for every batch.
+        return torch.fft.fft(torch.fft.rfft(y, dim=-1), dim=-2).contiguous()
+
+    row = max(x.shape[-1] * x.element_size(), x.shape[-2] * 2 * x.element_size())
+    return _per_sample(fn, x, row)
+
+
+def irfft2(x_hat: torch.Tensor, n_y: int) -> torch.Tensor:
+    """Inverse of `rfft2`: ``(batch, ..., n_x, n_y // 2 + 1)`` -> ``(batch, ..., n_x, n_y)``."""
+
+    def fn(y: torch.Tensor) -> torch.Tensor:
+        # A real inverse transform of the strided output of the dim -2 transform is not
+        # bitwise batch-invariant on the CPU (measured); of a contiguous one it is.
+        return torch.fft.irfft(torch.fft.ifft(y, dim=-2).contiguous(), n=n_y, dim=-1)
+
+    row = max(n_y * x_hat.element_size() // 2, x_hat.shape[-2] * x_hat.element_size())
+    return _per_sample(fn, x_hat, row)
+
+
+def cmul(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Complex product ``a * c`` computed with real arithmetic.
+
+    A general complex product in PyTorch's CPU kernels can round differently in the
+    vectorised body and the scalar tail of a loop, so the same sample could get other
+    bits in another batch. Spelled out as real products and sums, every element is
+    rounded the same way wherever it sits in memory.
+    """
+    ar, ai = a.real, a.imag
+    cr, ci = c.real, c.imag
+    return torch.complex(ar * cr - ai * ci, ar * ci + ai * cr)
+
+
+def complex_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The complex dtype matching a real floating dtype (float32 -> complex64, ...)."""
+    return torch.complex64 if dtype == torch.float32 else torch.complex128
+
+
+def check_real_dtype(u0: torch.Tensor) -> None:
+    """Raise ``TypeError`` unless ``u0`` is float32 or float64 (what the FFTs support)."""
+    if u0.dtype not in (torch.float32, torch.float64):
+        raise TypeError(
+            f"`u0` must be float32 or float64 for the spectral solvers, got {u0.dtype}. "
+            "Convert with u0.double() (recommended for data generation) or u0.float()."
+        )
+
+
+def step_schedule(t: torch.Tensor, dt: float) -> list[tuple[int, float]]:
+    """Steps that land exactly on each output time.
+
+    Each interval ``[t[i], t[i+1]]`` is split into ``n = ceil(length / dt)`` equal steps of
+    size ``h = length / n <= dt``; an interval that is an integer multiple of ``dt`` up to
+    rounding (relative 1e-9) gets exactly that many steps.
+
+    Returns:
+        one ``(n_steps, h)`` pair per interval (``len(t) - 1`` pairs).
+    """
+    times = t.detach().to("cpu", torch.float64).tolist()
+    out = []
+    for a, b in zip(times[:-1], times[1:]):
+        ratio = (b - a) / dt
+        n = round(ratio)
+        if n < 1 or abs(ratio - n) > 1e-9 * max(n, 1):
+            n = max(1, math.ceil(ratio))
+        out.append((n, (b - a) / n))
+    return out
+
+
+@dataclass(frozen=True)
+class ETDRK4Coefficients:
+    """Diagonal coefficients of one ETDRK4 step of size ``h`` (Cox & Matthews 2002).
+
+    With ``z = h L``: ``E = e^z``, ``E2 = e^{z/2}``, ``Q = h (e^{z/2} - 1) / z``,
+    ``f1 = h (-4 - z + e^z (4 - 3z + z^2)) / z^3``, ``f2 = h (2 + z + e^z (z - 2)) / z^3``,
+    ``f3 = h (-4 - 3z - z^2 + e^z (4 - z)) / z^3``. ``f2`` is stored doubled (``2 f2``),
+    which is what the step uses.
+    """
+
+    E: torch.Tensor
+    E2: torch.Tensor
+    Q: torch.Tensor
+    f1: torch.Tensor
+    f2x2: torch.Tensor
+    f3: torch.Tensor
+
+    def to(self, dtype: torch.dtype, device: torch.device | str | None) -> ETDRK4Coefficients:
+        return ETDRK4Coefficients(
+            *(getattr(self, f).to(device=device, dtype=dtype) for f in self.__dataclass_fields__)
+        )
+
+
+def etdrk4_coefficients(
+    linear: torch.Tensor, h: float, *, n_contour: int = 64
+) -> ETDRK4Coefficients:
+    """ETDRK4 coefficients by the contour integrals of Kassam & Trefethen (2005).
+
+    The phi-functions above suffer catastrophic cancellation for small ``|z|``. Each is
+    analytic, so it equals its mean over the circle ``z + e^{i theta}``; the trapezoidal
+    rule with ``n_contour`` points on the full circle converges geometrically and needs no
+    special case at ``z = 0``. The full circle (not K&T's upper half and real part) also
+    serves complex ``L``.
+
+    Args:
+        linear: the diagonal of ``L`` (any shape), real or complex. Computed in float64 on
+            the CPU, so CPU and GPU runs use identical coefficients.
+        h: the step size, positive.
+        n_contour: trapezoidal points on the circle (default 64; 32 on the half circle is
+            K&T's choice and reaches double precision).
+
+    Returns:
+        `ETDRK4Coefficients` on the CPU, float64 if ``linear`` is real, else complex128.
+
+    Raises:
+        ValueError: if ``h`` is not positive and finite or ``n_contour < 8``.
+
+    References:
+        Kassam, A.-K. & Trefethen, L. N. (2005). Fourth-order time-stepping for stiff PDEs.
+        SIAM J. Sci. Comput. 26(4), 1214-1233.
+        Cox, S. M. & Matthews, P. C. (2002). Exponential time differencing for stiff
+        systems. J. Comput. Phys. 176, 430-455.
+    """
+    if not (math.isfinite(h) and h > 0):
+        raise ValueError(f"`h` must be a positive finite step size, got {h!r}.")
+    if n_contour < 8:
+        raise ValueError(f"`n_contour` must be >= 8, got {n_contour}.")
+    real = not linear.is_complex()
+    lin = linear.detach().to("cpu", torch.complex128)
+    z = h * lin
+    theta = torch.arange(1, n_contour + 1, dtype=torch.float64) - 0.5
+    roots = torch.exp(1j * (2.0 * math.pi / n_contour) * theta.to(torch.complex128))
+    lr = z.unsqueeze(-1) + roots  # (..., n_contour)
+    elr = torch.exp(lr)
+    lr3 = lr**3
+    q = h * torch.mean((torch.exp(lr / 2) - 1) / lr, dim=-1)
+    f1 = h * torch.mean((-4 - lr + elr * (4 - 3 * lr + lr**2)) / lr3, dim=-1)
+    f2 = h * torch.mean((2 + lr + elr * (lr - 2)) / lr3, dim=-1)
+    f3 = h * torch.mean((-4 - 3 * lr - lr**2 + elr * (4 - lr)) / lr3, dim=-1)
+    e = torch.exp(z)
+    e2 = torch.exp(z / 2)
+    out = [e, e2, q, f1, 2 * f2, f3]
+    if real:
+        out = [c.real.contiguous() for c in out]
+    return ETDRK4Coefficients(*out)
+
+
+class ETDRK4:
+    """Batched ETDRK4 integrator for ``v_t = L v + N(v)`` with diagonal ``L`` (Fourier space).
+
+    One step of size ``h`` (Cox & Matthews 2002, as in Kassam & Trefethen 2005)::
+
+        a = E2 v + Q N(v)
+        b = E2 v + Q N(a)
+        c = E2 a + Q (2 N(b) - N(v))
+        v <- E v + f1 N(v) + 2 f2 (N(a) + N(b)) + f3 N(c)
+
+    Every operation is per sample (per-row FFTs inside ``N``, elementwise products with
+    real coefficients otherwise), so a sample's result does not depend on its batch and a
+    sample that blows up turns into non-finite values without touching the others.
+
+    Args:
+        linear: diagonal of ``L``, shape ``spectral_shape``, real (float64) or complex.
+        nonlinear: ``N``, maps ``(batch, *spectral_shape)`` complex to the same.
+        n_contour: points of the contour integral (see `etdrk4_coefficients`).
+    """
+
+    def __init__(
+        self,
+        linear: torch.Tensor,
+        nonlinear: Callable[[torch.Tensor], torch.Tensor],
+        *,
+        n_contour: int = 64,
+    ) -> None:
+        self.linear = linear
+        self.nonlinear = nonlinear
+        self.n_contour = n_contour
+        self._cache: dict[tuple[float, torch.dtype, str], ETDRK4Coefficients] = {}
+
+    def coefficients(
+        self, h: float, dtype: torch.dtype, device: torch.device
+    ) -> ETDRK4Coefficients:
+        """Coefficients for step ``h`` cast to ``dtype`` (complex) on ``device``, cached."""
+        key = (h, dtype, str(device))
+        if key not in self._cache:
+            c = etdrk4_coefficients(self.linear, h, n_contour=self.n_contour)
+            # A real coefficient is stored as a complex one with zero imaginary part: the
+            # product with the state is then a complex-by-complex product, which is
+            # batch-invariant because one factor's imaginary part is exactly zero (see
+            # the module docstring) and faster than a mixed real-complex product.
+            self._cache[key] = c.to(dtype, device)
+        return self._cache[key]
+
+    def step(self, v: torch.Tensor, c: ETDRK4Coefficients) -> torch.Tensor:
+        """One ETDRK4 step of ``v`` (``(batch, *spectral_shape)``, complex)."""
+        n = self.nonlinear
+        nv = n(v)
+        e2v = c.E2 * v
+        a = e2v + c.Q * nv
+        na = n(a)
+        b = e2v + c.Q * na
+        nb = n(b)
+        cc = c.E2 * a + c.Q * (2 * nb - nv)
+        nc = n(cc)
+        return c.E * v + c.f1 * nv + c.f2x2 * (na + nb) + c.f3 * nc
+
+    def advance(self, v: torch.Tensor, duration: float, dt: float) -> torch.Tensor:
+        """Integrate ``v`` over ``duration`` with steps ``<= dt``; returns the final state."""
+        if duration <= 0:
+            return v
+        t = torch.tensor([0.0, duration], dtype=torch.float64)
+        return self.integrate(v, t, dt)[-1]
+
+    def integrate(self, v: torch.Tensor, t: torch.Tensor, dt: float) -> list[torch.Tensor]:
+        """States at the output times ``t`` (``t[0]`` is the time of ``v``).
+
+        Args:
+            v: ``(batch, *spectral_shape)`` complex initial state.
+            t: 1-D increasing output times.
+            dt: largest step; each output interval uses equal steps ``<= dt``
+                (`step_schedule`), so outputs land exactly on ``t``.
+
+        Returns:
+            list of ``len(t)`` states, the first being ``v`` itself.
+        """
+        out = [v]
+        for n_steps, h in step_schedule(t, dt):
+            c = self.coefficients(h, v.dtype, v.device)
+            for _ in range(n_steps):
+                v = self.step(v, c)
+            out.append(v)
+        return out
+
+
+def check_real_param(obj: object, name: str, *, positive: bool = False, nonneg: bool = False):
+    """Validate and normalise a real parameter of a frozen dataclass (in ``__post_init__``).
+
+    Raises:
+        TypeError: if the value is not a real number (bool is rejected).
+        ValueError: if it is not finite, or not positive / non-negative when required.
+    """
+    value = getattr(obj, name)
+    cls = type(obj).__name__
+    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (int, float)):
+        try:
+            if isinstance(value, (bool, str, bytes)):
+                raise TypeError
+            value = float(value)  # numpy scalars and 0-d tensors
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(
+                f"{cls}: `{name}` must be a real number, got {type(value).__name__} {value!r}."
+            ) from None
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{cls}: `{name}` must be finite, got {value!r}.")
+    if positive and value <= 0:
+        raise ValueError(f"{cls}: `{name}` must be > 0, got {value!r}.")
+    if nonneg and value < 0:
+        raise ValueError(f"{cls}: `{name}` must be >= 0, got {value!r}.")
+    object.__setattr__(obj, name, value)
+    return value
+
+
+def check_grid_size(obj: object, name: str, *, minimum: int = 8) -> int:
+    """Validate and normalise an integer grid size ``>= minimum`` of a frozen dataclass."""
+    value = getattr(obj, name)
+    cls = type(obj).__name__
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(
+            f"{cls}: `{name}` must be an integer number of grid points, "
+            f"got {type(value).__name__} {value!r}."
+        )
+    value = int(value)
+    if value < minimum:
+        raise ValueError(
+            f"{cls}: `{name}` (={value}) must be >= {minimum}; a spectral grid needs at "
+            "least that many points to resolve anything after 2/3 dealiasing."
+        )
+    object.__setattr__(obj, name, value)
+    return value
