@@ -7,6 +7,8 @@ from ._evaluate import evaluate as evaluate
 from ._fit import fit as fit
 from ._operator import OperatorModule as OperatorModule
 from ._operator import rollout as rollout
+from ._pinn import CollocationDataModule as CollocationDataModule
+from ._pinn import PINNModule as PINNModule
 from ._suite import run_suite as run_suite
 from ._trained import TrainedOperator as TrainedOperator
 from ._trained import load as load

@@ -83,7 +83,7 @@ class PredictionPlot(L.Callback):
         with torch.no_grad():
             pred = pl_module(x[None].to(pl_module.device))[0].cpu()
         y = y[: pred.shape[0]]
-        folder = Path(self.dirpath or Path(trainer.log_dir or ".") / "plots")
+        folder = Path(self.dirpath or Path(trainer.log_dir or trainer.default_root_dir) / "plots")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"val_epoch{trainer.current_epoch:04d}.png"
         plot_prediction(pred, y, path, title=f"epoch {trainer.current_epoch}")

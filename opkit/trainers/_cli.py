@@ -40,7 +40,8 @@ def _load_configs(argv: list[str]) -> dict:
             _merge(merged, yaml.safe_load(path.read_text()) or {})
         elif arg.startswith(("--data.", "--model.")):
             keys = arg[2:].split(".")
-            keys = [k for j, k in enumerate(keys) if not (k == "init_args" and j == 1)]
+            # `init_args` levels are implied: every `model`/`data` node steps into its own.
+            keys = [k for k in keys if k != "init_args"]
             node = merged
             for k in keys[:-1]:
                 node = node.setdefault(k, {})
@@ -110,7 +111,8 @@ def _sizes_from_data(argv: list[str]) -> list[str]:
     extra = []
     for key, value in spec_kwargs(net_cls, dm.spec, **passable).items():
         if key not in given and value is not None:
-            extra += [f"--{_MODEL}.init_args.{key}", json.dumps(_plain(value))]
+            text = value if isinstance(value, str) else json.dumps(_plain(value))
+            extra += [f"--{_MODEL}.init_args.{key}", text]
     return extra
 
 

@@ -99,7 +99,11 @@ class TrainedOperator:
             "model_class": class_path(type(self.model)),
             "model_kwargs": self.model_kwargs,
             "module_hparams": dict(self.module.hparams),
-            "state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
+            "state_dict": {
+                k: v.detach().cpu()
+                for k, v in self.module.state_dict().items()
+                if isinstance(v, torch.Tensor)
+            },
             "spec": dataclasses.asdict(self.spec),
             "metrics": {k: float(v) for k, v in self.metrics.items() if _is_number(v)},
             "data": {k: v for k, v in self.data.items() if isinstance(v, (str, int, float))},
