@@ -23,7 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._base import AbstractPDE
 from ._named import (
@@ -186,9 +186,13 @@ def generate(
             and resumable; nothing already written is lost).
 
     Examples:
-        >>> path = opkit.generate("burgers", 8, out="data/burgers.h5", progress=False)
-        >>> opkit.generate(Heat1D(nu=0.1), 16, out="heat.h5",
+        >>> import opkit, torch
+        >>> from opkit.pde_data import Burgers1D, GRF1D
+        >>> opkit.generate("burgers", 8, out="data/burgers.h5", nu=0.05, progress=False)
+        PosixPath('data/burgers.h5')
+        >>> opkit.generate(Burgers1D(nu=0.05, n_x=256), 16, out="data/b256.h5",
         ...                initial_condition=GRF1D(), t=torch.linspace(0, 1, 11))
+        PosixPath('data/b256.h5')
     """
     plan = _plan(
         name_or_pde,
@@ -510,7 +514,7 @@ def _run(plan: _Plan, *, throw: bool, progress: bool) -> Path:
         total = len(plan.rows)
         if len(pending) < total:
             log.info("resuming %s: %d of %d samples done", partial, total - len(pending), total)
-        seeds = writer._f["seed"][:]
+        seeds = writer.seeds()
         with tqdm(
             total=total,
             initial=total - len(pending),

@@ -33,7 +33,7 @@ from typing import Any
 import h5py
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from xarray.backends import BackendArray
 from xarray.core import indexing
 

@@ -82,7 +82,6 @@ def create_file(
     seed: np.ndarray,
     split: np.ndarray,
     attrs: Mapping[str, Any],
-    per_sample: Mapping[str, np.ndarray] | None = None,
 ) -> None:
     """Create a dataset file whose samples are all pending (``status == -1``).
 
@@ -94,7 +93,6 @@ def create_file(
         coords: ``{"x": (n_x,)[, "y": (n_y,)]}`` grid coordinates.
         seed, split: ``(n,)`` per-sample seeds (int64) and split codes (int8).
         attrs: global attributes (str / int / float values); ``complete`` is set to 0.
-        per_sample: further ``(n,)`` per-sample variables (e.g. a varied PDE parameter).
     """
     n = int(len(sample))
     spatial = tuple(coords)
@@ -126,8 +124,6 @@ def create_file(
         v = f.create_variable("split", ("sample",), "i1", data=np.asarray(split, np.int8))
         v.attrs["flag_values"] = np.array(list(SPLIT_CODES.values()), np.int8)
         v.attrs["flag_meanings"] = " ".join(SPLIT_CODES)
-        for name, values in (per_sample or {}).items():
-            f.create_variable(name, ("sample",), data=np.asarray(values))
         for key, value in attrs.items():
             f.attrs[key] = value
         f.attrs["complete"] = np.int8(0)
@@ -145,6 +141,10 @@ class SampleWriter:
 
     def __exit__(self, *exc: object) -> None:
         self._f.close()
+
+    def seeds(self) -> np.ndarray:
+        """The per-sample seeds (``seed`` variable)."""
+        return self._f["seed"][:]
 
     def pending(self) -> np.ndarray:
         """Positions (row numbers) whose status is still pending."""

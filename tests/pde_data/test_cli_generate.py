@@ -11,12 +11,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from _heat import one_torch_thread
 
 from opkit.cli import main
 from opkit.pde_data import generate, open_dataset
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SMALL = ["--param", "n_x=32", "--no-progress"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    yield from one_torch_thread()
 
 
 def _field(path):

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from _heat import FourierIC, Heat1D, Riccati1D
+from _heat import FourierIC, Heat1D, Riccati1D, one_torch_thread
 
 from opkit.pde_data import (
     DatasetExistsError,
@@ -32,6 +32,11 @@ from opkit.pde_data._generate import parse_shard, shard_path
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    yield from one_torch_thread()
 
 
 def _heat(out, n=12, **kw):
@@ -297,7 +302,70 @@ def test_named_burgers_small(tmp_path):
             assert (u[1] ** 2).mean() < (u[0] ** 2).mean()
 
 
+def test_a_recipe_instance_is_the_named_dataset(tmp_path):
+    recipe = named_dataset("burgers", n_x=32)
+    a = generate(recipe, 3, out=tmp_path / "a.h5", progress=False)
+    b = generate("burgers", 3, out=tmp_path / "b.h5", n_x=32, progress=False)
+    _assert_same_bytes(a, b)
+    with pytest.raises(TypeError, match="PDE parameters go to the PDE's constructor"):
+        generate(recipe, 3, out=tmp_path / "c.h5", nu=0.2)
+
+
 def test_parse_shard_and_shard_path():
     assert parse_shard("1/4") == (1, 4) and parse_shard((0, 1)) == (0, 1)
     assert parse_shard(None) is None
     assert shard_path("data/burgers.h5", 2, 8) == Path("data/burgers.shard-2-of-8.h5")
+
+
+def test_named_ks_ns_and_generic_recipes_small(tmp_path):
+    ks = generate("ks", 2, out=tmp_path / "ks.h5", n_x=64, progress=False)
+    with open_dataset(ks) as ds:
+        assert dict(ds.sizes) == {"sample": 2, "t": 21, "x": 16}
+        np.testing.assert_array_equal(ds["t"], np.arange(100.0, 121.0))  # after burn-in
+        assert json.loads(ds.attrs["lengths"]) == [pytest.approx(64 * np.pi)]
+        assert np.isfinite(ds["u"].values).all()
+    ns = generate("ns", 2, out=tmp_path / "ns.h5", n=16, t=[0.0, 0.05], progress=False)
+    with open_dataset(ns) as ds:
+        assert ds["vorticity"].dims == ("sample", "t", "x", "y")
+        assert dict(ds.sizes) == {"sample": 2, "t": 2, "x": 16, "y": 16}
+        w = ds["vorticity"].values.astype(np.float64)
+        # the mean vorticity on the torus is conserved (zero for GRF data)
+        assert abs(w[:, 1].mean()) < 1e-6
+        assert json.loads(ds.attrs["recipe"])["dt"] == 1e-3
+    for name in ("allen_cahn", "advection"):
+        out = generate(name, 2, out=tmp_path / f"{name}.h5", n_x=64, progress=False)
+        with open_dataset(out) as ds:
+            assert ds.sizes["t"] == 11 and np.isfinite(ds["u"].values).all()
+    ks_paper = named_dataset("ks", size="paper")
+    assert (ks_paper.pde.n_x, ks_paper.stored_shape, ks_paper.splits) == (
+        4096,
+        (256,),
+        (1000, 0, 200),
+    )
+    ns_paper = named_dataset("ns", size="paper")
+    assert (ns_paper.pde.n, ns_paper.stored_shape, ns_paper.dt) == (256, (64, 64), 1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["burgers", "ks", "ns"])
+def test_named_cpu_size(tmp_path, name):
+    """Generate each built-in dataset at its CPU size (minutes) and check its physics."""
+    start = time.perf_counter()
+    out = generate(name, out=tmp_path / f"{name}.h5", progress=False)
+    elapsed = time.perf_counter() - start
+    recipe = named_dataset(name)
+    with open_dataset(out) as ds:
+        field = ds[recipe.pde.field].values.astype(np.float64)
+        assert ds.sizes["sample"] == recipe.n_samples
+        assert (ds["status"].values == 0).all()
+        counts = [int((ds["split"] == c).sum()) for c in range(3)]
+        assert tuple(counts) == recipe.splits
+    if name == "burgers":
+        energy = (field**2).mean(axis=-1)
+        assert (energy[:, 1] < energy[:, 0]).all()  # viscous decay
+    elif name == "ks":
+        # on the attractor: O(1) fluctuations, zero mean (mean is conserved from ~0)
+        assert 0.8 < field.std() < 2.0 and abs(field.mean()) < 0.05
+    else:
+        assert abs(field.mean()) < 1e-5 and np.isfinite(field).all()
+    print(f"{name}: {recipe.n_samples} samples in {elapsed:.0f} s")

@@ -8,6 +8,7 @@ import math
 import h5py
 import numpy as np
 import pytest
+from _heat import one_torch_thread
 
 from opkit.pde_data import (
     OperatorPairs,
@@ -19,6 +20,11 @@ from opkit.pde_data import (
 
 N, T, X = 20, 6, 16
 DT_SAVE = 0.01
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    yield from one_torch_thread()
 
 
 def _write(path, *, attrs, t_extra=1, nan_sample=None):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from _heat import FourierIC, Heat1D, Heat2D
+from _heat import FourierIC, Heat1D, Heat2D, one_torch_thread
 
 from opkit.pde_data import (
     DatasetFileError,
@@ -20,6 +20,11 @@ from opkit.pde_data import (
     sample_seed,
 )
 from opkit.pde_data._store import SampleWriter, create_file, read_header
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    yield from one_torch_thread()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from _heat import FourierIC, Heat1D, Heat2D, Riccati1D
+from _heat import FourierIC, Heat1D, Heat2D, Riccati1D, one_torch_thread
 from torch.utils.data import DataLoader
 
 from opkit.pde_data import (
@@ -23,6 +23,11 @@ from opkit.pde_data import (
 )
 
 T = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    yield from one_torch_thread()
 
 
 @pytest.fixture(scope="module")
