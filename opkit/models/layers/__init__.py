@@ -1,3 +1,5 @@
 from ._lgm import LGMLayer as LGMLayer
 from ._lgm import LocalGlobalMixing as LocalGlobalMixing
 from ._lgm import ZeroSumConv as ZeroSumConv
+from ._mlp import MLP as MLP
+from ._mlp import activation_function as activation_function
