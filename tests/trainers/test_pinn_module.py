@@ -1,0 +1,189 @@
+"""PINNModule / CollocationDataModule: configs, the ε and window state machine, resume."""
+
+import math
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from opkit.models.pinns import (
+    MLP,
+    AllenCahn,
+    CausalSchedule,
+    Convection,
+    LagrangianPINN,
+    PeriodicEmbedding,
+    evaluate_field,
+)
+from opkit.trainers import CollocationDataModule, PINNModule
+
+CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("pinn_*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny networks on a shared CPU: one thread avoids OpenMP oversubscription stalls.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _net(seed=0, period=2 * math.pi):
+    emb = PeriodicEmbedding(periods=(None, period), n_harmonics=2)
+    return MLP(width=8, depth=2, embedding=emb, generator=torch.Generator().manual_seed(seed))
+
+
+def _trainer(tmp_path, **kwargs):
+    opts = dict(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        num_sanity_val_steps=0,
+    )
+    opts.update(kwargs)
+    return L.Trainer(**opts)
+
+
+def _data(**kwargs):
+    opts = dict(n_t=4, n_x=8, n_ic=16, steps_per_epoch=50, seed=0)
+    opts.update(kwargs)
+    return CollocationDataModule(**opts)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_every_pinn_config_instantiates_with_lightning_cli(path):
+    from lightning.pytorch.cli import LightningCLI
+
+    cli = LightningCLI(
+        L.LightningModule,
+        L.LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=["--config", str(path)],
+        run=False,
+    )
+    assert isinstance(cli.model, PINNModule)
+    assert isinstance(cli.datamodule, CollocationDataModule)
+    batch = next(iter(cli.datamodule.train_dataloader()))
+    n_t, n_x = cli.datamodule.hparams.n_t, cli.datamodule.hparams.n_x
+    assert batch["t"].shape == (n_t,) and batch["x"].shape == (n_t, n_x)
+    # One loss evaluation (on a slice of the batch, to stay cheap) works and is finite.
+    small = {"t": batch["t"][:2], "x": batch["x"][:2, :8], "x_ic": batch["x_ic"][:16]}
+    loss, _, _ = cli.model.loss(small)
+    assert torch.isfinite(loss)
+
+
+def test_causal_schedule_advances_and_training_stops(tmp_path):
+    # Tiny ε: every weight is ~1 > δ, so each step moves to the next ε; after the last the
+    # window (and the run) ends.
+    module = PINNModule(
+        _net(), Convection(beta=1.0), causal=CausalSchedule(epsilons=(1e-9, 1e-8, 1e-7))
+    )
+    trainer = _trainer(tmp_path, max_steps=100, limit_val_batches=0)
+    trainer.fit(module, _data())
+    assert bool(module.finished) and int(module.eps_index) == 2
+    assert trainer.global_step == 3
+
+
+def test_time_marching_hands_the_prediction_to_the_next_window(tmp_path):
+    problem = Convection(beta=1.0)
+    module = PINNModule(_net(), problem, n_windows=2, steps_per_window=3, lr=1e-2)
+    trainer = _trainer(tmp_path, max_steps=100, limit_val_batches=0)
+    trainer.fit(module, _data())
+    assert int(module.window) == 1 and bool(module.finished) and trainer.global_step == 6
+    first, second = module.networks
+    # The second window started from a copy of the first and was then trained on.
+    assert any(not torch.equal(a, b) for a, b in zip(first.parameters(), second.parameters()))
+    # Its initial condition is the first network at the end of the first window.
+    x_ic = problem.x_min + problem.length * torch.arange(16) / 16
+    target = module._ic_target(x_ic)
+    with torch.no_grad():
+        expected = evaluate_field(first, torch.full_like(x_ic, 0.5), x_ic)
+    torch.testing.assert_close(target, expected)
+    # The solution is stitched: t in (0.5, 1] is read from the second window at t - 0.5.
+    t = torch.tensor([0.25, 0.75], dtype=torch.float64)
+    x = torch.tensor([1.0], dtype=torch.float64)
+    grid = module.predict_grid(t, x)
+    with torch.no_grad():
+        a = evaluate_field(first, torch.tensor([0.25]), torch.tensor([1.0]))
+        b = evaluate_field(second, torch.tensor([0.25]), torch.tensor([1.0]))
+    torch.testing.assert_close(grid[:, 0].float(), torch.cat([a, b]))
+
+
+def test_validation_logs_relative_l2_on_the_reference_grid(tmp_path):
+    module = PINNModule(_net(), Convection(beta=2.0), eval_n_t=5, eval_n_x=32)
+    trainer = _trainer(tmp_path, max_steps=4, val_check_interval=4, check_val_every_n_epoch=None)
+    trainer.fit(module, _data())
+    logged = float(trainer.callback_metrics["val/rel_l2"])
+    t, x, u_ref = module.reference()
+    assert u_ref.shape == (5, 32)
+    # The logged score is ||u - u_ref|| / ||u_ref|| with the exact convected sine.
+    pred = module.predict_grid(t, x)
+    exact = torch.sin(x[None, :] - 2.0 * t[:, None])
+    expected = float((pred - exact).norm() / exact.norm())
+    assert abs(logged - expected) < 1e-5 and abs(module.relative_l2() - expected) < 1e-12
+
+
+def test_lbfgs_refinement_lowers_the_loss(tmp_path):
+    module = PINNModule(_net(), Convection(beta=1.0), steps_per_window=2, lbfgs_steps=20)
+    batch = next(iter(_data(sampler="grid").train_dataloader()))
+    before = float(module.loss(batch, weighted=False)[0].detach())
+    trainer = _trainer(tmp_path, max_steps=100, limit_val_batches=0)
+    trainer.fit(module, _data(sampler="grid"))
+    after = float(module.loss(batch, weighted=False)[0].detach())
+    assert bool(module.finished) and after < 0.5 * before
+
+
+def test_checkpoint_resumes_the_schedule_and_loads_weights_only(tmp_path):
+    module = PINNModule(
+        _net(), AllenCahn(), causal=CausalSchedule(epsilons=(1e-9, 1e-8, 1e-7, 1.0))
+    )
+    trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)
+    trainer.fit(module, _data())
+    assert int(module.eps_index) == 2
+    path = tmp_path / "pinn.ckpt"
+    trainer.save_checkpoint(path)
+    ckpt = torch.load(path, weights_only=True)
+    assert int(ckpt["state_dict"]["eps_index"]) == 2
+    fresh = PINNModule(
+        _net(seed=1), AllenCahn(), causal=CausalSchedule(epsilons=(1e-9, 1e-8, 1e-7, 1.0))
+    )
+    fresh.load_state_dict(ckpt["state_dict"])
+    assert int(fresh.eps_index) == 2
+    for a, b in zip(module.parameters(), fresh.parameters()):
+        assert torch.equal(a, b)
+    assert ckpt["hyper_parameters"]["problem"]["init_args"]["eps"] == 1e-4
+
+
+def test_lagrangian_formulation_trains(tmp_path):
+    branch = lambda s: _net(seed=s)  # noqa: E731
+    net = LagrangianPINN(branch(0), branch(1), displacement_scale=5.0)
+    module = PINNModule(net, Convection(beta=5.0), formulation="lagrangian", lr=3e-3)
+    batch = next(iter(_data(sampler="grid").train_dataloader()))
+    before = float(module.loss(batch)[0].detach())
+    _trainer(tmp_path, max_steps=60, limit_val_batches=0).fit(module, _data(sampler="grid"))
+    assert float(module.loss(batch)[0].detach()) < 0.5 * before
+
+
+def test_bad_settings_are_rejected_before_training():
+    with pytest.raises(TypeError, match="problem"):
+        PINNModule(_net(), "allen_cahn")
+    with pytest.raises(TypeError, match="LagrangianPINN"):
+        PINNModule(_net(), Convection(), formulation="lagrangian")
+    with pytest.raises(ValueError, match="Lagrangian"):
+        PINNModule(LagrangianPINN(_net(0), _net(1)), AllenCahn(), formulation="lagrangian")
+    with pytest.raises(ValueError, match="steps_per_window"):
+        PINNModule(_net(), Convection(), n_windows=3)
+    with pytest.raises(ValueError, match="formulation"):
+        PINNModule(_net(), Convection(), formulation="euler")
+    with pytest.raises(ValueError, match="lr"):
+        PINNModule(_net(), Convection(), lr=0.0)
+    with pytest.raises(ValueError, match="sampler"):
+        CollocationDataModule(sampler="uniform")
+    with pytest.raises(ValueError, match="n_t"):
+        CollocationDataModule(n_t=1)
