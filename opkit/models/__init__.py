@@ -1,3 +1,5 @@
 """Neural operators and physics-informed networks (plain ``torch.nn.Module``s)."""
 
+from ._deeponet import DeepONet as DeepONet
+from ._deeponet import PODDeepONet as PODDeepONet
 from ._dymixop import DyMixOp as DyMixOp
