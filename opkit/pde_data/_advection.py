@@ -120,13 +120,16 @@ class Advection1D(AbstractPDE):
         decay = torch.exp(-self.nu * (2.0 * math.pi * m / self.length) ** 2 * t)
         return torch.complex(decay * torch.cos(phase), -decay * torch.sin(phase))
 
-    def solve(self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None) -> torch.Tensor:
+    def solve(
+        self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None, progress: bool = False
+    ) -> torch.Tensor:
         """Exact solution at the times ``t``.
 
         Args:
             u0: ``(batch, n_x)`` float32/float64 initial values on the grid `coords`.
             t: 1-D strictly increasing output times with ``t[0] == 0``.
             dt: validated and ignored (the solution is exact in time).
+            progress: accepted for a uniform interface; there are no steps to show.
 
         Returns:
             ``(batch, len(t), n_x)`` in ``u0``'s dtype and device; frame 0 is ``u0``.

@@ -123,7 +123,9 @@ class Burgers1D(AbstractPDE):
 
         return ETDRK4(-self.nu * k**2, nonlinear)
 
-    def solve(self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None) -> torch.Tensor:
+    def solve(
+        self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None, progress: bool = False
+    ) -> torch.Tensor:
         """Solve a batch of initial conditions.
 
         Args:
@@ -131,6 +133,7 @@ class Burgers1D(AbstractPDE):
             t: 1-D strictly increasing output times with ``t[0] == 0``.
             dt: largest time step (default `default_dt`); each output interval is split
                 into equal steps ``<= dt`` so outputs land exactly on ``t``.
+            progress: show a tqdm bar over the time steps (default False).
 
         Returns:
             ``(batch, len(t), n_x)`` in ``u0``'s dtype and device; frame 0 is ``u0``.
@@ -142,6 +145,6 @@ class Burgers1D(AbstractPDE):
         t, dt = check_solve_inputs(self, u0, t, dt)
         check_real_dtype(u0)
         stepper = self._stepper(u0.dtype, u0.device)
-        states = stepper.integrate(rfft(u0), t, dt)
+        states = stepper.integrate(rfft(u0), t, dt, progress=progress)
         frames = [u0] + [irfft(v, self.n_x) for v in states[1:]]
         return torch.stack(frames, dim=1)

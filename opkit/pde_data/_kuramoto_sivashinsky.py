@@ -143,6 +143,7 @@ class KuramotoSivashinsky1D(AbstractPDE):
         *,
         dt: float | None = None,
         burn_in: float = 0.0,
+        progress: bool = False,
     ) -> torch.Tensor:
         """Solve a batch, optionally after a burn-in onto the attractor.
 
@@ -152,6 +153,7 @@ class KuramotoSivashinsky1D(AbstractPDE):
                 end of the burn-in.
             dt: largest time step (default `default_dt`), used for the burn-in too.
             burn_in: time integrated before ``t = 0`` and discarded (default 0), >= 0.
+            progress: show a tqdm bar over the time steps (default False).
 
         Returns:
             ``(batch, len(t), n_x)`` in ``u0``'s dtype and device; frame 0 is ``u0`` when
@@ -170,10 +172,10 @@ class KuramotoSivashinsky1D(AbstractPDE):
         stepper = self._stepper(u0.dtype, u0.device)
         v0 = rfft(u0)
         if burn_in > 0:
-            v0 = stepper.advance(v0, float(burn_in), dt)
+            v0 = stepper.advance(v0, float(burn_in), dt, progress=progress)
             first = irfft(v0, self.n_x)
         else:
             first = u0
-        states = stepper.integrate(v0, t, dt)
+        states = stepper.integrate(v0, t, dt, progress=progress)
         frames = [first] + [irfft(v, self.n_x) for v in states[1:]]
         return torch.stack(frames, dim=1)

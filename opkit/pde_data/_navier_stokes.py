@@ -19,6 +19,7 @@ from ._spectral import (
     irfft2,
     rfft2,
     rfft_wavenumbers,
+    step_progress,
     step_schedule,
 )
 
@@ -181,7 +182,9 @@ class NavierStokes2D(AbstractPDE):
             return fno_forcing(self.n)
         return self.forcing.clone()
 
-    def solve(self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None) -> torch.Tensor:
+    def solve(
+        self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None, progress: bool = False
+    ) -> torch.Tensor:
         """Solve a batch of initial vorticities.
 
         Args:
@@ -189,6 +192,7 @@ class NavierStokes2D(AbstractPDE):
             t: 1-D strictly increasing output times with ``t[0] == 0``.
             dt: largest time step (default `default_dt`); each output interval is split
                 into equal steps ``<= dt`` so outputs land exactly on ``t``.
+            progress: show a tqdm bar over the time steps (default False).
 
         Returns:
             ``(batch, len(t), n, n)`` vorticity in ``u0``'s dtype and device; frame 0 is
@@ -227,20 +231,23 @@ class NavierStokes2D(AbstractPDE):
 
         w = rfft2(u0)
         frames = [u0]
-        for n_steps, h in step_schedule(t, dt):
-            denom = 1.0 + 0.5 * h * nu * k2
-            a = ((1.0 - 0.5 * h * nu * k2) / denom).to(device=dev, dtype=cdt)
-            b = (h / denom).to(device=dev, dtype=cdt)
-            b_half = (0.5 * h / denom).to(device=dev, dtype=cdt)
-            bf = None if f_hat is None else b * f_hat
-            for _ in range(n_steps):
-                nw = nonlinear(w)
-                aw = a * w
-                pred = aw + b * nw
-                if bf is not None:
-                    pred = pred + bf
-                w = aw + b_half * (nw + nonlinear(pred))
-                if bf is not None:
-                    w = w + bf
-            frames.append(irfft2(w, n))
+        schedule = step_schedule(t, dt)
+        with step_progress(schedule, progress) as bar:
+            for n_steps, h in schedule:
+                denom = 1.0 + 0.5 * h * nu * k2
+                a = ((1.0 - 0.5 * h * nu * k2) / denom).to(device=dev, dtype=cdt)
+                b = (h / denom).to(device=dev, dtype=cdt)
+                b_half = (0.5 * h / denom).to(device=dev, dtype=cdt)
+                bf = None if f_hat is None else b * f_hat
+                for _ in range(n_steps):
+                    nw = nonlinear(w)
+                    aw = a * w
+                    pred = aw + b * nw
+                    if bf is not None:
+                        pred = pred + bf
+                    w = aw + b_half * (nw + nonlinear(pred))
+                    if bf is not None:
+                        w = w + bf
+                    bar.update()
+                frames.append(irfft2(w, n))
         return torch.stack(frames, dim=1)

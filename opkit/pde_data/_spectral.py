@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from tqdm.auto import tqdm
 
 __all__ = [
     "rfft_wavenumbers",
@@ -40,6 +41,7 @@ __all__ = [
     "ETDRK4Coefficients",
     "etdrk4_coefficients",
     "ETDRK4",
+    "step_progress",
     "check_real_param",
     "check_grid_size",
 ]
@@ -345,14 +347,18 @@ class ETDRK4:
         nc = n(cc)
         return c.E * v + c.f1 * nv + c.f2x2 * (na + nb) + c.f3 * nc
 
-    def advance(self, v: torch.Tensor, duration: float, dt: float) -> torch.Tensor:
+    def advance(
+        self, v: torch.Tensor, duration: float, dt: float, *, progress: bool = False
+    ) -> torch.Tensor:
         """Integrate ``v`` over ``duration`` with steps ``<= dt``; returns the final state."""
         if duration <= 0:
             return v
         t = torch.tensor([0.0, duration], dtype=torch.float64)
-        return self.integrate(v, t, dt)[-1]
+        return self.integrate(v, t, dt, progress=progress)[-1]
 
-    def integrate(self, v: torch.Tensor, t: torch.Tensor, dt: float) -> list[torch.Tensor]:
+    def integrate(
+        self, v: torch.Tensor, t: torch.Tensor, dt: float, *, progress: bool = False
+    ) -> list[torch.Tensor]:
         """States at the output times ``t`` (``t[0]`` is the time of ``v``).
 
         Args:
@@ -360,17 +366,27 @@ class ETDRK4:
             t: 1-D increasing output times.
             dt: largest step; each output interval uses equal steps ``<= dt``
                 (`step_schedule`), so outputs land exactly on ``t``.
+            progress: show a tqdm bar over the steps.
 
         Returns:
             list of ``len(t)`` states, the first being ``v`` itself.
         """
+        schedule = step_schedule(t, dt)
         out = [v]
-        for n_steps, h in step_schedule(t, dt):
-            c = self.coefficients(h, v.dtype, v.device)
-            for _ in range(n_steps):
-                v = self.step(v, c)
-            out.append(v)
+        with step_progress(schedule, progress) as bar:
+            for n_steps, h in schedule:
+                c = self.coefficients(h, v.dtype, v.device)
+                for _ in range(n_steps):
+                    v = self.step(v, c)
+                    bar.update()
+                out.append(v)
         return out
+
+
+def step_progress(schedule: list[tuple[int, float]], enabled: bool) -> tqdm:
+    """A tqdm bar over the steps of ``schedule`` (a no-op bar when not ``enabled``)."""
+    total = sum(n for n, _ in schedule)
+    return tqdm(total=total, disable=not enabled, unit="step", desc="solve", leave=False)
 
 
 def check_real_param(obj: object, name: str, *, positive: bool = False, nonneg: bool = False):

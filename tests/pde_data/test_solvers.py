@@ -188,3 +188,32 @@ def test_parameters_are_normalised():
     pde = Burgers1D(nu=1, n_x=np.int64(64))
     assert type(pde.nu) is float and type(pde.n_x) is int
     assert pde == Burgers1D(nu=1.0, n_x=64)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "opkit.pde_data._burgers",
+        "opkit.pde_data._kuramoto_sivashinsky",
+        "opkit.pde_data._navier_stokes",
+        "opkit.pde_data._allen_cahn",
+        "opkit.pde_data._advection",
+        "opkit.pde_data._initial_conditions",
+    ],
+)
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    with torch_threads(1):
+        result = doctest.testmod(importlib.import_module(module), verbose=False)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_progress_bar_changes_nothing(name, capsys):
+    pde = _make(name, 16 if name == "ns" else 64)
+    u0 = _initial(pde, 2)
+    t = torch.tensor([0.0, 2 * pde.default_dt], dtype=torch.float64)
+    with torch_threads(1):
+        assert torch.equal(pde.solve(u0, t, progress=True), pde.solve(u0, t))
