@@ -151,14 +151,15 @@ def lagrangian_residuals(
         coords = torch.stack([t, x0], dim=-1)
         X = net.positions(coords)
         u = net.values(coords)
-        (X_t,) = torch.autograd.grad(X, t, torch.ones_like(X), create_graph=True)
-        (u_t,) = torch.autograd.grad(u, t, torch.ones_like(u), create_graph=True)
-        r_x = X_t - problem.characteristic_speed(u)
         nu = float(problem.nu)
         if nu == 0.0:
-            return r_x, u_t
-        (X_x0,) = derivatives(X, x0, 1)
-        (u_x0,) = derivatives(u, x0, 1)
+            (X_t,) = torch.autograd.grad(X, t, torch.ones_like(X), create_graph=True)
+            (u_t,) = torch.autograd.grad(u, t, torch.ones_like(u), create_graph=True)
+            return X_t - problem.characteristic_speed(u), u_t
+        # One backward pass per branch gives both first derivatives.
+        X_t, X_x0 = torch.autograd.grad(X, (t, x0), torch.ones_like(X), create_graph=True)
+        u_t, u_x0 = torch.autograd.grad(u, (t, x0), torch.ones_like(u), create_graph=True)
+        r_x = X_t - problem.characteristic_speed(u)
         u_X = u_x0 / X_x0
         (u_X_x0,) = derivatives(u_X, x0, 1)
         u_XX = u_X_x0 / X_x0

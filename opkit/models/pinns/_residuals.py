@@ -55,11 +55,17 @@ def evaluate_field(net: nn.Module, t: torch.Tensor, x: torch.Tensor) -> torch.Te
     return out
 
 
-def _u_ut(net, t, x):
+def _first(net, t, x):
+    """``(u, u_t, u_x)`` with both first derivatives from one backward pass."""
     t, x = _points(t, x)
     u = evaluate_field(net, t, x)
-    (u_t,) = torch.autograd.grad(u, t, torch.ones_like(u), create_graph=True)
-    return t, x, u, u_t
+    u_t, u_x = torch.autograd.grad(
+        u, (t, x), torch.ones_like(u), create_graph=True, allow_unused=True
+    )
+    # A field that does not depend on t (or x) has a derivative of exactly zero there.
+    u_t = torch.zeros_like(t) if u_t is None else u_t
+    u_x = torch.zeros_like(x) if u_x is None else u_x
+    return x, u, u_t, u_x
 
 
 def allen_cahn_residual(
@@ -70,8 +76,8 @@ def allen_cahn_residual(
     The defaults (``eps = 1e-4``, ``k = 5``) are the benchmark of Wang et al. 2022.
     """
     with torch.enable_grad():
-        t, x, u, u_t = _u_ut(net, t, x)
-        _, u_xx = derivatives(u, x, 2)
+        x, u, u_t, u_x = _first(net, t, x)
+        (u_xx,) = derivatives(u_x, x, 1)
         return u_t - eps * u_xx + k * (u**3 - u)
 
 
@@ -89,8 +95,8 @@ def kuramoto_sivashinsky_residual(
     The defaults are the "regular" case of Wang et al. 2022 (``α = 5, β = 0.5, γ = 0.005``).
     """
     with torch.enable_grad():
-        t, x, u, u_t = _u_ut(net, t, x)
-        u_x, u_xx, _, u_xxxx = derivatives(u, x, 4)
+        x, u, u_t, u_x = _first(net, t, x)
+        u_xx, _, u_xxxx = derivatives(u_x, x, 3)
         return u_t + alpha * u * u_x + beta * u_xx + gamma * u_xxxx
 
 
@@ -99,11 +105,10 @@ def convection_residual(
 ) -> torch.Tensor:
     r"""Convection(–diffusion): ``u_t + β u_x - ν u_xx`` at ``(t, x)`` -> ``(N,)``."""
     with torch.enable_grad():
-        t, x, u, u_t = _u_ut(net, t, x)
+        x, u, u_t, u_x = _first(net, t, x)
         if nu == 0.0:
-            (u_x,) = derivatives(u, x, 1)
             return u_t + beta * u_x
-        u_x, u_xx = derivatives(u, x, 2)
+        (u_xx,) = derivatives(u_x, x, 1)
         return u_t + beta * u_x - nu * u_xx
 
 
@@ -112,6 +117,6 @@ def burgers_residual(
 ) -> torch.Tensor:
     r"""Viscous Burgers: ``u_t + u u_x - ν u_xx`` at ``(t, x)`` -> ``(N,)``."""
     with torch.enable_grad():
-        t, x, u, u_t = _u_ut(net, t, x)
-        u_x, u_xx = derivatives(u, x, 2)
+        x, u, u_t, u_x = _first(net, t, x)
+        (u_xx,) = derivatives(u_x, x, 1)
         return u_t + u * u_x - nu * u_xx

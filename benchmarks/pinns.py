@@ -1,0 +1,439 @@
+"""Failure modes of PINNs and their fixes, side by side under one CPU budget per problem.
+
+- Allen–Cahn (``u_t - 1e-4 u_xx + 5u³ - 5u = 0``, Wang et al. 2022): plain PINN vs causal PINN,
+  the same network, batch and optimizer; the relative L2 error is recorded at several
+  budgets along the way (nothing in either run depends on the total budget, so the error at
+  a checkpoint is the error of a run with that budget).
+- Convection (``u_t + β u_x = 0``, ``u0 = sin x``, Krishnapriyan et al. 2021) at
+  ``β = 10, 30, 50``: plain PINN vs Lagrangian PINN (Mojgani et al. 2022).
+- DeepXDE's PINN (pytorch backend) on convection at ``β = 30`` with the same network
+  (same widths, Glorot-normal init, the same periodic input embedding), the same number of
+  collocation points per step, resampled every step, and the same budget.
+
+Budgets are *process CPU time* of training (evaluation excluded) with one torch thread, so
+that runs are comparable on a shared machine; wall-clock times are printed as well and
+depend on how busy the machine was. Errors are relative L2 on the reference grid (101
+times x 512 points for Allen–Cahn from opkit's ETDRK4 solver, 101 x 256 for convection from
+the exact solution), the score of ``opkit.evaluate``.
+
+Usage::
+
+    python benchmarks/pinns.py                      # the full benchmark (see --help)
+    python benchmarks/pinns.py --quick              # a 1-minute smoke run
+    python benchmarks/pinns.py --only convection --budget-convection 60
+
+Writes ``benchmarks/out/pinns.{md,json}`` and ``pinns_*.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+from opkit.models.pinns import (
+    MLP,
+    AllenCahn,
+    CausalSchedule,
+    Convection,
+    LagrangianPINN,
+    PeriodicEmbedding,
+    relative_l2,
+)
+from opkit.trainers import CollocationDataModule, PINNModule
+
+OUT = Path(__file__).parent / "out"
+PAPER = {
+    "allen_cahn": {"plain": 0.498, "causal": 1.43e-3},
+    "convection": {10: 1.08e-2, 20: 0.75, 30: 0.897, 40: 0.961},
+}
+
+
+class CPUBudget(L.Callback):
+    """Stop training after ``budget`` CPU seconds of training; score at checkpoints."""
+
+    def __init__(self, budget: float, checkpoints: list[float], label: str):
+        self.budget = budget
+        self.checkpoints = sorted(c for c in checkpoints if c < budget) + [budget]
+        self.label = label
+        self.curve: list[tuple[float, int, float]] = []
+        self.eval_cpu = 0.0
+
+    def on_train_start(self, trainer, module):
+        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.process_time() - self.cpu0 - self.eval_cpu
+
+    def _score(self, trainer, module):
+        t0 = time.process_time()
+        rel = module.relative_l2()
+        self.eval_cpu += time.process_time() - t0
+        used = self.elapsed()
+        self.curve.append((used, trainer.global_step, rel))
+        wall = time.perf_counter() - self.wall0
+        print(
+            f"  {self.label:<28} cpu {used:7.1f}s  wall {wall:7.1f}s  step {trainer.global_step:6d}"
+            f"  rel_l2 {rel:.3e}",
+            flush=True,
+        )
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if self.checkpoints and self.elapsed() >= self.checkpoints[0]:
+            while self.checkpoints and self.elapsed() >= self.checkpoints[0]:
+                self.checkpoints.pop(0)
+            self._score(trainer, module)
+        if not self.checkpoints:
+            trainer.should_stop = True
+
+    def on_train_end(self, trainer, module):
+        if not self.curve or self.curve[-1][1] != trainer.global_step:
+            self._score(trainer, module)  # stopped early (the schedule finished)
+        self.wall = time.perf_counter() - self.wall0
+
+
+def train(module, data, *, budget, checkpoints, label) -> dict:
+    module.reference()  # computed before the clock starts
+    cb = CPUBudget(budget, checkpoints, label)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=-1,
+        max_steps=-1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        callbacks=[cb],
+    )
+    trainer.fit(module, data)
+    used, steps, rel = cb.curve[-1]
+    return {
+        "label": label,
+        "rel_l2": rel,
+        "cpu_s": used,
+        "wall_s": cb.wall,
+        "steps": steps,
+        "curve": cb.curve,
+    }
+
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def allen_cahn(args) -> dict:
+    problem = AllenCahn()
+
+    def net():
+        emb = PeriodicEmbedding(periods=(None, 2.0), n_harmonics=args.ac_harmonics)
+        return MLP(width=args.ac_width, depth=args.ac_depth, embedding=emb, generator=_gen(0))
+
+    def data():
+        return CollocationDataModule(
+            args.ac_nt, args.ac_nx, n_ic=256, sampler="random", steps_per_epoch=1000, seed=0
+        )
+
+    common = dict(ic_weight=100.0, lr=1e-3, eval_n_t=101, eval_n_x=512)
+    checkpoints = [args.budget_allen_cahn * f for f in (1 / 8, 1 / 4, 1 / 2)]
+    out = {}
+    for name, causal in (("plain", None), ("causal", CausalSchedule())):
+        module = PINNModule(net(), problem, causal=causal, **common)
+        out[name] = train(
+            module,
+            data(),
+            budget=args.budget_allen_cahn,
+            checkpoints=checkpoints,
+            label=f"allen-cahn {name}",
+        )
+        out[name]["module"] = module
+        if causal is not None:
+            out[name]["eps_reached"] = module.causal.epsilons[int(module.eps_index)]
+    return out
+
+
+def _conv_branch(width, depth, seed):
+    emb = PeriodicEmbedding(periods=(None, 2 * math.pi), n_harmonics=1)
+    return MLP(width=width, depth=depth, embedding=emb, generator=_gen(seed))
+
+
+def convection(args) -> dict:
+    out = {}
+    checkpoints = [args.budget_convection / 2]
+    for beta in args.betas:
+        problem = Convection(beta=beta)
+
+        def data():
+            return CollocationDataModule(
+                args.conv_nt, args.conv_nx, n_ic=256, sampler="random", steps_per_epoch=1000
+            )
+
+        plain = PINNModule(
+            _conv_branch(50, 4, 0),
+            problem,
+            ic_weight=args.conv_ic_weight,
+            lr=1e-3,
+            eval_n_t=101,
+            eval_n_x=256,
+        )
+        lpinn_net = LagrangianPINN(
+            _conv_branch(50, 2, 1), _conv_branch(50, 4, 0), displacement_scale=abs(beta)
+        )
+        lpinn = PINNModule(
+            lpinn_net, problem, formulation="lagrangian", lr=1e-3, eval_n_t=101, eval_n_x=256
+        )
+        out[beta] = {}
+        for name, module in (("plain", plain), ("lpinn", lpinn)):
+            out[beta][name] = train(
+                module,
+                data(),
+                budget=args.budget_convection,
+                checkpoints=checkpoints,
+                label=f"convection b={beta:g} {name}",
+            )
+            out[beta][name]["module"] = module
+    return out
+
+
+def deepxde_convection(args, beta: float = 30.0) -> dict:
+    """DeepXDE's PINN on the same problem, network, batch size and budget."""
+    os.environ.setdefault("DDE_BACKEND", "pytorch")
+    import deepxde as dde
+
+    dde.config.set_random_seed(0)
+    geom = dde.geometry.GeometryXTime(
+        dde.geometry.Interval(0, 2 * math.pi), dde.geometry.TimeDomain(0, 1)
+    )
+
+    def pde(x, y):
+        return dde.grad.jacobian(y, x, i=0, j=1) + beta * dde.grad.jacobian(y, x, i=0, j=0)
+
+    ic = dde.icbc.IC(geom, lambda x: np.sin(x[:, 0:1]), lambda _, on_initial: on_initial)
+    data = dde.data.TimePDE(
+        geom,
+        pde,
+        [ic],
+        num_domain=args.conv_nt * args.conv_nx,
+        num_initial=256,
+        train_distribution="pseudo",
+    )
+    # The same network as opkit's plain PINN: [t, 1, cos x, sin x] -> 4 x 50 tanh -> 1.
+    net = dde.nn.FNN([4] + [50] * 4 + [1], "tanh", "Glorot normal")
+    net.apply_feature_transform(
+        lambda z: torch.cat(
+            [z[:, 1:2], torch.ones_like(z[:, :1]), torch.cos(z[:, 0:1]), torch.sin(z[:, 0:1])], 1
+        )
+    )
+    model = dde.Model(data, net)
+    model.compile("adam", lr=1e-3, loss_weights=[1.0, args.conv_ic_weight], verbose=0)
+
+    x_ref, u_ref = Convection(beta=beta).reference(
+        torch.linspace(0, 1, 101, dtype=torch.float64), n_x=256
+    )
+    tt, xx = np.meshgrid(np.linspace(0, 1, 101), x_ref.numpy(), indexing="ij")
+    query = np.stack([xx.ravel(), tt.ravel()], 1).astype(np.float32)
+
+    class Budget(dde.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.cpu0, self.wall0, self.steps = time.process_time(), time.perf_counter(), 0
+
+        def on_batch_end(self):
+            self.steps += 1
+            if time.process_time() - self.cpu0 >= args.budget_convection:
+                self.model.stop_training = True
+
+    budget = Budget()
+    model.train(
+        iterations=10**9,
+        callbacks=[dde.callbacks.PDEPointResampler(period=1), budget],
+        display_every=10**9,
+        verbose=0,
+    )
+    cpu, wall = time.process_time() - budget.cpu0, time.perf_counter() - budget.wall0
+    pred = torch.from_numpy(model.predict(query).reshape(101, -1)).to(torch.float64)
+    rel = relative_l2(pred, u_ref)
+    print(
+        f"  deepxde convection b={beta:g}    cpu {cpu:7.1f}s  wall {wall:7.1f}s  step "
+        f"{budget.steps:6d}  rel_l2 {rel:.3e}",
+        flush=True,
+    )
+    return {"rel_l2": rel, "cpu_s": cpu, "wall_s": wall, "steps": budget.steps, "pred": pred}
+
+
+def _table(args, ac, conv, dx) -> str:
+    lines = [
+        "# PINN benchmark (opkit)",
+        "",
+        f"CPU budgets (process CPU time of training, 1 torch thread): Allen-Cahn "
+        f"{args.budget_allen_cahn:g} s per run, convection {args.budget_convection:g} s per "
+        "run. The machine was shared with other jobs: wall times vary, CPU times do not.",
+        "",
+    ]
+    if ac:
+        p, c = ac["plain"], ac["causal"]
+        lines += [
+            "## Allen-Cahn: plain vs causal PINN (same network, batch, optimizer)",
+            "",
+            "| CPU budget (s) | plain PINN | causal PINN | plain / causal |",
+            "|---:|---:|---:|---:|",
+        ]
+        for (cpu_p, _, rel_p), (_, _, rel_c) in zip(p["curve"], c["curve"]):
+            lines.append(f"| {cpu_p:.0f} | {rel_p:.3e} | {rel_c:.3e} | {rel_p / rel_c:.2f} |")
+        lines += [
+            "",
+            f"Steps in the budget: plain {p['steps']}, causal {c['steps']} (wall "
+            f"{p['wall_s']:.0f} s / {c['wall_s']:.0f} s); causal eps reached "
+            f"{c.get('eps_reached')}.",
+            f"Paper (GPU, ~3e5 steps): plain {PAPER['allen_cahn']['plain']}, causal "
+            f"{PAPER['allen_cahn']['causal']:.2e} (MLP).",
+            "",
+        ]
+    if conv:
+        lines += [
+            "## Convection u_t + beta u_x = 0: plain PINN vs Lagrangian PINN",
+            "",
+            "| beta | plain PINN | LPINN | plain / LPINN | DeepXDE PINN | paper plain PINN |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for beta, r in conv.items():
+            d = f"{dx['rel_l2']:.3e}" if dx and beta == 30 else "-"
+            paper = PAPER["convection"].get(int(beta))
+            lines.append(
+                f"| {beta:g} | {r['plain']['rel_l2']:.3e} | {r['lpinn']['rel_l2']:.3e} | "
+                f"{r['plain']['rel_l2'] / r['lpinn']['rel_l2']:.1f} | {d} | "
+                f"{paper if paper is not None else '-'} |"
+            )
+        steps = ", ".join(
+            f"b={b:g}: {r['plain']['steps']} / {r['lpinn']['steps']}" for b, r in conv.items()
+        )
+        lines += ["", f"Steps in the budget (plain / LPINN): {steps}."]
+        if dx:
+            lines.append(
+                f"DeepXDE at beta=30: {dx['steps']} steps in the budget (opkit plain: "
+                f"{conv.get(30.0, {}).get('plain', {}).get('steps', '-')})."
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _figures(ac, conv):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    if ac:
+        fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+        for name, style in (("plain", "o-"), ("causal", "s-")):
+            cpu = [c[0] for c in ac[name]["curve"]]
+            rel = [c[2] for c in ac[name]["curve"]]
+            axes[0].loglog(cpu, rel, style, label=f"{name} PINN")
+        axes[0].set_xlabel("CPU budget (s)")
+        axes[0].set_ylabel("relative L2")
+        axes[0].legend()
+        axes[0].set_title("Allen-Cahn: error vs budget")
+        module = ac["causal"]["module"]
+        t, x, u_ref = module.reference()
+        fields = [("reference", u_ref)] + [
+            (f"{n} PINN", ac[n]["module"].predict_grid(t, x)) for n in ("plain", "causal")
+        ]
+        for ax, (title, u) in zip(axes[1:], fields):
+            im = ax.pcolormesh(t, x, u.T, shading="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+            ax.set_title(title)
+            ax.set_xlabel("t")
+        fig.colorbar(im, ax=axes[1:])
+        fig.savefig(OUT / "pinns_allen_cahn.png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
+    if conv:
+        fig, axes = plt.subplots(len(conv), 3, figsize=(12, 3.0 * len(conv)), squeeze=False)
+        for row, (beta, r) in zip(axes, conv.items()):
+            module = r["lpinn"]["module"]
+            t, x, u_ref = module.reference()
+            fields = [("exact", u_ref)] + [
+                (f"{n} ({r[n]['rel_l2']:.2e})", r[n]["module"].predict_grid(t, x))
+                for n in ("plain", "lpinn")
+            ]
+            for ax, (title, u) in zip(row, fields):
+                ax.pcolormesh(t, x, u.T, shading="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+                ax.set_title(f"beta={beta:g}: {title}")
+        fig.tight_layout()
+        fig.savefig(OUT / "pinns_convection.png", dpi=110)
+        plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--budget-allen-cahn",
+        type=float,
+        default=480.0,
+        help="CPU seconds per Allen-Cahn run (default 480)",
+    )
+    ap.add_argument(
+        "--budget-convection",
+        type=float,
+        default=90.0,
+        help="CPU seconds per convection run (default 90)",
+    )
+    ap.add_argument("--betas", type=float, nargs="+", default=[10.0, 30.0, 50.0])
+    ap.add_argument("--only", choices=["allen_cahn", "convection"], default=None)
+    ap.add_argument("--no-deepxde", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run")
+    ap.add_argument("--ac-width", type=int, default=128)
+    ap.add_argument("--ac-depth", type=int, default=4)
+    ap.add_argument("--ac-harmonics", type=int, default=10)
+    ap.add_argument("--ac-nt", type=int, default=32)
+    ap.add_argument("--ac-nx", type=int, default=64)
+    ap.add_argument("--conv-nt", type=int, default=16)
+    ap.add_argument("--conv-nx", type=int, default=32)
+    ap.add_argument("--conv-ic-weight", type=float, default=100.0)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.budget_allen_cahn, args.budget_convection = 20.0, 10.0
+    # One thread: the budget is CPU time, and small networks gain nothing from more threads
+    # on a shared machine (OpenMP oversubscription).
+    torch.set_num_threads(1)
+    ac = allen_cahn(args) if args.only in (None, "allen_cahn") else None
+    conv = convection(args) if args.only in (None, "convection") else None
+    dx = None
+    if conv is not None and not args.no_deepxde and 30.0 in conv:
+        dx = deepxde_convection(args, 30.0)
+    table = _table(args, ac, conv, dx)
+    print("\n" + table)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "pinns.md").write_text(table)
+
+    def strip(d):
+        if isinstance(d, dict):
+            return {str(k): strip(v) for k, v in d.items() if k not in ("module", "pred")}
+        return d
+
+    (OUT / "pinns.json").write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "allen_cahn": strip(ac),
+                "convection": strip(conv),
+                "deepxde": strip(dx),
+            },
+            indent=2,
+        )
+    )
+    _figures(ac, conv)
+    print(f"wrote {OUT / 'pinns.md'}, pinns.json and pinns_*.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
