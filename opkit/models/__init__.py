@@ -3,3 +3,4 @@
 from ._deeponet import DeepONet as DeepONet
 from ._deeponet import PODDeepONet as PODDeepONet
 from ._dymixop import DyMixOp as DyMixOp
+from ._fno import FNO as FNO
