@@ -162,3 +162,14 @@ assert warnings.filters == before, warnings.filters[:3]
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_model_moved_after_a_call_runs_on_its_new_device():
+    # neuralop caches the coordinate grid of the positional embedding without its device;
+    # the adapter drops a stale cache. The meta device stands in for a GPU here.
+    model = _build(in_channels=1, out_channels=1, n_modes=4, hidden_channels=4)
+    model(torch.randn(1, 1, 16))
+    with pytest.raises(RuntimeError, match="device"):
+        model.to("meta").net(torch.randn(1, 1, 16, device="meta"))  # neuralop alone fails
+    out = model.to("meta")(torch.randn(1, 1, 16, device="meta"))
+    assert out.shape == (1, 1, 16) and out.device.type == "meta"
