@@ -206,6 +206,17 @@ class FNO(nn.Module):
             emb._grid = None
         return self.net(x)
 
+    def state_dict(self, *args, **kwargs):
+        """The weights only: tensors, loadable with ``torch.load(weights_only=True)``.
+
+        neuraloperator's models add a ``_metadata`` entry (their constructor arguments,
+        functions and classes included) to every state dict they take part in; it is
+        dropped here, since this adapter is rebuilt from its own arguments.
+        """
+        out = super().state_dict(*args, **kwargs)
+        out.pop("_metadata", None)
+        return out
+
     def extra_repr(self) -> str:
         return f"n_modes={self.n_modes} (|k| < n_modes, Li et al. 2021)"
 

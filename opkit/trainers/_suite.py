@@ -15,12 +15,16 @@ from ._fit import fit, resolve_dataset
 
 __all__ = ["SUITES", "MODELS", "Suite", "Report", "run_suite", "run_demo", "trivial_baseline"]
 
-# Model names of the CLI -> class paths (imported lazily; nothing registers itself).
-MODELS = {
-    "deeponet": "opkit.models.DeepONet",
-    "pod-deeponet": "opkit.models.PODDeepONet",
-    "fno": "opkit.models.FNO",
-    "dymixop": "opkit.models.DyMixOp",
+# Model names of the CLI -> (class path, constructor settings). Imported lazily; nothing
+# registers itself. The `dymixop-*` entries are the ablations the DyMixOp paper studies.
+MODELS: dict[str, tuple[str, dict]] = {
+    "deeponet": ("opkit.models.DeepONet", {}),
+    "pod-deeponet": ("opkit.models.PODDeepONet", {}),
+    "fno": ("opkit.models.FNO", {}),
+    "dymixop": ("opkit.models.DyMixOp", {}),
+    "dymixop-sum": ("opkit.models.DyMixOp", {"mixing": "sum"}),
+    "dymixop-local": ("opkit.models.DyMixOp", {"mixing": "local"}),
+    "dymixop-global": ("opkit.models.DyMixOp", {"mixing": "global"}),
 }
 
 
@@ -51,7 +55,7 @@ SUITES = {
 def _model_class(name: str) -> type:
     import importlib
 
-    module, _, cls = MODELS[name].rpartition(".")
+    module, _, cls = MODELS[name][0].rpartition(".")
     return getattr(importlib.import_module(module), cls)
 
 
@@ -125,7 +129,8 @@ def _run_models(
     from ._evaluate import evaluate
 
     out.mkdir(parents=True, exist_ok=True)
-    model_kwargs = {k: dict(v) for k, v in (model_kwargs or {}).items()}
+    given = model_kwargs or {}
+    model_kwargs = {name: {**MODELS[name][1], **given.get(name, {})} for name in names}
     spec = OperatorDataModule(
         str(path), in_frames=suite.in_frames, out_frames=suite.out_frames
     ).spec
