@@ -85,9 +85,9 @@ def _generate_parser() -> argparse.ArgumentParser:
 
 
 def generate_main(argv: list[str]) -> int:
-    """``opkit generate ...``; returns the exit status (2 on bad input)."""
+    """``opkit generate ...``; returns the exit status (2 bad input, 1 blow-up with --throw)."""
     args = _generate_parser().parse_args(argv)
-    from ._generate import generate
+    from ._generate import NonFiniteSampleError, generate
 
     try:
         params = _params(args.param)
@@ -108,6 +108,9 @@ def generate_main(argv: list[str]) -> int:
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"opkit generate: error: {err}", file=sys.stderr)
         return 2
+    except NonFiniteSampleError as err:  # --throw: the partial file stays resumable
+        print(f"opkit generate: {err}", file=sys.stderr)
+        return 1
     print(path)
     return 0
 

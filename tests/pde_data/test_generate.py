@@ -347,6 +347,7 @@ def test_named_ks_ns_and_generic_recipes_small(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("name", ["burgers", "ks", "ns"])
 def test_named_cpu_size(tmp_path, name):
     """Generate each built-in dataset at its CPU size (minutes) and check its physics."""
