@@ -66,10 +66,12 @@ default amplitude, pointwise std ~0.4), frames ``t = 0, 0.1, ..., 1`` (11), spli
 
 Measured generation times of the cpu sizes (``OMP_NUM_THREADS=1``, on a 2-core machine
 shared with other jobs, load average 4-8; an idle machine is faster): ``burgers`` 500 s
-(1300 samples, peak memory 330 MB), ``ks`` 127 s (260), ``ns`` 253 s (16). Shards run in
-parallel (``--shard 0/2`` and ``1/2`` in two processes, then ``opkit data merge``) use
-both cores. With torch's default two threads on such a shared machine every solver runs
-many times slower (threads spin-wait for descheduled siblings); set ``OMP_NUM_THREADS=1``.
+(1300 samples, peak memory 330 MB), ``ks`` 127 s (260), ``ns`` 253 s (16). Shards can
+run as parallel processes, one per free core (``--shard 0/2`` and ``1/2``, then ``opkit
+data merge``; byte-identical to one run) -- on that saturated machine two parallel ``ks``
+shards took 140 s, no gain, so the figures above are what a busy machine gives. With
+torch's default two threads on such a shared machine every solver runs many times slower
+(threads spin-wait for descheduled siblings); set ``OMP_NUM_THREADS=1``.
 """
 
 from __future__ import annotations
