@@ -99,11 +99,13 @@ def check_solve_inputs(
         raise ValueError(f"`u0` contains NaN or Inf (samples {bad[:10]}); pass finite data.")
     t = torch.as_tensor(t, dtype=torch.float64).to(u0.device)
     if t.ndim != 1 or t.numel() < 1:
-        raise ValueError(f"`t` must be a non-empty 1-D tensor of times, got shape {tuple(t.shape)}.")
+        raise ValueError(
+            f"`t` must be a non-empty 1-D tensor of times, got shape {tuple(t.shape)}."
+        )
     if float(t[0]) != 0.0:
         raise ValueError(f"`t` must start at 0 (the time of `u0`), got t[0] = {float(t[0])}.")
     if t.numel() > 1 and not bool((t[1:] > t[:-1]).all()):
-        raise ValueError("`t` must be strictly increasing, got " f"{t.tolist()[:10]}...")
+        raise ValueError(f"`t` must be strictly increasing, got {t.tolist()[:10]}...")
     if dt is None:
         dt = pde.default_dt
     if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):

@@ -167,7 +167,6 @@ def fit(
             net, model_kwargs_used = model, None
         else:
             net, model_kwargs_used = build_from_spec(model, spec, **model_kwargs)
-        _check_output_shape(net, dm)
         module = OperatorModule(
             net,
             n_fields=spec.n_fields,
@@ -178,6 +177,8 @@ def fit(
             scheduler=scheduler,
         )
         module.opkit_spec, module.opkit_model_kwargs = spec, model_kwargs_used
+        module.prepare(dm)
+        _check_output_shape(module, dm)
         ckpt = ModelCheckpoint(
             dirpath=log_dir / "checkpoints",
             monitor="val/rel_l2",
@@ -216,15 +217,16 @@ def fit(
     )
 
 
-def _check_output_shape(net: nn.Module, dm: OperatorDataModule) -> None:
+def _check_output_shape(module: OperatorModule, dm: OperatorDataModule) -> None:
     """Run one sample through the model before training: a clear error beats a late one."""
+    net = module.model
     x, y = dm.example("train")
     y = y[: dm.spec.out_channels]
     was_training = net.training
     net.eval()
     try:
         with torch.no_grad():
-            out = net(x[None].float())
+            out = module(x[None].float())
     except Exception as err:
         raise ValueError(
             f"{type(net).__name__} cannot take this dataset's input of shape "

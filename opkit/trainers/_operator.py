@@ -141,17 +141,28 @@ class OperatorModule(L.LightningModule):
         return rollout(self, x, n_frames, n_fields=self.hparams.n_fields)
 
     # -- hooks -------------------------------------------------------------------------
+    def prepare(self, datamodule) -> None:
+        """Take what training needs from the training split, once.
+
+        Sets the normalisation from ``datamodule.statistics()`` and, when the model has a
+        ``fit_data_statistics(x, y)`` hook (POD-DeepONet's modes, DeepONet's own scaling),
+        calls it with the normalised training tensors. A module restored from a checkpoint
+        is already prepared and is left alone.
+        """
+        if bool(self.statistics_ready) or not hasattr(datamodule, "statistics"):
+            return
+        self.set_statistics({k: v.to(self.device) for k, v in datamodule.statistics().items()})
+        hook = getattr(self.model, "fit_data_statistics", None)
+        if callable(hook) and hasattr(datamodule, "training_tensors"):
+            x, y = datamodule.training_tensors()
+            x, y = x.to(self.device), y.to(self.device)
+            hook(self.in_norm.encode(x), self.out_norm.encode(y[:, : self._out_channels(y)]))
+
     def on_fit_start(self) -> None:
         self._t0 = time.monotonic()
         dm = getattr(self.trainer, "datamodule", None)
-        if bool(self.statistics_ready) or dm is None or not hasattr(dm, "statistics"):
-            return
-        self.set_statistics({k: v.to(self.device) for k, v in dm.statistics().items()})
-        hook = getattr(self.model, "fit_data_statistics", None)
-        if callable(hook) and hasattr(dm, "training_tensors"):
-            x, y = dm.training_tensors()
-            x, y = x.to(self.device), y.to(self.device)
-            hook(self.in_norm.encode(x), self.out_norm.encode(y[:, : self._out_channels(y)]))
+        if dm is not None:
+            self.prepare(dm)
 
     def _out_channels(self, y: torch.Tensor) -> int:
         return y.shape[1] // self.hparams.unroll

@@ -120,6 +120,20 @@ class PINNModule(L.LightningModule):
     Raises:
         TypeError/ValueError: for a network/problem of the wrong kind or invalid settings,
             before any training.
+
+    Checkpoints hold plain tensors and values only (they load with ``weights_only=True``):
+    the network and problem are not pickled, ``hparams["problem"]`` records the problem's
+    class path and fields, so a checkpoint is restored with
+    ``PINNModule.load_from_checkpoint(path, network=..., problem=..., causal=...)``.
+
+    Examples:
+        >>> import math
+        >>> from opkit.models.pinns import MLP, Convection, PeriodicEmbedding
+        >>> emb = PeriodicEmbedding(periods=(None, 2 * math.pi))
+        >>> module = PINNModule(MLP(width=16, depth=2, embedding=emb), Convection(beta=10.0))
+        >>> trainer = L.Trainer(max_steps=10, logger=False, enable_progress_bar=False)
+        >>> trainer.fit(module, CollocationDataModule(n_t=8, n_x=16))  # doctest: +SKIP
+        >>> module.relative_l2()  # doctest: +SKIP
     """
 
     def __init__(

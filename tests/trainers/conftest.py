@@ -35,7 +35,7 @@ def trajectory_file(tmp_path_factory):
         out=out,
         seed=2,
         initial_condition=RandomFourierSeries(n_modes=4, length=2 * math.pi),
-        t=torch.linspace(0, 1.1, 12),
+        t=torch.linspace(0, 1.1, 12, dtype=torch.float64),
         splits=(32, 8, 8),
         progress=False,
     )
@@ -53,7 +53,7 @@ def ns_file(tmp_path_factory):
         out=out,
         seed=3,
         initial_condition=GRF2D(alpha=2.5, tau=7.0),
-        t=torch.linspace(0, 0.55, 12),
+        t=torch.linspace(0, 0.55, 12, dtype=torch.float64),
         splits=(8, 2, 2),
         progress=False,
     )

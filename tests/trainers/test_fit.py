@@ -9,7 +9,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
 import opkit
-from opkit.models import FNO, DeepONet
+from opkit.models import FNO, DeepONet, PODDeepONet
 from opkit.trainers import FiniteLossGuard, OperatorDataModule, OperatorModule
 from opkit.trainers._suite import trivial_baseline
 
@@ -63,6 +63,14 @@ def test_evaluate_agrees_with_training_metrics(fno_burgers, burgers_file):
 def test_fit_deeponet_learns(burgers_file, tmp_path):
     result = opkit.fit(
         DeepONet, burgers_file, max_epochs=30, lr=2e-3, progress=False, log_dir=tmp_path
+    )
+    baseline = trivial_baseline(burgers_file, in_frames=1)["rel_l2"]
+    assert result.metrics["test/rel_l2"] < 0.6 * baseline
+
+
+def test_fit_pod_deeponet_gets_its_modes_from_the_training_split(burgers_file, tmp_path):
+    result = opkit.fit(
+        PODDeepONet, burgers_file, max_epochs=30, lr=2e-3, progress=False, log_dir=tmp_path
     )
     baseline = trivial_baseline(burgers_file, in_frames=1)["rel_l2"]
     assert result.metrics["test/rel_l2"] < 0.6 * baseline

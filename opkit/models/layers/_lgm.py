@@ -23,6 +23,7 @@ References:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import torch
@@ -150,7 +151,9 @@ def _spectral_conv(channels: int, n_dim: int, n_modes: int) -> nn.Module:
     # neuraloperator is imported here rather than at module level: importing it takes seconds
     # (tensorly, tltorch, its model zoo) and sets tensorly's global backend, and
     # `import opkit.models` should pay neither unless a spectral layer is actually built.
-    from neuralop.layers.spectral_convolution import SpectralConv
+    # Importing neuralop also calls `warnings.filterwarnings`; `catch_warnings` undoes that.
+    with warnings.catch_warnings():
+        from neuralop.layers.spectral_convolution import SpectralConv
 
     # neuraloperator counts modes over the full (two-sided) spectrum per dimension and keeps
     # `n // 2 + 1` of them along the last, real-FFT, dimension. DyMixOp (like the original
