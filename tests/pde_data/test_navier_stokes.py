@@ -116,8 +116,9 @@ def test_vorticity_mean_is_conserved_and_enstrophy_decays_unforced():
 @pytest.mark.slow
 def test_cpu_dataset_resolution_64_vs_128():
     """The ns dataset's CPU setting: 64 x 64, dt = 1e-3, nu = 1e-3, FNO forcing, T = 20,
-    against 128 x 128 from the same (band-limited) initial vorticity. Measured relative
-    L2 difference at T = 20: see benchmarks/solvers.py (about 1e-4)."""
+    against 128 x 128 from the same (band-limited) initial vorticity. Measured relative L2
+    difference at T = 20: 4e-11 (benchmarks/solvers.py); the issue expected about 1e-4.
+    """
     g = torch.Generator().manual_seed(0)
     w64 = GRF2D().sample(1, 64, generator=g)
     hat = torch.fft.fft2(w64)
@@ -129,7 +130,7 @@ def test_cpu_dataset_resolution_64_vs_128():
     a = NavierStokes2D(nu=1e-3, n=64, forcing="fno").solve(w64, t, dt=1e-3)[:, -1]
     b = NavierStokes2D(nu=1e-3, n=128, forcing="fno").solve(w128, t, dt=1e-3)[:, -1]
     rel = float((a - b[:, ::2, ::2]).norm() / b[:, ::2, ::2].norm())
-    assert rel < 1e-3, rel
+    assert rel < 1e-8, rel
 
 
 def test_forcing_validation():
