@@ -67,6 +67,19 @@ def _positive_float(name: str, value: object, *, allow_zero: bool = False) -> fl
     return float(value)
 
 
+def _public_path(cls: type) -> str:
+    """``package.Name`` of a class re-exported by its package (``a.b._c.Name`` -> ``a.b.Name``)."""
+    import importlib
+
+    module = cls.__module__
+    while "._" in module:
+        parent = module.rsplit(".", 1)[0]
+        if getattr(importlib.import_module(parent), cls.__qualname__, None) is not cls:
+            break
+        module = parent
+    return f"{module}.{cls.__qualname__}"
+
+
 class PINNModule(L.LightningModule):
     r"""Trains a physics-informed network on a :class:`~opkit.models.pinns.AbstractPINNProblem`.
 
@@ -218,7 +231,7 @@ class PINNModule(L.LightningModule):
         # the state dict and the problem is recorded as its class path and fields.
         self.save_hyperparameters(ignore=["network", "problem", "causal"])
         self.hparams["problem"] = {
-            "class_path": f"{type(problem).__module__}.{type(problem).__qualname__}",
+            "class_path": _public_path(type(problem)),
             "init_args": dataclasses.asdict(problem) if dataclasses.is_dataclass(problem) else {},
         }
         self.hparams["causal"] = None if causal is None else dataclasses.asdict(causal)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,10 @@ def load(
             f"{path} holds a {bundle['model_class']}, but `model` is a "
             f"{class_path(type(model))}; pass a model of the checkpoint's class."
         )
-    hparams = dict(bundle.get("module_hparams") or {})
+    # LightningCLI adds entries such as `_class_path` to the hyper-parameters: keep only
+    # the module's own settings.
+    accepted = inspect.signature(OperatorModule.__init__).parameters
+    hparams = {k: v for k, v in (bundle.get("module_hparams") or {}).items() if k in accepted}
     module = OperatorModule(model, **hparams)
     try:
         module.load_state_dict(bundle["state_dict"])

@@ -30,7 +30,7 @@ def main(data: str, out: str) -> None:
     out_dir = Path(out)
     dm = OperatorDataModule(data, batch_size=8)
     torch.manual_seed(0)
-    model = FNO.from_spec(dm.spec, n_modes=(8,), hidden_channels=8, n_layers=2)
+    model = FNO.from_spec(dm.spec, n_modes=8, hidden_channels=8, n_layers=2)
     module = OperatorModule(model, n_fields=dm.spec.n_fields, lr=1e-3)
     torch.save(module.state_dict(), out_dir / "initial.pt")
     seen = SeenSamples()

@@ -157,7 +157,9 @@ def test_checkpoint_resumes_the_schedule_and_loads_weights_only(tmp_path):
     assert int(fresh.eps_index) == 2
     for a, b in zip(module.parameters(), fresh.parameters()):
         assert torch.equal(a, b)
-    assert ckpt["hyper_parameters"]["problem"]["init_args"]["eps"] == 1e-4
+    problem = ckpt["hyper_parameters"]["problem"]
+    assert problem["class_path"] == "opkit.models.pinns.AllenCahn"
+    assert problem["init_args"]["eps"] == 1e-4
 
 
 def test_lagrangian_formulation_trains(tmp_path):
