@@ -22,7 +22,8 @@ Usage::
     python benchmarks/pinns.py --quick              # a 1-minute smoke run
     python benchmarks/pinns.py --only convection --budget-convection 60
 
-Writes ``benchmarks/out/pinns.{md,json}`` and ``pinns_*.png``.
+Writes ``benchmarks/out/pinns.{md,json}`` (``pinns_<only>.*`` with ``--only``) and
+``pinns_allen_cahn.png`` / ``pinns_convection.png``.
 """
 
 from __future__ import annotations
@@ -412,14 +413,15 @@ def main(argv=None) -> int:
     table = _table(args, ac, conv, dx)
     print("\n" + table)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "pinns.md").write_text(table)
+    stem = "pinns" if args.only is None else f"pinns_{args.only}"
+    (OUT / f"{stem}.md").write_text(table)
 
     def strip(d):
         if isinstance(d, dict):
             return {str(k): strip(v) for k, v in d.items() if k not in ("module", "pred")}
         return d
 
-    (OUT / "pinns.json").write_text(
+    (OUT / f"{stem}.json").write_text(
         json.dumps(
             {
                 "args": vars(args),
@@ -431,7 +433,7 @@ def main(argv=None) -> int:
         )
     )
     _figures(ac, conv)
-    print(f"wrote {OUT / 'pinns.md'}, pinns.json and pinns_*.png")
+    print(f"wrote {OUT / stem}.md, {stem}.json and pinns_*.png")
     return 0
 
 
