@@ -1,6 +1,9 @@
 """Neural operators and physics-informed networks (plain ``torch.nn.Module``s)."""
 
+from . import pinns as pinns
 from ._deeponet import DeepONet as DeepONet
 from ._deeponet import PODDeepONet as PODDeepONet
 from ._dymixop import DyMixOp as DyMixOp
 from ._fno import FNO as FNO
+from .pinns import LagrangianPINN as LagrangianPINN
+from .pinns import ModifiedMLP as ModifiedMLP
