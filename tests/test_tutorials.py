@@ -19,6 +19,7 @@ def test_tutorial_executes(path, tmp_path, monkeypatch):
     monkeypatch.setenv("OPKIT_TUTORIAL_SMALL", "1")
     monkeypatch.setenv("OPKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # see tests/conftest.py
     nb = nbformat.read(path, as_version=4)
     # A kernel spec pointing at this interpreter, so that the venv's opkit is used.
     from ipykernel.kernelspec import install

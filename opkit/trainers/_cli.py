@@ -269,7 +269,7 @@ def demo_main(argv: list[str]) -> int:
         "minutes on CPU, and write a report with plots.",
     )
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per model")
-    parser.add_argument("--n-samples", type=int, default=600)
+    parser.add_argument("--n-samples", type=int, default=400)
     parser.add_argument("--out", default="reports/demo")
     args = parser.parse_args(argv)
     report = run_demo(budget=args.budget, n_samples=args.n_samples, out=Path(args.out))

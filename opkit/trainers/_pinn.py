@@ -247,6 +247,7 @@ class PINNModule(L.LightningModule):
         self.register_buffer("finished", torch.zeros((), dtype=torch.bool))
         # The initial condition of the current window at the IC points (None: the problem's).
         self._ic_cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._last_batch: dict | None = None
         self._reference: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     # -- the solution --------------------------------------------------------------------
@@ -370,6 +371,7 @@ class PINNModule(L.LightningModule):
             return None
         opt = self.optimizers()
         self._set_lr(opt.optimizer if hasattr(opt, "optimizer") else opt)
+        self._last_batch = batch
         loss, logs, w = self.loss(batch)
         opt.zero_grad()
         self.manual_backward(loss)
@@ -398,6 +400,22 @@ class PINNModule(L.LightningModule):
         if window_done:
             self._finish_window(batch)
         return loss.detach()
+
+    def end_window(self) -> None:
+        """End the current window now and move to the next (or finish after the last).
+
+        For budgets that are not counted in steps, e.g. a callback that gives every window
+        an equal share of a CPU-time budget. The window's L-BFGS refinement (if any) runs
+        on its last training batch, as when ``steps_per_window`` ends it.
+
+        Raises:
+            RuntimeError: if the current window has not taken a training step yet.
+        """
+        if bool(self.finished):
+            return
+        if self._last_batch is None or int(self.window_step) == 0:
+            raise RuntimeError("end_window() needs at least one training step in the window.")
+        self._finish_window(self._last_batch)
 
     def _lbfgs(self, batch: dict) -> None:
         net = self.networks[int(self.window)]
