@@ -115,6 +115,20 @@ def test_time_marching_hands_the_prediction_to_the_next_window(tmp_path):
     torch.testing.assert_close(grid[:, 0].float(), torch.cat([a, b]))
 
 
+def test_end_window_lets_a_callback_share_a_budget_between_windows(tmp_path):
+    class EveryThreeSteps(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            if int(module.window_step) == 3:
+                module.end_window()
+
+    module = PINNModule(_net(), Convection(beta=1.0), n_windows=3, steps_per_window=10**6)
+    with pytest.raises(RuntimeError, match="training step"):
+        module.end_window()
+    trainer = _trainer(tmp_path, max_steps=100, limit_val_batches=0, callbacks=[EveryThreeSteps()])
+    trainer.fit(module, _data())
+    assert bool(module.finished) and int(module.window) == 2 and trainer.global_step == 9
+
+
 def test_validation_logs_relative_l2_on_the_reference_grid(tmp_path):
     module = PINNModule(_net(), Convection(beta=2.0), eval_n_t=5, eval_n_x=32)
     trainer = _trainer(tmp_path, max_steps=4, val_check_interval=4, check_val_every_n_epoch=None)
