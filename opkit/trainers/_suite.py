@@ -236,7 +236,7 @@ def _plot(suite: Suite, rows: list[dict], results: dict, path: Path) -> Path:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     names = list(results)
-    axes[0].boxplot([results[n]["rel_l2_per_sample"] for n in names], labels=names)
+    axes[0].boxplot([results[n]["rel_l2_per_sample"] for n in names], tick_labels=names)
     axes[0].set_yscale("log")
     axes[0].set_title(f"{suite.name}: test relative L2 per sample")
     curves = [(n, results[n].get("rollout_error_per_step")) for n in names]
