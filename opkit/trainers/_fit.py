@@ -56,6 +56,7 @@ def resolve_dataset(dataset: Any, *, size: str = "cpu", seed: int = 0) -> Path:
         if text in BUILTIN_DATASETS:
             out = cache_dir() / f"{text}-{size}-seed{seed}.h5"
             if not out.is_file():
+                out.parent.mkdir(parents=True, exist_ok=True)
                 generate(text, out=out, seed=seed, size=size)
             return out
         path = Path(text)

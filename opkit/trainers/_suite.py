@@ -306,6 +306,7 @@ def run_demo(*, budget: float = 60.0, n_samples: int = 400, out: Path = Path("re
     from ..pde_data import generate
 
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     data = out / "burgers_demo.h5"
     if not data.is_file():
         generate("burgers", n_samples, out=data, seed=0, n_x=1024)
