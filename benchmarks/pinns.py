@@ -154,6 +154,7 @@ def allen_cahn(args) -> dict:
     budget = args.budget_allen_cahn
     out = {}
     runs = [("plain", None, 1), ("causal", CausalSchedule(), 1)]
+    runs = [r for r in runs if r[0] in args.ac_runs]
     if args.ac_windows > 1:
         w = args.ac_windows
         runs += [(f"plain, {w} windows", None, w), (f"causal, {w} windows", CausalSchedule(), w)]
@@ -299,7 +300,7 @@ def _table(args, ac, conv, dx) -> str:
         "run. The machine was shared with other jobs: wall times vary, CPU times do not.",
         "",
     ]
-    if ac:
+    if ac and "plain" in ac and "causal" in ac:
         p, c = ac["plain"], ac["causal"]
         lines += [
             "## Allen-Cahn: plain vs causal PINN (same network, batch, optimizer)",
@@ -324,6 +325,12 @@ def _table(args, ac, conv, dx) -> str:
                 f"| {name} | {r['rel_l2']:.3e} | {p['rel_l2'] / r['rel_l2']:.1f} | {r['steps']} "
                 f"| {r.get('eps_reached', '-')} | {r['wall_s']:.0f} |"
             )
+    if ac:
+        lines += ["", "Error along each single-window run (CPU s: relative L2):", ""]
+        for name, r in ac.items():
+            if len(r["curve"]) > 1:
+                pts = ", ".join(f"{cpu:.0f}: {rel:.3e}" for cpu, _, rel in r["curve"])
+                lines.append(f"- {name}: {pts}")
         lines += [
             "",
             f"Paper (GPU, ~3e5 steps): plain {PAPER['allen_cahn']['plain']}, causal "
@@ -358,7 +365,7 @@ def _table(args, ac, conv, dx) -> str:
     return "\n".join(lines)
 
 
-def _figures(ac, conv):
+def _figures(ac, conv, tag=""):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -368,6 +375,8 @@ def _figures(ac, conv):
     if ac:
         fig, axes = plt.subplots(1, 5, figsize=(21, 3.6))
         for name, style in (("plain", "o-"), ("causal", "s-")):
+            if name not in ac:
+                continue
             cpu = [c[0] for c in ac[name]["curve"]]
             rel = [c[2] for c in ac[name]["curve"]]
             axes[0].loglog(cpu, rel, style, label=f"{name} PINN")
@@ -375,9 +384,10 @@ def _figures(ac, conv):
         axes[0].set_ylabel("relative L2")
         axes[0].legend()
         axes[0].set_title("Allen-Cahn: error vs budget")
-        module = ac["causal"]["module"]
+        module = next(iter(ac.values()))["module"]
         t, x, u_ref = module.reference()
-        shown = ["plain", "causal"] + [n for n in ac if n.startswith("causal,")]
+        shown = [n for n in ("plain", "causal") if n in ac]
+        shown += [n for n in ac if n.startswith("causal,")]
         fields = [("reference", u_ref)] + [
             (f"{n} ({ac[n]['rel_l2']:.2e})", ac[n]["module"].predict_grid(t, x)) for n in shown
         ]
@@ -388,7 +398,7 @@ def _figures(ac, conv):
         for ax in axes[1 + len(fields) :]:
             ax.set_visible(False)
         fig.colorbar(im, ax=axes[1:])
-        fig.savefig(OUT / "pinns_allen_cahn.png", dpi=120, bbox_inches="tight")
+        fig.savefig(OUT / f"pinns_allen_cahn{tag}.png", dpi=120, bbox_inches="tight")
         plt.close(fig)
     if conv:
         fig, axes = plt.subplots(len(conv), 3, figsize=(12, 3.0 * len(conv)), squeeze=False)
@@ -403,7 +413,7 @@ def _figures(ac, conv):
                 ax.pcolormesh(t, x, u.T, shading="auto", cmap="RdBu_r", vmin=-1, vmax=1)
                 ax.set_title(f"beta={beta:g}: {title}")
         fig.tight_layout()
-        fig.savefig(OUT / "pinns_convection.png", dpi=110)
+        fig.savefig(OUT / f"pinns_convection{tag}.png", dpi=110)
         plt.close(fig)
 
 
@@ -430,6 +440,14 @@ def main(argv=None) -> int:
     ap.add_argument("--ac-harmonics", type=int, default=10)
     ap.add_argument("--ac-nt", type=int, default=32)
     ap.add_argument("--ac-nx", type=int, default=64)
+    ap.add_argument(
+        "--ac-runs",
+        nargs="+",
+        choices=["plain", "causal"],
+        default=["plain", "causal"],
+        help="single-window Allen-Cahn runs (default both)",
+    )
+    ap.add_argument("--tag", default="", help="suffix of the output files")
     ap.add_argument(
         "--ac-windows",
         type=int,
@@ -459,7 +477,7 @@ def main(argv=None) -> int:
     table = _table(args, ac, conv, dx)
     print("\n" + table)
     OUT.mkdir(parents=True, exist_ok=True)
-    stem = "pinns" if args.only is None else f"pinns_{args.only}"
+    stem = ("pinns" if args.only is None else f"pinns_{args.only}") + args.tag
     (OUT / f"{stem}.md").write_text(table)
 
     def strip(d):
@@ -478,7 +496,7 @@ def main(argv=None) -> int:
             indent=2,
         )
     )
-    _figures(ac, conv)
+    _figures(ac, conv, args.tag)
     print(f"wrote {OUT / stem}.md, {stem}.json and pinns_*.png")
     return 0
 

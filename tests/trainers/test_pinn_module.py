@@ -203,3 +203,12 @@ def test_bad_settings_are_rejected_before_training():
         CollocationDataModule(sampler="uniform")
     with pytest.raises(ValueError, match="n_t"):
         CollocationDataModule(n_t=1)
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import opkit.trainers._pinn as module
+
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0
