@@ -155,9 +155,10 @@ def make_cli(args: list[str] | None, *, run: bool = True):
             parser.link_arguments(
                 "data.spec.n_fields", "model.init_args.n_fields", apply_on="instantiate"
             )
-            parser.link_arguments(
-                "data.in_frames", "model.init_args.in_frames", apply_on="instantiate"
-            )
+            for name in ("in_frames", "unroll"):
+                parser.link_arguments(
+                    f"data.{name}", f"model.init_args.{name}", apply_on="instantiate"
+                )
 
     cfg = _load_configs(args or [])
     linked = False
