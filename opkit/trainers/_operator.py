@@ -187,8 +187,8 @@ class OperatorModule(L.LightningModule):
     def _eval_step(self, batch, dataloader_idx: int, split: str) -> None:
         if dataloader_idx == 0:
             x, y = batch
-            y = y[:, : self._out_channels(y)]
             pred = self(x)
+            y = y[:, : pred.shape[1]]
             rel = relative_l2(pred, y)
             self.log(
                 f"{split}/loss",

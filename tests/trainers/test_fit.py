@@ -170,3 +170,30 @@ def test_nonfinite_loss_stops_and_keeps_good_weights(burgers_file, tmp_path):
     assert guard.bad_step is not None and guard.bad_step <= 4
     assert trainer.global_step < 3 * 15  # stopped long before the budget
     assert torch.isfinite(module.model.w)
+
+
+def test_unrolled_training_scores_one_step_on_validation(trajectory_file):
+    dm = OperatorDataModule(str(trajectory_file), in_frames=2, unroll=3, batch_size=8)
+    x, y = dm._dataset("train")[0]
+    assert x.shape[0] == 2 and y.shape[0] == 3  # three frames of targets for training
+    assert dm._dataset("val")[0][1].shape[0] == 1  # one-step targets for validation
+    torch.manual_seed(0)
+    net = FNO.from_spec(dm.spec, n_modes=8, hidden_channels=8, n_layers=2)
+    module = OperatorModule(net, in_frames=2, unroll=3, lr=3e-3)
+    trainer = L.Trainer(
+        max_epochs=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
+    trainer.fit(module, datamodule=dm)
+    metrics = {}
+    for per_loader in trainer.validate(module, datamodule=dm, verbose=False):
+        metrics.update(per_loader)
+    assert math.isfinite(metrics["val/rel_l2"]) and math.isfinite(metrics["val/rollout_rel_l2"])
+    # an unrolled step predicts 3 frames from 2: the loss saw the whole unroll
+    with torch.no_grad():
+        xb = x[None]
+        assert module.predict_frames(xb, 3).shape == (1, 3, *x.shape[1:])
