@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import torch
 
-from ._base import AbstractPDE, check_solve_inputs
+from ._base import AbstractPDE1D, check_solve_inputs
 from ._spectral import (
     check_grid_size,
     check_real_dtype,
@@ -24,7 +24,7 @@ __all__ = ["Advection1D"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Advection1D(AbstractPDE):
+class Advection1D(AbstractPDE1D):
     r"""Convection-diffusion ``u_t + c u_x = nu u_xx`` on the periodic ``[0, length)``.
 
     Solved exactly in Fourier space: the rfft mode ``m`` (wavenumber ``K = 2 pi m /
@@ -88,22 +88,9 @@ class Advection1D(AbstractPDE):
         check_grid_size(self, "n_x")
 
     @property
-    def spatial_shape(self) -> tuple[int]:
-        return (self.n_x,)
-
-    @property
-    def dx(self) -> float:
-        """Grid spacing ``length / n_x``."""
-        return self.length / self.n_x
-
-    @property
     def default_dt(self) -> float:
         """``dx / |c|`` (``dx`` if ``c == 0``); unused by the exact solver."""
         return self.dx / abs(self.c) if self.c != 0 else self.dx
-
-    def coords(self) -> dict[str, torch.Tensor]:
-        """``{"x": x}`` with ``x_j = j * length / n_x`` (float64, ``(n_x,)``)."""
-        return {"x": torch.arange(self.n_x, dtype=torch.float64) * self.dx}
 
     def propagator(self, t: torch.Tensor) -> torch.Tensor:
         """``exp((-i c K - nu K^2) t)`` per rfft mode, ``(len(t), n_x // 2 + 1)`` complex128.

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import torch
 
-from ._base import AbstractPDE, check_solve_inputs
+from ._base import AbstractPDE1D, check_solve_inputs
 from ._spectral import (
     ETDRK4,
     check_grid_size,
@@ -23,7 +23,7 @@ __all__ = ["AllenCahn1D"]
 
 
 @dataclasses.dataclass(frozen=True)
-class AllenCahn1D(AbstractPDE):
+class AllenCahn1D(AbstractPDE1D):
     r"""Allen-Cahn ``u_t = eps u_xx + k (u - u^3)`` on the periodic ``[0, length)``.
 
     Pseudo-spectral on ``x_j = j * length / n_x``: ``v_t = (k - eps K^2) v - k F[u^3]``
@@ -97,22 +97,9 @@ class AllenCahn1D(AbstractPDE):
         check_grid_size(self, "n_x")
 
     @property
-    def spatial_shape(self) -> tuple[int]:
-        return (self.n_x,)
-
-    @property
-    def dx(self) -> float:
-        """Grid spacing ``length / n_x``."""
-        return self.length / self.n_x
-
-    @property
     def default_dt(self) -> float:
         """``0.02 / k`` (see the class docstring)."""
         return 0.02 / self.k
-
-    def coords(self) -> dict[str, torch.Tensor]:
-        """``{"x": x}`` with ``x_j = j * length / n_x`` (float64, ``(n_x,)``)."""
-        return {"x": torch.arange(self.n_x, dtype=torch.float64) * self.dx}
 
     def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         n_x = self.n_x

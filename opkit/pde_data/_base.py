@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import torch
 
-__all__ = ["AbstractPDE", "check_solve_inputs"]
+__all__ = ["AbstractPDE", "AbstractPDE1D", "check_solve_inputs"]
 
 
 class AbstractPDE(abc.ABC):
@@ -73,6 +73,30 @@ class AbstractPDE(abc.ABC):
                 v = v.tolist()
             out[f.name] = v
         return out
+
+
+class AbstractPDE1D(AbstractPDE):
+    """A PDE on the periodic interval ``[0, length)`` sampled at ``n_x`` points.
+
+    Concrete subclasses are frozen dataclasses with the fields ``length`` and ``n_x``; the
+    grid ``x_j = j * length / n_x`` follows from them.
+    """
+
+    length: float
+    n_x: int
+
+    @property
+    def spatial_shape(self) -> tuple[int]:
+        return (self.n_x,)
+
+    @property
+    def dx(self) -> float:
+        """Grid spacing ``length / n_x``."""
+        return self.length / self.n_x
+
+    def coords(self) -> dict[str, torch.Tensor]:
+        """``{"x": x}`` with ``x_j = j * length / n_x`` (float64, ``(n_x,)``)."""
+        return {"x": torch.arange(self.n_x, dtype=torch.float64) * self.dx}
 
 
 def check_solve_inputs(

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import torch
 
-from ._base import AbstractPDE, check_solve_inputs
+from ._base import AbstractPDE1D, check_solve_inputs
 from ._spectral import (
     ETDRK4,
     check_grid_size,
@@ -24,7 +24,7 @@ __all__ = ["Burgers1D"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Burgers1D(AbstractPDE):
+class Burgers1D(AbstractPDE1D):
     r"""Viscous Burgers equation ``u_t + u u_x = nu u_xx`` on the periodic ``[0, length)``.
 
     Solved pseudo-spectrally on ``x_j = j * length / n_x``: in Fourier space
@@ -90,22 +90,9 @@ class Burgers1D(AbstractPDE):
         check_grid_size(self, "n_x")
 
     @property
-    def spatial_shape(self) -> tuple[int]:
-        return (self.n_x,)
-
-    @property
-    def dx(self) -> float:
-        """Grid spacing ``length / n_x``."""
-        return self.length / self.n_x
-
-    @property
     def default_dt(self) -> float:
         """``dx`` (advective CFL rule, see the class docstring)."""
         return self.dx
-
-    def coords(self) -> dict[str, torch.Tensor]:
-        """``{"x": x}`` with ``x_j = j * length / n_x`` (float64, ``(n_x,)``)."""
-        return {"x": torch.arange(self.n_x, dtype=torch.float64) * self.dx}
 
     def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         k = rfft_wavenumbers(self.n_x, self.length)

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import torch
 
-from ._base import AbstractPDE, check_solve_inputs
+from ._base import AbstractPDE1D, check_solve_inputs
 from ._spectral import (
     ETDRK4,
     check_grid_size,
@@ -25,7 +25,7 @@ __all__ = ["KuramotoSivashinsky1D"]
 
 
 @dataclasses.dataclass(frozen=True)
-class KuramotoSivashinsky1D(AbstractPDE):
+class KuramotoSivashinsky1D(AbstractPDE1D):
     r"""Kuramoto-Sivashinsky ``u_t + alpha u u_x + beta u_xx + gamma u_xxxx = 0``, periodic.
 
     Pseudo-spectral on ``x_j = j * length / n_x``: ``v_t = (beta k^2 - gamma k^4) v
@@ -106,22 +106,9 @@ class KuramotoSivashinsky1D(AbstractPDE):
         check_real_param(self, "gamma", positive=True)
 
     @property
-    def spatial_shape(self) -> tuple[int]:
-        return (self.n_x,)
-
-    @property
-    def dx(self) -> float:
-        """Grid spacing ``length / n_x``."""
-        return self.length / self.n_x
-
-    @property
     def default_dt(self) -> float:
         """``0.025 * gamma / beta**2`` (0.025 time units of the standard KS equation)."""
         return 0.025 * self.gamma / self.beta**2
-
-    def coords(self) -> dict[str, torch.Tensor]:
-        """``{"x": x}`` with ``x_j = j * length / n_x`` (float64, ``(n_x,)``)."""
-        return {"x": torch.arange(self.n_x, dtype=torch.float64) * self.dx}
 
     def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         k = rfft_wavenumbers(self.n_x, self.length)
