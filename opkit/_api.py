@@ -26,8 +26,10 @@ def fit(model: Any, dataset: Any, **options: Any):
     return _fit(model, dataset, **options)
 
 
-def evaluate(model: Any, dataset: Any, split: str = "test", **options: Any) -> dict:
-    """Score a trained operator with the shared metrics; see :func:`opkit.trainers.evaluate`."""
+def evaluate(model: Any, dataset: Any = None, split: str = "test", **options: Any) -> dict:
+    """Score a trained operator on a dataset split, or a trained PINN (``dataset=None``)
+    on its problem's reference, with the shared metrics; see
+    :func:`opkit.trainers.evaluate`."""
     from .trainers import evaluate as _evaluate
 
     return _evaluate(model, dataset, split, **options)

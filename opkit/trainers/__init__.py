@@ -4,6 +4,7 @@ from ._callbacks import FiniteLossGuard as FiniteLossGuard
 from ._callbacks import PredictionPlot as PredictionPlot
 from ._datamodule import OperatorDataModule as OperatorDataModule
 from ._evaluate import evaluate as evaluate
+from ._evaluate import evaluate_solution as evaluate_solution
 from ._fit import fit as fit
 from ._operator import OperatorModule as OperatorModule
 from ._operator import rollout as rollout

@@ -1,4 +1,5 @@
-"""`opkit.evaluate`: one scoring function for every operator on every opkit dataset."""
+"""`opkit.evaluate`: one scoring function for every operator on every opkit dataset, and
+for every PINN on its problem's reference solution."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ._fit import resolve_dataset
 from ._metrics import fourier_band_rmse, max_error, nrmse, relative_l2, valid_prediction_time
 from ._trained import TrainedOperator, load
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "evaluate_solution"]
 
 
 def _as_trained(model: Any) -> TrainedOperator:
@@ -22,8 +23,8 @@ def _as_trained(model: Any) -> TrainedOperator:
     if isinstance(model, (str, Path)):
         return load(model)
     raise TypeError(
-        "`model` must be what `opkit.fit` returned (a TrainedOperator) or a checkpoint path, "
-        f"got {type(model).__name__}."
+        "`model` must be what `opkit.fit` returned (a TrainedOperator), a checkpoint path, or "
+        f"a trained PINN (PINNModule), got {type(model).__name__}."
     )
 
 
@@ -33,10 +34,68 @@ def _frames(t: torch.Tensor, n_fields: int, n_spatial: int) -> torch.Tensor:
     return t.reshape(b, c // n_fields, n_fields, *t.shape[2:])
 
 
+def _is_pinn_solution(model: Any) -> bool:
+    """A trained PINN: something with ``reference()`` and ``predict_grid(t, x)``."""
+    return callable(getattr(model, "reference", None)) and callable(
+        getattr(model, "predict_grid", None)
+    )
+
+
+@torch.no_grad()
+def evaluate_solution(model: Any, *, vpt_threshold: float = 0.5) -> dict[str, Any]:
+    """Score a PINN (e.g. a trained `PINNModule`) against its problem's reference solution.
+
+    The solution is evaluated on the reference grid ``t`` ``(n_t,)`` x ``x`` ``(n_x,)`` and
+    scored with the metrics of operators, reading the space-time field as one trajectory of
+    ``n_t`` frames: ``rel_l2`` is the relative L2 error over the whole grid, the number the
+    PINN papers report.
+
+    Args:
+        model: an object with ``reference() -> (t, x, u_ref)`` (``u_ref`` ``(n_t, n_x)``)
+            and ``predict_grid(t, x) -> (n_t, n_x)``, such as `opkit.trainers.PINNModule`.
+        vpt_threshold: threshold of the valid prediction time.
+
+    Returns:
+        ``dict`` with ``rel_l2``, ``nrmse`` (PDEBench's, averaged over times),
+        ``max_error``, ``frmse_low|mid|high`` (over x), ``error_per_time`` (relative L2
+        at each reference time, list), ``t`` (the reference times, list),
+        ``valid_prediction_time`` (the first time the normalised error exceeds
+        ``vpt_threshold``; ``t_final`` if never), ``points_per_s`` (inference throughput)
+        and ``n_points``.
+    """
+    t, x, u_ref = model.reference()
+    t0 = time.perf_counter()
+    pred = model.predict_grid(t, x)
+    seconds = time.perf_counter() - t0
+    u_ref = torch.as_tensor(u_ref, dtype=torch.float64)
+    pred = torch.as_tensor(pred, dtype=torch.float64)
+    if pred.shape != u_ref.shape:
+        raise ValueError(
+            f"predict_grid(t, x) returned shape {tuple(pred.shape)}; the reference has "
+            f"{tuple(u_ref.shape)} = (len(t), len(x))."
+        )
+    p, q = pred[None, :, None, :], u_ref[None, :, None, :]  # one trajectory, one field
+    dt = float(t[1] - t[0]) if len(t) > 1 else 1.0
+    vpt = valid_prediction_time(p, q, dt=dt, threshold=vpt_threshold)
+    return {
+        "split": "reference",
+        "n_points": int(u_ref.numel()),
+        "rel_l2": float(relative_l2(p, q)[0]),
+        "nrmse": float(nrmse(p, q, n_spatial=1)[0]),
+        "max_error": float(max_error(p, q)[0]),
+        **{f"frmse_{k}": float(v[0]) for k, v in fourier_band_rmse(p, q, n_spatial=1).items()},
+        "error_per_time": relative_l2(pred, u_ref).tolist(),
+        "t": torch.as_tensor(t, dtype=torch.float64).tolist(),
+        # frames before the first bad one, counted from t[0]; a clean run gets the horizon
+        "valid_prediction_time": min(float(vpt[0]), float(t[-1] - t[0])),
+        "points_per_s": u_ref.numel() / max(seconds, 1e-12),
+    }
+
+
 @torch.no_grad()
 def evaluate(
     model: Any,
-    dataset: Any,
+    dataset: Any = None,
     split: str = "test",
     *,
     batch_size: int = 64,
@@ -44,10 +103,13 @@ def evaluate(
     solver_samples: int = 4,
     device: str | torch.device | None = None,
 ) -> dict[str, Any]:
-    """Score a trained operator on one split of a dataset.
+    """Score a trained operator on one split of a dataset, or a PINN on its reference.
 
     Args:
-        model: a `TrainedOperator` (what `opkit.fit` returns) or a checkpoint path.
+        model: a `TrainedOperator` (what `opkit.fit` returns) or a checkpoint path; or a
+            trained PINN (an object with ``reference()`` and ``predict_grid(t, x)``, such as
+            `PINNModule`), scored by :func:`evaluate_solution` (``dataset`` must be None:
+            the reference comes from the PINN's problem).
         dataset: path, ``xarray.Dataset`` or built-in name (as for `opkit.fit`).
         split: ``"train"``, ``"val"`` or ``"test"``.
         batch_size: evaluation batch size.
@@ -64,8 +126,21 @@ def evaluate(
         ``rollout_error_per_step`` (list over steps) and ``valid_prediction_time``.
 
     Raises:
-        ValueError: unknown split, or a dataset whose shape does not match the model.
+        ValueError: unknown split, a missing dataset, or a dataset whose shape does not
+            match the model.
     """
+    if _is_pinn_solution(model):
+        if dataset is not None:
+            raise ValueError(
+                "a PINN is scored against its problem's reference solution; call "
+                "evaluate(pinn) without a dataset."
+            )
+        return evaluate_solution(model, vpt_threshold=vpt_threshold)
+    if dataset is None:
+        raise ValueError(
+            "evaluate(model, dataset): an operator needs the dataset to score it on (a path, "
+            "an xarray.Dataset or a built-in name such as 'burgers')."
+        )
     if split not in ("train", "val", "test"):
         raise ValueError(f"`split` must be 'train', 'val' or 'test', got {split!r}.")
     trained = _as_trained(model)

@@ -58,6 +58,10 @@ def test_evaluate_agrees_with_training_metrics(fno_burgers, burgers_file):
     for key in ("nrmse", "frmse_low", "frmse_mid", "frmse_high", "samples_per_s", "speedup"):
         assert math.isfinite(m[key]), key
     assert m["solver_s_per_sample"] > 0
+    with pytest.raises(ValueError, match="needs the dataset"):
+        opkit.evaluate(fno_burgers)
+    with pytest.raises(TypeError, match="PINNModule"):
+        opkit.evaluate(object(), burgers_file)
 
 
 def test_fit_deeponet_learns(burgers_file, tmp_path):

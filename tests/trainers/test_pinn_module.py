@@ -143,6 +143,49 @@ def test_validation_logs_relative_l2_on_the_reference_grid(tmp_path):
     assert abs(logged - expected) < 1e-5 and abs(module.relative_l2() - expected) < 1e-12
 
 
+def test_opkit_evaluate_scores_a_pinn_on_its_reference_like_an_operator():
+    import opkit
+
+    module = PINNModule(_net(), Convection(beta=2.0), eval_n_t=5, eval_n_x=32)
+    metrics = opkit.evaluate(module)
+    t, x, u_ref = module.reference()
+    pred = module.predict_grid(t, x)
+    assert metrics["rel_l2"] == pytest.approx(module.relative_l2(), rel=1e-12)
+    per_time = [float((pred[i] - u_ref[i]).norm() / u_ref[i].norm()) for i in range(5)]
+    assert metrics["error_per_time"] == pytest.approx(per_time, rel=1e-10)
+    assert metrics["max_error"] == pytest.approx(float((pred - u_ref).abs().max()))
+    assert metrics["t"] == pytest.approx(t.tolist()) and metrics["n_points"] == 5 * 32
+    with pytest.raises(ValueError, match="without a dataset"):
+        opkit.evaluate(module, "burgers")
+
+
+def test_evaluate_solution_on_an_exact_and_a_late_failing_solution():
+    from opkit.trainers import evaluate_solution
+
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    x = torch.linspace(0, 2 * math.pi, 64, dtype=torch.float64)[:-1]
+    exact = torch.sin(x[None, :] - t[:, None])
+
+    class Solution:
+        def __init__(self, fail_after):
+            self.fail_after = fail_after
+
+        def reference(self):
+            return t, x, exact
+
+        def predict_grid(self, t_, x_):
+            # exact up to fail_after, then zero: the error jumps to 1 at that time
+            return torch.where(t_[:, None] <= self.fail_after, exact, torch.zeros_like(exact))
+
+    good = evaluate_solution(Solution(2.0))
+    assert good["rel_l2"] == 0.0 and good["valid_prediction_time"] == pytest.approx(1.0)
+    bad = evaluate_solution(Solution(0.45))
+    # wrong from t = 0.5 on (6 of 11 equal-norm frames): rel L2 = sqrt(6/11)
+    assert bad["rel_l2"] == pytest.approx(math.sqrt(6 / 11), rel=1e-12)
+    assert bad["error_per_time"][:5] == [0.0] * 5 and bad["error_per_time"][5] == 1.0
+    assert bad["valid_prediction_time"] == pytest.approx(0.5)
+
+
 def test_lbfgs_refinement_lowers_the_loss(tmp_path):
     module = PINNModule(_net(), Convection(beta=1.0), steps_per_window=2, lbfgs_steps=20)
     batch = next(iter(_data(sampler="grid").train_dataloader()))
