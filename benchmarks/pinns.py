@@ -70,6 +70,7 @@ class CPUBudget(L.Callback):
         self.checkpoints = sorted(c for c in checkpoints if c < budget) + [budget]
         self.label = label
         self.curve: list[tuple[float, int, float]] = []
+        self.eps: list[float | None] = []  # the causal schedule's eps at each score
         self.eval_cpu = 0.0
 
     def on_train_start(self, trainer, module):
@@ -85,6 +86,8 @@ class CPUBudget(L.Callback):
         self.eval_cpu += time.process_time() - t0
         used = self.elapsed()
         self.curve.append((used, trainer.global_step, rel))
+        causal = module.causal
+        self.eps.append(None if causal is None else causal.epsilons[int(module.eps_index)])
         wall = time.perf_counter() - self.wall0
         print(
             f"  {self.label:<28} cpu {used:7.1f}s  wall {wall:7.1f}s  step {trainer.global_step:6d}"
@@ -139,6 +142,10 @@ def train(module, data, *, budget, checkpoints, label) -> dict:
         # the last score's metrics: error against time and how long the PINN stays valid
         "valid_prediction_time": cb.metrics["valid_prediction_time"],
         "error_per_time": cb.metrics["error_per_time"],
+        "eps": cb.eps,
+        # for the figures (not written to the JSON)
+        "grid": module.reference(),
+        "pred": module.predict_grid(*module.reference()[:2]),
     }
 
 
@@ -146,38 +153,55 @@ def _gen(seed):
     return torch.Generator().manual_seed(seed)
 
 
-def allen_cahn(args) -> dict:
+def _allen_cahn_run(args, name: str, n_windows: int) -> dict:
+    """One Allen–Cahn run (plain or causal, ``n_windows`` windows); picklable for a pool."""
+    torch.set_num_threads(1)
     problem = AllenCahn()
-
-    def net():
-        emb = PeriodicEmbedding(periods=(None, 2.0), n_harmonics=args.ac_harmonics)
-        return MLP(width=args.ac_width, depth=args.ac_depth, embedding=emb, generator=_gen(0))
-
-    def data():
-        return CollocationDataModule(
-            args.ac_nt, args.ac_nx, n_ic=256, sampler="random", steps_per_epoch=1000, seed=0
-        )
-
-    common = dict(ic_weight=100.0, lr=1e-3, eval_n_t=101, eval_n_x=512)
+    emb = PeriodicEmbedding(periods=(None, 2.0), n_harmonics=args.ac_harmonics)
+    net = MLP(width=args.ac_width, depth=args.ac_depth, embedding=emb, generator=_gen(0))
+    data = CollocationDataModule(
+        args.ac_nt, args.ac_nx, n_ic=256, sampler="random", steps_per_epoch=1000, seed=0
+    )
+    causal = CausalSchedule() if name.startswith("causal") else None
+    marching = dict(n_windows=n_windows, steps_per_window=10**9) if n_windows > 1 else {}
+    module = PINNModule(
+        net,
+        problem,
+        causal=causal,
+        ic_weight=100.0,
+        lr=1e-3,
+        eval_n_t=101,
+        eval_n_x=512,
+        **marching,
+    )
     budget = args.budget_allen_cahn
-    out = {}
-    runs = [("plain", None, 1), ("causal", CausalSchedule(), 1)]
-    runs = [r for r in runs if r[0] in args.ac_runs]
+    # Single-window runs do not depend on the total budget: score them along the way.
+    if n_windows > 1:
+        checkpoints = []
+    elif args.ac_checkpoints:
+        checkpoints = list(args.ac_checkpoints)
+    else:
+        checkpoints = [budget * f for f in (1 / 8, 1 / 4, 1 / 2)]
+    out = train(module, data, budget=budget, checkpoints=checkpoints, label=f"allen-cahn {name}")
+    if causal is not None:
+        out["eps_reached"] = causal.epsilons[int(module.eps_index)]
+    return out
+
+
+def allen_cahn(args) -> dict:
+    runs = [(name, 1) for name in ("plain", "causal") if name in args.ac_runs]
     if args.ac_windows > 1:
         w = args.ac_windows
-        runs += [(f"plain, {w} windows", None, w), (f"causal, {w} windows", CausalSchedule(), w)]
-    for name, causal, n_windows in runs:
-        marching = dict(n_windows=n_windows, steps_per_window=10**9) if n_windows > 1 else {}
-        module = PINNModule(net(), problem, causal=causal, **common, **marching)
-        # Single-window runs do not depend on the total budget: score them along the way.
-        checkpoints = [budget * f for f in (1 / 8, 1 / 4, 1 / 2)] if n_windows == 1 else []
-        out[name] = train(
-            module, data(), budget=budget, checkpoints=checkpoints, label=f"allen-cahn {name}"
-        )
-        out[name]["module"] = module
-        if causal is not None:
-            out[name]["eps_reached"] = module.causal.epsilons[int(module.eps_index)]
-    return out
+        runs += [(f"plain, {w} windows", w), (f"causal, {w} windows", w)]
+    if args.jobs > 1:
+        # Budgets are per-process CPU time, so parallel runs stay comparable.
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        with cf.ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = {name: pool.submit(_allen_cahn_run, args, name, w) for name, w in runs}
+            return {name: f.result() for name, f in futures.items()}
+    return {name: _allen_cahn_run(args, name, w) for name, w in runs}
 
 
 def _conv_branch(width, depth, seed):
@@ -232,7 +256,6 @@ def convection(args) -> dict:
                 checkpoints=checkpoints,
                 label=f"convection b={beta:g} {name}",
             )
-            out[beta][name]["module"] = module
     return out
 
 
@@ -325,11 +348,15 @@ def _table(args, ac, conv, dx) -> str:
             "",
             "Error against the CPU budget (one window; the runs are scored along the way):",
             "",
-            "| CPU budget (s) | plain PINN | causal PINN | plain / causal |",
-            "|---:|---:|---:|---:|",
+            "| CPU budget (s) | plain PINN | causal PINN | plain / causal | causal eps "
+            "| steps (plain / causal) |",
+            "|---:|---:|---:|---:|---:|---:|",
         ]
-        for (cpu_p, _, rel_p), (_, _, rel_c) in zip(p["curve"], c["curve"]):
-            lines.append(f"| {cpu_p:.0f} | {rel_p:.3e} | {rel_c:.3e} | {rel_p / rel_c:.2f} |")
+        for (cpu_p, st_p, rel_p), (_, st_c, rel_c), eps in zip(p["curve"], c["curve"], c["eps"]):
+            lines.append(
+                f"| {cpu_p:.0f} | {rel_p:.3e} | {rel_c:.3e} | {rel_p / rel_c:.2f} | {eps:g} "
+                f"| {st_p} / {st_c} |"
+            )
         lines += [
             "",
             f"At the full budget ({args.budget_allen_cahn:g} CPU s per run; windows share it "
@@ -410,12 +437,11 @@ def _figures(ac, conv, tag=""):
         axes[0].set_ylabel("relative L2")
         axes[0].legend()
         axes[0].set_title("Allen-Cahn: error vs budget")
-        module = next(iter(ac.values()))["module"]
-        t, x, u_ref = module.reference()
+        t, x, u_ref = next(iter(ac.values()))["grid"]
         shown = [n for n in ("plain", "causal") if n in ac]
         shown += [n for n in ac if n.startswith("causal,")]
         fields = [("reference", u_ref)] + [
-            (f"{n} ({ac[n]['rel_l2']:.2e})", ac[n]["module"].predict_grid(t, x)) for n in shown
+            (f"{n} ({ac[n]['rel_l2']:.2e})", ac[n]["pred"]) for n in shown
         ]
         for ax, (title, u) in zip(axes[1:], fields):
             im = ax.pcolormesh(t, x, u.T, shading="auto", cmap="RdBu_r", vmin=-1, vmax=1)
@@ -429,11 +455,9 @@ def _figures(ac, conv, tag=""):
     if conv:
         fig, axes = plt.subplots(len(conv), 3, figsize=(12, 3.0 * len(conv)), squeeze=False)
         for row, (beta, r) in zip(axes, conv.items()):
-            module = r["lpinn"]["module"]
-            t, x, u_ref = module.reference()
+            t, x, u_ref = r["lpinn"]["grid"]
             fields = [("exact", u_ref)] + [
-                (f"{n} ({r[n]['rel_l2']:.2e})", r[n]["module"].predict_grid(t, x))
-                for n in ("plain", "lpinn")
+                (f"{n} ({r[n]['rel_l2']:.2e})", r[n]["pred"]) for n in ("plain", "lpinn")
             ]
             for ax, (title, u) in zip(row, fields):
                 ax.pcolormesh(t, x, u.T, shading="auto", cmap="RdBu_r", vmin=-1, vmax=1)
@@ -475,6 +499,20 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--tag", default="", help="suffix of the output files")
     ap.add_argument(
+        "--ac-checkpoints",
+        type=float,
+        nargs="+",
+        default=None,
+        help="CPU seconds at which single-window Allen-Cahn runs are scored (default: "
+        "1/8, 1/4 and 1/2 of the budget)",
+    )
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="Allen-Cahn runs in parallel processes, one thread each (default 1)",
+    )
+    ap.add_argument(
         "--ac-windows",
         type=int,
         default=5,
@@ -508,7 +546,7 @@ def main(argv=None) -> int:
 
     def strip(d):
         if isinstance(d, dict):
-            return {str(k): strip(v) for k, v in d.items() if k not in ("module", "pred")}
+            return {str(k): strip(v) for k, v in d.items() if k not in ("grid", "pred")}
         return d
 
     (OUT / f"{stem}.json").write_text(

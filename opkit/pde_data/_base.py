@@ -56,6 +56,16 @@ class AbstractPDE(abc.ABC):
     def default_dt(self) -> float:
         """Time step used when ``solve(..., dt=None)``."""
 
+    @property
+    def translation_invariant(self) -> bool:
+        """Whether a periodic shift of a solution in space is again a solution.
+
+        True for PDEs without position-dependent coefficients or forcing. Training on
+        randomly shifted copies of their data (``OperatorDataModule(shift_augment=...)``) is
+        then exact. Default False; subclasses that have the symmetry say so.
+        """
+        return False
+
     @abc.abstractmethod
     def coords(self) -> dict[str, torch.Tensor]:
         """1-D float64 coordinate tensors of the grid, keyed ``"x"`` (and ``"y"``)."""
@@ -93,6 +103,11 @@ class AbstractPDE1D(AbstractPDE):
     def dx(self) -> float:
         """Grid spacing ``length / n_x``."""
         return self.length / self.n_x
+
+    @property
+    def translation_invariant(self) -> bool:
+        """True: opkit's 1-D PDEs have constant coefficients and no forcing."""
+        return True
 
     def coords(self) -> dict[str, torch.Tensor]:
         """``{"x": x}`` with ``x_j = j * length / n_x`` (float64, ``(n_x,)``)."""

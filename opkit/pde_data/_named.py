@@ -171,6 +171,45 @@ def describe(obj: Any) -> dict[str, Any]:
     return {"class": class_path(obj), "params": _jsonable(params)}
 
 
+def rebuild(record: dict[str, Any]) -> Any:
+    """The inverse of :func:`describe`: the opkit PDE or sampler recorded in a recipe.
+
+    Raises:
+        ValueError: the record names a class outside ``opkit.pde_data``, or its parameters
+            were recorded by digest (e.g. a large forcing tensor) and cannot be restored.
+    """
+    import importlib
+
+    path = str(record.get("class", ""))
+    if not path.startswith("opkit.pde_data."):
+        raise ValueError(f"recorded class {path!r} is not an opkit.pde_data class.")
+    params = record.get("params", {})
+    digested = [k for k, v in params.items() if isinstance(v, dict) and "array_sha256" in v]
+    if digested:
+        raise ValueError(
+            f"{path}: parameter(s) {digested} were recorded by digest and cannot be rebuilt."
+        )
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)(**params)
+
+
+def recorded_pde(path: Any) -> AbstractPDE | None:
+    """The PDE that generated an opkit file, rebuilt from its recipe.
+
+    ``None`` when the file records no recipe (e.g. converted PDEBench data) or the PDE
+    cannot be rebuilt from it (see :func:`rebuild`).
+    """
+    from ._store import read_header
+
+    recipe = read_header(path).get("recipe")
+    if not isinstance(recipe, dict) or "pde" not in recipe:
+        return None
+    try:
+        return rebuild(recipe["pde"])
+    except ValueError:
+        return None
+
+
 def _positive_number(name: str, value: Any, *, allow_none: bool = False, strict: bool = True):
     if value is None and allow_none:
         return None

@@ -179,6 +179,11 @@ class NavierStokes2D(AbstractPDE):
         x = torch.arange(self.n, dtype=torch.float64) / self.n
         return {"x": x, "y": x.clone()}
 
+    @property
+    def translation_invariant(self) -> bool:
+        """True only when unforced: a forcing pins the flow to positions."""
+        return self.forcing is None
+
     def forcing_field(self) -> torch.Tensor | None:
         """The forcing on the grid, ``(n, n)`` float64, or None when unforced."""
         if self.forcing is None:

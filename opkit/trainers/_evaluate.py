@@ -227,17 +227,6 @@ def evaluate(
     return out
 
 
-def _recorded_object(record: dict):
-    """Rebuild an opkit PDE or sampler recorded as ``{"class": ..., "params": ...}``."""
-    import importlib
-
-    path = record["class"]
-    if not path.startswith("opkit.pde_data."):
-        raise ValueError(f"recorded class {path!r} is not an opkit.pde_data class.")
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)(**record["params"])
-
-
 @torch.no_grad()
 def solver_seconds_per_sample(
     path: str | Path, *, n: int = 4, in_frames: int = 1, device: torch.device | None = None
@@ -247,15 +236,19 @@ def solver_seconds_per_sample(
     The PDE and initial-condition sampler recorded in the file are rebuilt and ``n``
     samples are solved together, on the dataset's solve grid with its time step, over the
     span the model predicts: from the last input frame to the last frame. Returns ``None``
-    for files without a recipe (e.g. converted PDEBench files).
+    for files without a recipe (e.g. converted PDEBench files) or whose PDE cannot be
+    rebuilt from it.
     """
+    from ..pde_data._named import rebuild
     from ..pde_data._store import read_header
 
     recipe = read_header(path).get("recipe")
     if not isinstance(recipe, dict) or "pde" not in recipe:
         return None
-    pde = _recorded_object(recipe["pde"])
-    sampler = _recorded_object(recipe["initial_condition"])
+    try:
+        pde, sampler = rebuild(recipe["pde"]), rebuild(recipe["initial_condition"])
+    except ValueError:
+        return None  # recorded by digest: the solver cannot be rebuilt
     t = recipe["t"]
     span = float(t[-1] - t[min(in_frames, len(t) - 1) - 1]) if len(t) > 2 else float(t[-1] - t[0])
     gen = torch.Generator().manual_seed(0)

@@ -97,6 +97,7 @@ def fit(
     in_frames: int | None = None,
     out_frames: int = 1,
     normalization: str = "standard",
+    shift_augment: bool | str = "auto",
     accelerator: str = "auto",
     devices: int | str = "auto",
     seed: int = 0,
@@ -124,6 +125,9 @@ def fit(
         in_frames, out_frames: window sizes for trajectory data (``in_frames`` defaults to
             the model class's ``default_in_frames`` or 1).
         normalization: ``"standard"``, ``"minmax"`` or ``"none"`` (training split only).
+        shift_augment: random periodic shifts of the training items, ``"auto"`` (default:
+            on when the data's PDE is translation-invariant, as for ``burgers`` and ``ks``),
+            True or False; see `OperatorDataModule`.
         accelerator, devices: as Lightning's ``Trainer``.
         seed: seeds model initialisation and shuffling; the global RNG state is restored
             afterwards.
@@ -159,6 +163,7 @@ def fit(
         num_workers=num_workers,
         normalization=normalization,
         max_train_samples=max_train_samples,
+        shift_augment=shift_augment,
     )
     spec = dm.spec
     log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="opkit-fit-"))

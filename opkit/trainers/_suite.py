@@ -131,9 +131,8 @@ def _run_models(
     out.mkdir(parents=True, exist_ok=True)
     given = model_kwargs or {}
     model_kwargs = {name: {**MODELS[name][1], **given.get(name, {})} for name in names}
-    spec = OperatorDataModule(
-        str(path), in_frames=suite.in_frames, out_frames=suite.out_frames
-    ).spec
+    dm = OperatorDataModule(str(path), in_frames=suite.in_frames, out_frames=suite.out_frames)
+    spec = dm.spec
     if match_params and "fno" in names and names[0] != "fno":
         ref, _ = build_from_spec(_model_class(names[0]), spec, **model_kwargs.get(names[0], {}))
         n_ref = sum(p.numel() for p in ref.parameters())
@@ -170,7 +169,7 @@ def _run_models(
         trained.save(out / f"{name}.pt")
     base = trivial_baseline(path, in_frames=suite.in_frames)
     rows.append({"model": "trivial baseline", "params": 0, **base})
-    md = _markdown(suite, rows, budget, path)
+    md = _markdown(suite, rows, budget, path, shift_augment=dm.shift_augment)
     paths = {"md": out / f"{suite.name}.md", "json": out / f"{suite.name}.json"}
     paths["md"].write_text(md)
     paths["json"].write_text(
@@ -179,6 +178,7 @@ def _run_models(
                 "suite": dataclasses.asdict(suite),
                 "budget_s": budget,
                 "data": str(path),
+                "shift_augment": dm.shift_augment,
                 "rows": rows,
             },
             indent=2,
@@ -196,7 +196,9 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _markdown(suite: Suite, rows: list[dict], budget: float, path: Path) -> str:
+def _markdown(
+    suite: Suite, rows: list[dict], budget: float, path: Path, *, shift_augment: bool = False
+) -> str:
     cols = [
         ("model", "model"),
         ("params", "params"),
@@ -218,7 +220,13 @@ def _markdown(suite: Suite, rows: list[dict], budget: float, path: Path) -> str:
         f"# opkit benchmark: {suite.name}",
         "",
         f"{suite.description}. Data: `{path}`. Budget: {budget:.0f} s of training per model "
-        f"(wall clock, {torch.get_num_threads()} CPU threads), test split.",
+        f"(wall clock, {torch.get_num_threads()} CPU threads), test split. Training "
+        "recipe: `opkit.fit`'s defaults; random periodic shifts of the training items "
+        + (
+            "on (exact: the PDE is translation-invariant)."
+            if shift_augment
+            else "off (the PDE is not known to be translation-invariant)."
+        ),
         "",
         "| " + " | ".join(h for _, h in used) + " |",
         "|" + "---|" * len(used),

@@ -78,6 +78,25 @@ def test_batch_invariance_is_bitwise(name, n, threads):
     assert torch.equal(full[2:4], pair)
 
 
+@pytest.mark.parametrize("name", NAMES + ["ns-unforced"])
+def test_translation_invariance_is_what_the_pde_claims(name):
+    # Solving a shifted initial condition must give the shifted solution exactly when the
+    # PDE says it is translation-invariant (shift augmentation relies on it), and must not
+    # for the forced flow, whose forcing is pinned to positions.
+    pde = NavierStokes2D(nu=1e-3, n=32) if name == "ns-unforced" else _make(name, 32)
+    u0 = _initial(pde, 2).double()
+    dims = tuple(range(-pde.ndim, 0))
+    shift = (5, 11)[: pde.ndim]
+    t = torch.tensor([0.0, 0.2 if pde.ndim == 1 else 2.0], dtype=torch.float64)
+    solved_shifted = pde.solve(torch.roll(u0, shift, dims), t)
+    shifted_solution = torch.roll(pde.solve(u0, t), shift, dims)
+    gap = float((solved_shifted - shifted_solution).abs().max() / shifted_solution.abs().max())
+    if pde.translation_invariant:
+        assert gap < 1e-10
+    else:
+        assert name == "ns" and gap > 1e-3
+
+
 @pytest.mark.parametrize("name", ["burgers", "ks", "ns", "allen_cahn"])
 def test_blow_up_is_isolated(name):
     """A huge sample at a far too large step turns non-finite, silently, and leaves its
