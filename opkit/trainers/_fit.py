@@ -96,6 +96,7 @@ def fit(
     scheduler: str = "cosine",
     in_frames: int | None = None,
     out_frames: int = 1,
+    unroll: int = 1,
     normalization: str = "standard",
     shift_augment: bool | str = "auto",
     accelerator: str = "auto",
@@ -124,6 +125,8 @@ def fit(
             `OperatorModule`); defaults: AdamW, lr 1e-3, cosine decay, relative L2 loss.
         in_frames, out_frames: window sizes for trajectory data (``in_frames`` defaults to
             the model class's ``default_in_frames`` or 1).
+        unroll: train on ``unroll`` chained model calls per item (pushforward / unrolled
+            training, trajectory data only; validation still scores one call).
         normalization: ``"standard"``, ``"minmax"`` or ``"none"`` (training split only).
         shift_augment: random periodic shifts of the training items, ``"auto"`` (default:
             on when the data's PDE is translation-invariant, as for ``burgers`` and ``ks``),
@@ -150,6 +153,8 @@ def fit(
     seconds = _seconds(max_time)
     if max_epochs is None and seconds is None:
         max_epochs = DEFAULT_MAX_EPOCHS
+    if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
+        raise ValueError(f"`unroll` must be a positive int, got {unroll!r}.")
     path = resolve_dataset(dataset)
     if in_frames is None:
         in_frames = int(
@@ -164,7 +169,13 @@ def fit(
         normalization=normalization,
         max_train_samples=max_train_samples,
         shift_augment=shift_augment,
+        unroll=unroll,
     )
+    if unroll > 1 and dm.mode != "windows":
+        raise ValueError(
+            f"`unroll` (={unroll}) needs trajectory data; {path} holds operator pairs "
+            "(two frames). Use unroll=1."
+        )
     spec = dm.spec
     log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="opkit-fit-"))
     with torch.random.fork_rng(devices=[]):
@@ -181,6 +192,7 @@ def fit(
             lr=lr,
             weight_decay=weight_decay,
             scheduler=scheduler,
+            unroll=unroll,
         )
         module.opkit_spec, module.opkit_model_kwargs = spec, model_kwargs_used
         module.prepare(dm)

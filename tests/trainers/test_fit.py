@@ -201,3 +201,23 @@ def test_unrolled_training_scores_one_step_on_validation(trajectory_file):
     with torch.no_grad():
         xb = x[None]
         assert module.predict_frames(xb, 3).shape == (1, 3, *x.shape[1:])
+
+
+def test_fit_trains_unrolled_on_trajectories_only(trajectory_file, burgers_file, tmp_path):
+    result = opkit.fit(
+        FNO,
+        trajectory_file,
+        in_frames=2,
+        unroll=2,
+        max_epochs=1,
+        n_modes=8,
+        hidden_channels=8,
+        n_layers=2,
+        progress=False,
+        log_dir=tmp_path,
+    )
+    assert result.module.hparams.unroll == 2 and math.isfinite(result.metrics["test/rel_l2"])
+    with pytest.raises(ValueError, match="needs trajectory data"):
+        opkit.fit(FNO, burgers_file, unroll=2, max_epochs=1, progress=False)
+    with pytest.raises(ValueError, match="positive int"):
+        opkit.fit(FNO, trajectory_file, unroll=0, max_epochs=1, progress=False)
