@@ -150,3 +150,56 @@ def check_solve_inputs(
     if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
         raise ValueError(f"`dt` must be a positive finite float or None, got {dt!r}.")
     return t, float(dt)
+
+
+class SpectralPDE1D(AbstractPDE1D):
+    """A 1-D PDE integrated in Fourier space by ETDRK4 (Burgers, Kuramoto–Sivashinsky,
+    Allen–Cahn): subclasses give the stiff linear part and the nonlinear term through
+    ``_stepper``; the solve loop is shared."""
+
+    @abc.abstractmethod
+    def _stepper(self, dtype: torch.dtype, device: torch.device) -> Any:
+        """The `ETDRK4` stepper for ``u0``'s dtype and device."""
+
+    def solve(
+        self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None, progress: bool = False
+    ) -> torch.Tensor:
+        """Solve a batch of initial conditions.
+
+        Args:
+            u0: ``(batch, n_x)`` float32/float64 initial values on the grid `coords`.
+            t: 1-D strictly increasing output times with ``t[0] == 0``.
+            dt: largest time step (default `default_dt`); each output interval is split
+                into equal steps ``<= dt`` so outputs land exactly on ``t``.
+            progress: show a tqdm bar over the time steps (default False).
+
+        Returns:
+            ``(batch, len(t), n_x)`` in ``u0``'s dtype and device; frame 0 is ``u0``.
+            A sample that blows up comes back non-finite; the others are unaffected.
+
+        Raises:
+            TypeError / ValueError: bad ``u0``, ``t`` or ``dt`` (see `check_solve_inputs`).
+        """
+        return self._solve(u0, t, dt=dt, progress=progress)
+
+    def _solve(
+        self,
+        u0: torch.Tensor,
+        t: torch.Tensor,
+        *,
+        dt: float | None,
+        progress: bool,
+        burn_in: float = 0.0,
+    ) -> torch.Tensor:
+        """The ETDRK4 solve; with ``burn_in > 0`` frame 0 is the state after the burn-in."""
+        from ._spectral import check_real_dtype, irfft, rfft
+
+        t, dt = check_solve_inputs(self, u0, t, dt)
+        check_real_dtype(u0)
+        stepper = self._stepper(u0.dtype, u0.device)
+        v0, first = rfft(u0), u0
+        if burn_in > 0:
+            v0 = stepper.advance(v0, float(burn_in), dt, progress=progress)
+            first = irfft(v0, self.n_x)
+        states = stepper.integrate(v0, t, dt, progress=progress)
+        return torch.stack([first] + [irfft(v, self.n_x) for v in states[1:]], dim=1)

@@ -7,11 +7,10 @@ from typing import ClassVar
 
 import torch
 
-from ._base import AbstractPDE1D, check_solve_inputs
+from ._base import SpectralPDE1D
 from ._spectral import (
     ETDRK4,
     check_grid_size,
-    check_real_dtype,
     check_real_param,
     complex_dtype,
     dealias_mask,
@@ -24,7 +23,7 @@ __all__ = ["Burgers1D"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Burgers1D(AbstractPDE1D):
+class Burgers1D(SpectralPDE1D):
     r"""Viscous Burgers equation ``u_t + u u_x = nu u_xx`` on the periodic ``[0, length)``.
 
     Solved pseudo-spectrally on ``x_j = j * length / n_x``: in Fourier space
@@ -109,29 +108,3 @@ class Burgers1D(AbstractPDE1D):
             return flux * rfft(u * u)
 
         return ETDRK4(-self.nu * k**2, nonlinear)
-
-    def solve(
-        self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None, progress: bool = False
-    ) -> torch.Tensor:
-        """Solve a batch of initial conditions.
-
-        Args:
-            u0: ``(batch, n_x)`` float32/float64 initial values on the grid `coords`.
-            t: 1-D strictly increasing output times with ``t[0] == 0``.
-            dt: largest time step (default `default_dt`); each output interval is split
-                into equal steps ``<= dt`` so outputs land exactly on ``t``.
-            progress: show a tqdm bar over the time steps (default False).
-
-        Returns:
-            ``(batch, len(t), n_x)`` in ``u0``'s dtype and device; frame 0 is ``u0``.
-            A sample that blows up comes back non-finite; the others are unaffected.
-
-        Raises:
-            TypeError / ValueError: bad ``u0``, ``t`` or ``dt`` (see `check_solve_inputs`).
-        """
-        t, dt = check_solve_inputs(self, u0, t, dt)
-        check_real_dtype(u0)
-        stepper = self._stepper(u0.dtype, u0.device)
-        states = stepper.integrate(rfft(u0), t, dt, progress=progress)
-        frames = [u0] + [irfft(v, self.n_x) for v in states[1:]]
-        return torch.stack(frames, dim=1)

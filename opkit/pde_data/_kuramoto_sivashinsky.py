@@ -8,11 +8,10 @@ from typing import ClassVar
 
 import torch
 
-from ._base import AbstractPDE1D, check_solve_inputs
+from ._base import SpectralPDE1D
 from ._spectral import (
     ETDRK4,
     check_grid_size,
-    check_real_dtype,
     check_real_param,
     complex_dtype,
     dealias_mask,
@@ -25,7 +24,7 @@ __all__ = ["KuramotoSivashinsky1D"]
 
 
 @dataclasses.dataclass(frozen=True)
-class KuramotoSivashinsky1D(AbstractPDE1D):
+class KuramotoSivashinsky1D(SpectralPDE1D):
     r"""Kuramoto-Sivashinsky ``u_t + alpha u u_x + beta u_xx + gamma u_xxxx = 0``, periodic.
 
     Pseudo-spectral on ``x_j = j * length / n_x``: ``v_t = (beta k^2 - gamma k^4) v
@@ -152,19 +151,8 @@ class KuramotoSivashinsky1D(AbstractPDE1D):
         Raises:
             TypeError / ValueError: bad ``u0``, ``t``, ``dt`` or ``burn_in``.
         """
-        t, dt = check_solve_inputs(self, u0, t, dt)
-        check_real_dtype(u0)
         if isinstance(burn_in, bool) or not isinstance(burn_in, (int, float)):
             raise TypeError(f"`burn_in` must be a real number >= 0, got {burn_in!r}.")
         if not (math.isfinite(burn_in) and burn_in >= 0):
             raise ValueError(f"`burn_in` must be finite and >= 0, got {burn_in!r}.")
-        stepper = self._stepper(u0.dtype, u0.device)
-        v0 = rfft(u0)
-        if burn_in > 0:
-            v0 = stepper.advance(v0, float(burn_in), dt, progress=progress)
-            first = irfft(v0, self.n_x)
-        else:
-            first = u0
-        states = stepper.integrate(v0, t, dt, progress=progress)
-        frames = [first] + [irfft(v, self.n_x) for v in states[1:]]
-        return torch.stack(frames, dim=1)
+        return self._solve(u0, t, dt=dt, progress=progress, burn_in=float(burn_in))
