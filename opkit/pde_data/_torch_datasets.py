@@ -258,12 +258,18 @@ class FrameWindows(Dataset):
 
 
 def _uniform_step(t: np.ndarray) -> float | None:
+    """The frame spacing if the times are uniform, else None.
+
+    Uniform up to float32 rounding (relative 1e-5 of the mean step): files written with
+    float32 times (``torch.linspace`` without ``dtype``) still have a ``dt``.
+    """
     if len(t) < 2:
         return None
     steps = np.diff(np.asarray(t, np.float64))
-    if not np.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
+    mean = float(steps.mean())
+    if mean <= 0 or not np.allclose(steps, mean, rtol=1e-5, atol=0.0):
         return None
-    return float(steps[0])
+    return mean
 
 
 def _lengths_from_coords(coords: dict[str, np.ndarray]) -> tuple[float, ...]:

@@ -171,6 +171,15 @@ def test_two_dimensional_items(tmp_path):
     assert spec == DataSpec((8, 8), (1.0, 1.0), 1, 2, 1, 0.5)
 
 
+def test_frame_spacing_is_found_through_float32_rounding():
+    from opkit.pde_data._torch_datasets import _uniform_step
+
+    t32 = torch.linspace(0, 1.1, 12).numpy()  # float32: steps differ in the 7th digit
+    assert _uniform_step(t32) == pytest.approx(0.1, rel=1e-6)
+    assert _uniform_step(np.array([0.0, 0.1, 0.2, 0.31])) is None
+    assert _uniform_step(np.array([0.0])) is None
+
+
 def test_data_spec(heat_file):
     spec = data_spec(heat_file, in_frames=3, out_frames=2)
     assert spec.spatial_shape == (16,) and spec.lengths == (2.0,)
