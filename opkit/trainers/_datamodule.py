@@ -48,8 +48,9 @@ class OperatorDataModule(L.LightningDataModule):
             (input frames and targets alike) is rolled by its own random whole number of
             grid points along each spatial axis. Exact for PDEs whose periodic shifts map
             solutions to solutions (``AbstractPDE.translation_invariant``); it teaches
-            models without built-in shift equivariance (DeepONet) the symmetry and leaves
-            equivariant ones (FNO) unchanged. ``"auto"`` (default) turns it on when the
+            models without built-in shift equivariance (DeepONet) the symmetry, and changes
+            nothing for exactly equivariant ones (FNO, up to its grid positional
+            embedding). ``"auto"`` (default) turns it on when the
             file's recorded PDE has the symmetry (opkit's 1-D PDEs, unforced
             Navier–Stokes) and off otherwise (forced flows, files without a recipe); True
             / False force it. Measured on ``burgers`` (DeepONet, 180 s of `opkit.fit`):
