@@ -24,6 +24,9 @@ Usage::
     python benchmarks/pinns.py                      # the full benchmark (see --help)
     python benchmarks/pinns.py --quick              # a 1-minute smoke run
     python benchmarks/pinns.py --only convection --budget-convection 60
+    # the Allen-Cahn budget study: one CPU hour per run, scored along the way, 2 processes
+    python benchmarks/pinns.py --only allen_cahn --budget-allen-cahn 3600 --jobs 2 \
+        --ac-checkpoints 75 150 300 600 1200 2400 --ac-windows 1 --tag _long
 
 Writes ``benchmarks/out/pinns.{md,json}`` (``pinns_<only>.*`` with ``--only``) and
 ``pinns_allen_cahn.png`` / ``pinns_convection.png``.
@@ -472,8 +475,8 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--budget-allen-cahn",
         type=float,
-        default=480.0,
-        help="CPU seconds per Allen-Cahn run (default 480)",
+        default=600.0,
+        help="CPU seconds per Allen-Cahn run (default 600, the 10-minute cap)",
     )
     ap.add_argument(
         "--budget-convection",
