@@ -165,7 +165,8 @@ def _allen_cahn_run(args, name: str, n_windows: int) -> dict:
     data = CollocationDataModule(
         args.ac_nt, args.ac_nx, n_ic=256, sampler="random", steps_per_epoch=1000, seed=0
     )
-    causal = CausalSchedule() if name.startswith("causal") else None
+    schedule = CausalSchedule(epsilons=tuple(args.ac_epsilons))
+    causal = schedule if name.startswith("causal") else None
     marching = dict(n_windows=n_windows, steps_per_window=10**9) if n_windows > 1 else {}
     module = PINNModule(
         net,
@@ -508,6 +509,13 @@ def main(argv=None) -> int:
         default=None,
         help="CPU seconds at which single-window Allen-Cahn runs are scored (default: "
         "1/8, 1/4 and 1/2 of the budget)",
+    )
+    ap.add_argument(
+        "--ac-epsilons",
+        type=float,
+        nargs="+",
+        default=[1e-2, 1e-1, 1.0, 10.0, 100.0],
+        help="the causal schedule's eps values (default: the published 1e-2 ... 100)",
     )
     ap.add_argument(
         "--jobs",
