@@ -370,3 +370,17 @@ def test_named_cpu_size(tmp_path, name):
     else:
         assert abs(field.mean()) < 1e-5 and np.isfinite(field).all()
     print(f"{name}: {recipe.n_samples} samples in {elapsed:.0f} s")
+
+
+def test_recipe_records_rebuild_what_they_describe():
+    from opkit.pde_data import GRF1D, Burgers1D, NavierStokes2D
+    from opkit.pde_data._named import describe, rebuild
+
+    for obj in (Burgers1D(nu=0.02, n_x=64), GRF1D(alpha=2.0, tau=5.0), NavierStokes2D(1e-3, 16)):
+        assert rebuild(json.loads(json.dumps(describe(obj)))) == obj
+    # a 32 x 32 forcing is recorded by digest: it cannot come back, and says so
+    forced = describe(NavierStokes2D(nu=1e-3, n=32, forcing=torch.zeros(32, 32)))
+    with pytest.raises(ValueError, match="by digest"):
+        rebuild(forced)
+    with pytest.raises(ValueError, match="not an opkit.pde_data class"):
+        rebuild({"class": "os.system", "params": {}})
