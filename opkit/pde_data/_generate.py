@@ -25,12 +25,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .._records import record
 from ._base import AbstractPDE
 from ._named import (
     DatasetRecipe,
     canonical,
-    class_path,
-    describe,
     named_dataset,
     resolve_splits,
     sample_seed,
@@ -367,8 +366,8 @@ def _attrs(recipe: DatasetRecipe, recipe_json: dict, *, n_samples: int, shard: t
         "opkit_version": _opkit_version(),
         "field": pde.field,
         "pde_name": pde.name,
-        "pde_class": class_path(pde),
-        "pde_params": json.dumps(describe(pde)["params"]),
+        "pde_class": (pde_record := record(pde))["class_path"],
+        "pde_params": json.dumps(pde_record["init_args"]),
         "solver": pde.solver,
         "lengths": json.dumps(list(recipe.lengths())),
         "recipe": canonical(recipe_json),

@@ -77,7 +77,6 @@ torch's default two threads on such a shared machine every solver runs many time
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import inspect
 import json
 import math
@@ -86,14 +85,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._records import jsonable, rebuild, record
 from ._base import AbstractPDE
 
 __all__ = ["DatasetRecipe", "NAMED_DATASETS", "named_dataset", "sample_seed"]
 
 SPLIT_NAMES = ("train", "val", "test")
-# Lists longer than this (e.g. a forcing tensor among a PDE's parameters) are recorded by
-# digest: HDF5 attributes are limited to 64 KiB and the digest identifies them as well.
-_MAX_LIST = 256
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -107,97 +104,11 @@ def sample_seed(seed: int, index: int) -> int:
     return int(state[0] >> np.uint64(1))
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        if value.size > _MAX_LIST:
-            digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
-            return {"array_sha256": digest, "shape": list(value.shape), "dtype": str(value.dtype)}
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        if _n_leaves(value) > _MAX_LIST:
-            try:
-                return _jsonable(np.asarray(value, dtype=np.float64))
-            except (TypeError, ValueError):  # ragged or non-numeric: keep it verbatim
-                pass
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, torch.dtype):
-        return str(value).removeprefix("torch.")
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return describe(value)
-    return repr(value)
-
-
-def _n_leaves(value: Any) -> int:
-    if isinstance(value, (list, tuple)):
-        return sum(_n_leaves(v) for v in value)
-    return 1
-
-
-def class_path(obj: Any) -> str:
-    """``opkit.pde_data.Burgers1D`` where the class is re-exported publicly, else its module."""
-    cls = type(obj)
-    module = cls.__module__
-    if module.startswith("opkit.pde_data._"):
-        import opkit.pde_data as public
-
-        if getattr(public, cls.__name__, None) is cls:
-            module = "opkit.pde_data"
-    return f"{module}.{cls.__qualname__}"
-
-
-def describe(obj: Any) -> dict[str, Any]:
-    """``{"class": ..., "params": {...}}`` of a PDE or sampler, JSON-serialisable."""
-    if isinstance(obj, AbstractPDE):
-        params = obj.params()
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        params = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-    elif callable(getattr(obj, "params", None)):
-        params = obj.params()
-    else:
-        raise TypeError(
-            f"cannot record {type(obj).__name__} in a dataset recipe: it must be a dataclass "
-            "or define params() returning its constructor arguments."
-        )
-    return {"class": class_path(obj), "params": _jsonable(params)}
-
-
-def rebuild(record: dict[str, Any]) -> Any:
-    """The inverse of :func:`describe`: the opkit PDE or sampler recorded in a recipe.
-
-    Raises:
-        ValueError: the record names a class outside ``opkit.pde_data``, or its parameters
-            were recorded by digest (e.g. a large forcing tensor) and cannot be restored.
-    """
-    import importlib
-
-    path = str(record.get("class", ""))
-    if not path.startswith("opkit.pde_data."):
-        raise ValueError(f"recorded class {path!r} is not an opkit.pde_data class.")
-    params = record.get("params", {})
-    digested = [k for k, v in params.items() if isinstance(v, dict) and "array_sha256" in v]
-    if digested:
-        raise ValueError(
-            f"{path}: parameter(s) {digested} were recorded by digest and cannot be rebuilt."
-        )
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)(**params)
-
-
 def recorded_pde(path: Any) -> AbstractPDE | None:
     """The PDE that generated an opkit file, rebuilt from its recipe.
 
     ``None`` when the file records no recipe (e.g. converted PDEBench data) or the PDE
-    cannot be rebuilt from it (see :func:`rebuild`).
+    cannot be rebuilt from it (see :func:`opkit._records.rebuild`).
     """
     from ._store import read_header
 
@@ -205,7 +116,7 @@ def recorded_pde(path: Any) -> AbstractPDE | None:
     if not isinstance(recipe, dict) or "pde" not in recipe:
         return None
     try:
-        return rebuild(recipe["pde"])
+        return rebuild(recipe["pde"], base=AbstractPDE, what="recorded PDE")
     except ValueError:
         return None
 
@@ -362,16 +273,16 @@ class DatasetRecipe:
         return {
             "name": self.name,
             "size": self.size,
-            "pde": describe(self.pde),
+            "pde": record(self.pde),
             "solver": self.pde.solver,
-            "initial_condition": describe(self.initial_condition),
+            "initial_condition": record(self.initial_condition),
             "t": list(self.t),
             "burn_in": self.burn_in,
             "dt": self.resolved_dt,
             "grid_solved": list(self.pde.spatial_shape),
             "stride": self.stride,
             "grid_stored": list(self.stored_shape),
-            "dtype": _jsonable(self.dtype),
+            "dtype": jsonable(self.dtype),
             "device": device,
             "n_samples": n_samples,
             "splits": dict(zip(SPLIT_NAMES, splits)),

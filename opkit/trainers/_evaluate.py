@@ -239,7 +239,7 @@ def solver_seconds_per_sample(
     for files without a recipe (e.g. converted PDEBench files) or whose PDE cannot be
     rebuilt from it.
     """
-    from ..pde_data._named import rebuild
+    from .._records import rebuild
     from ..pde_data._store import read_header
 
     recipe = read_header(path).get("recipe")

@@ -289,8 +289,8 @@ def test_named_burgers_small(tmp_path):
         # 1000/100/200 scaled to 4 samples: val round(0.31) = 0, test round(0.62) = 1
         np.testing.assert_array_equal(ds["split"], [0, 0, 0, 2])
         rec = json.loads(ds.attrs["recipe"])
-        assert rec["pde"]["class"] == "opkit.pde_data.Burgers1D"
-        assert rec["pde"]["params"]["nu"] == 0.01 and rec["dt"] == 1 / 64
+        assert rec["pde"]["class_path"] == "opkit.pde_data.Burgers1D"
+        assert rec["pde"]["init_args"]["nu"] == 0.01 and rec["dt"] == 1 / 64
         for i in range(4):
             gen = torch.Generator().manual_seed(int(ds["seed"].values[i]))
             u0 = recipe.initial_condition.sample(1, 64, generator=gen)[0]
@@ -373,14 +373,19 @@ def test_named_cpu_size(tmp_path, name):
 
 
 def test_recipe_records_rebuild_what_they_describe():
+    from opkit._records import rebuild, record
     from opkit.pde_data import GRF1D, Burgers1D, NavierStokes2D
-    from opkit.pde_data._named import describe, rebuild
 
     for obj in (Burgers1D(nu=0.02, n_x=64), GRF1D(alpha=2.0, tau=5.0), NavierStokes2D(1e-3, 16)):
-        assert rebuild(json.loads(json.dumps(describe(obj)))) == obj
+        assert rebuild(json.loads(json.dumps(record(obj)))) == obj
     # a 32 x 32 forcing is recorded by digest: it cannot come back, and says so
-    forced = describe(NavierStokes2D(nu=1e-3, n=32, forcing=torch.zeros(32, 32)))
+    forced = record(NavierStokes2D(nu=1e-3, n=32, forcing=torch.zeros(32, 32)))
     with pytest.raises(ValueError, match="by digest"):
         rebuild(forced)
-    with pytest.raises(ValueError, match="not an opkit.pde_data class"):
-        rebuild({"class": "os.system", "params": {}})
+    # classes outside opkit./torch. are refused before anything is imported, in both the
+    # current and the legacy {"class", "params"} form
+    for rec in ({"class": "os.system", "params": {}}, {"class_path": "os.system"}):
+        with pytest.raises(ValueError, match="outside"):
+            rebuild(rec)
+    with pytest.raises(ValueError, match="does not describe a valid"):
+        rebuild({"class_path": "opkit.pde_data.Burgers1D", "init_args": {"nu": -1.0}})

@@ -77,7 +77,7 @@ def test_xarray_opens_the_file_with_named_dims_and_coordinates(heat_file):
         assert recipe["seed"] == 7 and recipe["n_samples"] == 10 and recipe["stride"] == 2
         assert recipe["splits"] == {"train": 6, "val": 2, "test": 2}
         assert recipe["grid_solved"] == [64] and recipe["grid_stored"] == [32]
-        assert recipe["initial_condition"]["params"]["n_modes"] == 5
+        assert recipe["initial_condition"]["init_args"]["n_modes"] == 5
     with h5py.File(heat_file) as f:
         assert f["u"].chunks == (1, 5, 32)  # one sample per chunk
 
