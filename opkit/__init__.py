@@ -4,7 +4,7 @@ Public API (explicit re-exports)::
 
     opkit.generate, opkit.open_dataset      # data layer
     opkit.fit, opkit.evaluate, opkit.load   # training layer
-    opkit.models, opkit.pde_data, opkit.trainers
+    opkit.models, opkit.pde_data, opkit.symbolic, opkit.trainers
 """
 
 from importlib.metadata import PackageNotFoundError
@@ -17,6 +17,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 from . import models as models
 from . import pde_data as pde_data
+from . import symbolic as symbolic
 from ._api import evaluate as evaluate
 from ._api import fit as fit
 from ._api import load as load
