@@ -5,5 +5,6 @@ from ._deeponet import DeepONet as DeepONet
 from ._deeponet import PODDeepONet as PODDeepONet
 from ._dymixop import DyMixOp as DyMixOp
 from ._fno import FNO as FNO
+from ._prose import PROSE as PROSE
 from .pinns import LagrangianPINN as LagrangianPINN
 from .pinns import ModifiedMLP as ModifiedMLP

@@ -1,0 +1,418 @@
+"""PROSE (Liu, Zhang & Schaeffer 2023): one multimodal transformer that reads a short
+trajectory and a symbolic guess of its equations, and predicts the future trajectory and
+the equations with their constants."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import torch
+from torch import nn
+
+from .layers._attention import CrossAttentionLayer, sinusoidal_positions
+
+__all__ = ["PROSE"]
+
+# The small default (learns on 2 CPU cores) and the paper's configuration.
+_SMALL = dict(
+    width=128,
+    n_heads=4,
+    ff_width=512,
+    n_data_encoder_layers=1,
+    n_symbol_encoder_layers=1,
+    n_fusion_layers=2,
+    n_data_decoder_layers=2,
+    n_symbol_decoder_layers=2,
+)
+_PAPER = dict(
+    width=512,
+    n_heads=8,
+    ff_width=2048,
+    n_data_encoder_layers=2,
+    n_symbol_encoder_layers=4,
+    n_fusion_layers=8,
+    n_data_decoder_layers=8,
+    n_symbol_decoder_layers=8,
+)
+
+
+def _int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+class PROSE(nn.Module):
+    r"""Predicting Operators and Symbolic Expressions: a multimodal transformer.
+
+    Five parts (all pre-norm: ``nn.TransformerEncoderLayer`` / ``TransformerDecoderLayer``
+    with ``norm_first=True``, GELU, a final LayerNorm after each stack, as the authors'
+    code):
+
+    1. **Data encoder.** One token per observed time ``t_i``: the features ``(t_i, z_i,
+       asinh u_i)`` with ``z_i = (u_i - \mu) / \sigma`` the trajectory standardised per
+       sample and component over the input window (components zero-padded to
+       ``max_dim``) pass through an MLP and ``n_data_encoder_layers`` self-attention
+       layers. No positional encoding: time is an input. The prediction is made in the
+       standardised units and mapped back with the same ``(\mu, \sigma)``, so one network
+       serves trajectories whose scales differ by orders of magnitude; ``asinh u`` keeps
+       the absolute scale visible (the coefficients depend on it).
+    2. **Symbol encoder.** Token embedding (scaled by ``sqrt(width)``) plus sinusoidal
+       positions, ``n_symbol_encoder_layers`` self-attention layers with a key padding
+       mask for ``<PAD>``.
+    3. **Fusion encoder.** Self-attention over the concatenation ``[data; symbols]`` with
+       a learned modality embedding added to each part (``n_fusion_layers`` layers).
+    4. **Data decoder.** Queries are MLP embeddings of the output times; each of the
+       ``n_data_decoder_layers`` layers cross-attends to the fused *data* part and applies a
+       feed-forward block (no self-attention among the queries: every output time is
+       decoded independently and all in parallel). A linear head gives ``max_dim`` values.
+    5. **Symbol decoder.** Causal self-attention over the shifted target tokens and
+       cross-attention to the fused *symbol* part (``n_symbol_decoder_layers`` layers); the
+       output projection is the transposed token embedding (tied weights).
+
+    ``operator_only=True`` builds the ablation without any symbol path (no symbol encoder,
+    no symbol decoder): the fusion encoder sees the data tokens only, and ``forward``
+    returns ``None`` for the logits.
+
+    **Shapes** (``B`` batch, ``N`` observed times, ``Q`` output times, ``S`` symbol-input
+    length, ``L`` target length, ``D = max_dim``, ``V = vocab_size``):
+
+    - ``t_in (B, N)``, ``u_in (B, N, D)`` (zero-padded components), ``symbols (B, S)``
+      token ids (``<PAD>`` = ``pad_id`` where the sequence is over), ``t_out (B, Q)`` or
+      ``(Q,)``, ``target_in (B, L)`` the target ids shifted right (starting with
+      ``<BOS>``), optional ``dim (B,)`` (components beyond it are returned as zeros);
+    - ``forward`` returns ``u_pred (B, Q, D)`` and ``logits (B, L, V)``.
+
+    Args:
+        vocab_size: number of tokens (default: ``len(opkit.symbolic.VOCAB)``).
+        pad_id, bos_id, eos_id: ids of ``<PAD>``, ``<BOS>``, ``<EOS>`` (default: from
+            ``opkit.symbolic``).
+        max_dim: components per state (the largest system's dimension, default 5).
+        width, n_heads, ff_width: model width, attention heads, feed-forward width
+            (default 128, 4, 512; the paper: 512, 8, 2048).
+        n_data_encoder_layers, n_symbol_encoder_layers, n_fusion_layers,
+        n_data_decoder_layers, n_symbol_decoder_layers: depths (default 1, 1, 2, 2, 2;
+            the paper: 2, 4, 8, 8, 8).
+        dropout: dropout probability (default 0, as the paper).
+        operator_only: drop the symbol paths (the ablation), default False.
+
+    Raises:
+        ValueError: a size that is not a positive integer, ``width`` not divisible by
+            ``n_heads``, or token ids outside ``[0, vocab_size)``.
+
+    References:
+        Y. Liu, Z. Zhang, H. Schaeffer. PROSE: Predicting Multiple Operators and Symbolic
+        Expressions using Multimodal Transformers. *Neural Networks* 180, 106707 (2024).
+        arXiv:2309.16816.
+
+    Examples:
+        >>> net = PROSE(vocab_size=40, pad_id=0, bos_id=1, eos_id=2)
+        >>> t_in, u_in = torch.linspace(0, 2, 64).expand(3, 64), torch.randn(3, 64, 5)
+        >>> symbols = torch.randint(3, 40, (3, 20))
+        >>> target_in = torch.randint(3, 40, (3, 30))
+        >>> u, logits = net(t_in, u_in, symbols, torch.linspace(2, 6, 128), target_in)
+        >>> tuple(u.shape), tuple(logits.shape)
+        ((3, 128, 5), (3, 30, 40))
+        >>> net.generate(t_in, u_in, symbols, max_len=8).shape[0]
+        3
+    """
+
+    #: Where `opkit.fit` / `opkit.load` find this model's training layer (resolved lazily:
+    #: models never import trainers).
+    opkit_trainer = "opkit.trainers._prose:fit_prose"
+
+    def __init__(
+        self,
+        *,
+        vocab_size: int | None = None,
+        pad_id: int | None = None,
+        bos_id: int | None = None,
+        eos_id: int | None = None,
+        max_dim: int = 5,
+        width: int = _SMALL["width"],
+        n_heads: int = _SMALL["n_heads"],
+        ff_width: int = _SMALL["ff_width"],
+        n_data_encoder_layers: int = _SMALL["n_data_encoder_layers"],
+        n_symbol_encoder_layers: int = _SMALL["n_symbol_encoder_layers"],
+        n_fusion_layers: int = _SMALL["n_fusion_layers"],
+        n_data_decoder_layers: int = _SMALL["n_data_decoder_layers"],
+        n_symbol_decoder_layers: int = _SMALL["n_symbol_decoder_layers"],
+        dropout: float = 0.0,
+        operator_only: bool = False,
+    ):
+        super().__init__()
+        if None in (vocab_size, pad_id, bos_id, eos_id):
+            from .. import symbolic
+
+            vocab_size = len(symbolic.VOCAB) if vocab_size is None else vocab_size
+            pad_id = symbolic.PAD_ID if pad_id is None else pad_id
+            bos_id = symbolic.BOS_ID if bos_id is None else bos_id
+            eos_id = symbolic.EOS_ID if eos_id is None else eos_id
+        vocab_size = _int("vocab_size", vocab_size, 2)
+        for name, value in (("pad_id", pad_id), ("bos_id", bos_id), ("eos_id", eos_id)):
+            _int(name, value, 0)
+            if value >= vocab_size:
+                raise ValueError(f"`{name}` (={value}) must be < vocab_size (={vocab_size}).")
+        width = _int("width", width, 2)
+        n_heads = _int("n_heads", n_heads, 1)
+        if width % n_heads or width % 2:
+            raise ValueError(
+                f"`width` (={width}) must be even and divisible by `n_heads` (={n_heads})."
+            )
+        depths = {
+            "n_data_encoder_layers": _int("n_data_encoder_layers", n_data_encoder_layers, 0),
+            "n_symbol_encoder_layers": _int("n_symbol_encoder_layers", n_symbol_encoder_layers, 0),
+            "n_fusion_layers": _int("n_fusion_layers", n_fusion_layers, 0),
+            "n_data_decoder_layers": _int("n_data_decoder_layers", n_data_decoder_layers, 1),
+            "n_symbol_decoder_layers": _int("n_symbol_decoder_layers", n_symbol_decoder_layers, 1),
+        }
+        if not isinstance(dropout, Real) or not 0 <= dropout < 1:
+            raise ValueError(f"`dropout` must be a float in [0, 1), got {dropout!r}.")
+        #: The constructor arguments as plain data: ``{"class_path": "opkit.models.PROSE",
+        #: "init_args": net.init_args}`` rebuilds the network.
+        self.init_args = dict(
+            vocab_size=vocab_size,
+            pad_id=int(pad_id),
+            bos_id=int(bos_id),
+            eos_id=int(eos_id),
+            max_dim=_int("max_dim", max_dim, 1),
+            width=width,
+            n_heads=n_heads,
+            ff_width=_int("ff_width", ff_width, 1),
+            **depths,
+            dropout=float(dropout),
+            operator_only=bool(operator_only),
+        )
+        self.vocab_size, self.pad_id, self.bos_id, self.eos_id = (
+            vocab_size,
+            int(pad_id),
+            int(bos_id),
+            int(eos_id),
+        )
+        self.max_dim, self.width = int(max_dim), width
+        self.operator_only = bool(operator_only)
+        ff_width = self.init_args["ff_width"]
+
+        def encoder(n: int) -> nn.TransformerEncoder:
+            layer = nn.TransformerEncoderLayer(
+                width, n_heads, ff_width, dropout, activation="gelu", batch_first=True,
+                norm_first=True,
+            )  # fmt: skip
+            return nn.TransformerEncoder(
+                layer, n, norm=nn.LayerNorm(width), enable_nested_tensor=False
+            )
+
+        # 1. data encoder: (t, z, asinh u) -> width
+        self.data_embed = nn.Sequential(
+            nn.Linear(1 + 2 * self.max_dim, width), nn.GELU(), nn.Linear(width, width)
+        )
+        self.data_encoder = encoder(depths["n_data_encoder_layers"])
+        # 3. fusion
+        self.fusion = encoder(depths["n_fusion_layers"])
+        self.modality = nn.Embedding(2, width)
+        # 4. data decoder
+        self.query_embed = nn.Sequential(nn.Linear(1, width), nn.GELU(), nn.Linear(width, width))
+        self.data_decoder = nn.ModuleList(
+            CrossAttentionLayer(width, n_heads, ff_width, dropout=dropout)
+            for _ in range(depths["n_data_decoder_layers"])
+        )
+        self.data_norm = nn.LayerNorm(width)
+        self.data_head = nn.Linear(width, self.max_dim)
+        if not self.operator_only:
+            # 2. symbol encoder and 5. symbol decoder (tied embedding)
+            self.token_embed = nn.Embedding(vocab_size, width)
+            nn.init.normal_(self.token_embed.weight, std=width**-0.5)
+            self.symbol_encoder = encoder(depths["n_symbol_encoder_layers"])
+            dec = nn.TransformerDecoderLayer(
+                width, n_heads, ff_width, dropout, activation="gelu", batch_first=True,
+                norm_first=True,
+            )  # fmt: skip
+            self.symbol_decoder = nn.TransformerDecoder(
+                dec, depths["n_symbol_decoder_layers"], norm=nn.LayerNorm(width)
+            )
+
+    @classmethod
+    def paper(cls, **overrides) -> PROSE:
+        """The paper's configuration: width 512, 8 heads, feed-forward 2048, no dropout,
+        layers data-encoder 2 / symbol-encoder 4 / fusion 8 / data-decoder 8 /
+        symbol-decoder 8 (about 104 M parameters with opkit's vocabulary). ``overrides``
+        replace any constructor argument."""
+        return cls(**{**_PAPER, **overrides})
+
+    # -- parts ---------------------------------------------------------------------------
+    def _embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
+            raise ValueError(
+                f"token ids must lie in [0, {self.vocab_size}), got values in "
+                f"[{int(ids.min())}, {int(ids.max())}]."
+            )
+        h = self.token_embed(ids) * math.sqrt(self.width)
+        return h + sinusoidal_positions(ids.shape[1], self.width, device=h.device, dtype=h.dtype)
+
+    def _standardise(self, u_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = u_in.mean(dim=1, keepdim=True)
+        std = u_in.std(dim=1, keepdim=True, correction=0).clamp_min(1e-4)
+        return mean, std
+
+    def encode(
+        self,
+        t_in: torch.Tensor,
+        u_in: torch.Tensor,
+        symbols: torch.Tensor | None = None,
+        *,
+        symbol_pad_mask: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor | None]:
+        """Data encoder, symbol encoder and fusion: ``{"data": (B, N, width), "symbols":
+        (B, S, width) or None, "symbol_mask": (B, S) or None, "mean", "std": (B, 1, D)}``."""
+        if u_in.ndim != 3 or u_in.shape[-1] != self.max_dim:
+            raise ValueError(
+                f"`u_in` must have shape (batch, n_times, {self.max_dim}) (components "
+                f"zero-padded to max_dim), got {tuple(u_in.shape)}."
+            )
+        if t_in.shape != u_in.shape[:2]:
+            t_in = t_in.expand(u_in.shape[:2]) if t_in.ndim == 1 else t_in
+        if t_in.shape != u_in.shape[:2]:
+            raise ValueError(
+                f"`t_in` must have shape (batch, n_times) = {tuple(u_in.shape[:2])} or "
+                f"(n_times,), got {tuple(t_in.shape)}."
+            )
+        mean, std = self._standardise(u_in)
+        feats = torch.cat([t_in[..., None], (u_in - mean) / std, torch.asinh(u_in)], dim=-1)
+        data = self.data_encoder(self.data_embed(feats))
+        n = data.shape[1]
+        if self.operator_only or symbols is None:
+            if not self.operator_only:
+                raise ValueError(
+                    "`symbols` is required (this PROSE was built with operator_only=False); "
+                    "pass the empty expression [<BOS>, <EOS>] to give it no symbols."
+                )
+            fused = self.fusion(data + self.modality.weight[0])
+            return {"data": fused, "symbols": None, "symbol_mask": None, "mean": mean, "std": std}
+        if symbols.ndim != 2 or symbols.shape[0] != u_in.shape[0]:
+            raise ValueError(
+                f"`symbols` must be token ids of shape (batch={u_in.shape[0]}, length), got "
+                f"{tuple(symbols.shape)}."
+            )
+        mask = symbols.eq(self.pad_id) if symbol_pad_mask is None else symbol_pad_mask.bool()
+        sym = self.symbol_encoder(self._embed_tokens(symbols), src_key_padding_mask=mask)
+        both = torch.cat([data + self.modality.weight[0], sym + self.modality.weight[1]], dim=1)
+        pad = torch.cat([mask.new_zeros(mask.shape[0], n), mask], dim=1)
+        fused = self.fusion(both, src_key_padding_mask=pad)
+        return {
+            "data": fused[:, :n],
+            "symbols": fused[:, n:],
+            "symbol_mask": mask,
+            "mean": mean,
+            "std": std,
+        }
+
+    def decode_data(
+        self, memory: dict, t_out: torch.Tensor, *, dim: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Trajectory at the times ``t_out`` ``(B, Q)`` or ``(Q,)`` -> ``(B, Q, D)``."""
+        fused = memory["data"]
+        b = fused.shape[0]
+        if t_out.ndim == 1:
+            t_out = t_out.expand(b, -1)
+        if t_out.ndim != 2 or t_out.shape[0] != b:
+            raise ValueError(
+                f"`t_out` must have shape (batch={b}, n_out) or (n_out,), got {tuple(t_out.shape)}."
+            )
+        h = self.query_embed(t_out[..., None].to(fused.dtype))
+        for layer in self.data_decoder:
+            h = layer(h, fused)
+        z = self.data_head(self.data_norm(h))
+        u = memory["mean"] + memory["std"] * z
+        if dim is not None:
+            keep = torch.arange(self.max_dim, device=u.device) < dim.to(u.device)[:, None]
+            u = u * keep[:, None, :]
+        return u
+
+    def decode_symbols(self, memory: dict, target_in: torch.Tensor) -> torch.Tensor:
+        """Causal symbol decoder: shifted target ids ``(B, L)`` -> logits ``(B, L, V)``.
+
+        Position ``k`` sees the target tokens ``0..k`` and the fused symbol part only.
+        """
+        if memory["symbols"] is None:
+            raise ValueError("this PROSE has no symbol decoder (operator_only=True).")
+        length = target_in.shape[1]
+        causal = torch.ones(length, length, dtype=torch.bool, device=target_in.device).triu(1)
+        h = self.symbol_decoder(
+            self._embed_tokens(target_in),
+            memory["symbols"],
+            tgt_mask=causal,
+            memory_key_padding_mask=memory["symbol_mask"],
+        )
+        return h @ self.token_embed.weight.T
+
+    # -- calls ---------------------------------------------------------------------------
+    def forward(
+        self,
+        t_in: torch.Tensor,
+        u_in: torch.Tensor,
+        symbols: torch.Tensor | None,
+        t_out: torch.Tensor,
+        target_in: torch.Tensor | None = None,
+        *,
+        symbol_pad_mask: torch.Tensor | None = None,
+        dim: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(u_pred (B, Q, D), logits (B, L, V) or None)``; see the class docstring.
+
+        ``logits`` is None when ``target_in`` is None or the model is operator-only.
+        """
+        memory = self.encode(t_in, u_in, symbols, symbol_pad_mask=symbol_pad_mask)
+        u = self.decode_data(memory, t_out, dim=dim)
+        logits = None
+        if target_in is not None and not self.operator_only:
+            logits = self.decode_symbols(memory, target_in)
+        return u, logits
+
+    @torch.no_grad()
+    def generate(
+        self,
+        t_in: torch.Tensor,
+        u_in: torch.Tensor,
+        symbols: torch.Tensor,
+        *,
+        max_len: int = 200,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+        symbol_pad_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Decode the equations token by token.
+
+        Greedy (``temperature=0``, default) or sampled from ``softmax(logits /
+        temperature)`` with ``generator``. A plain loop that re-runs the decoder over the
+        prefix at every step (no key/value cache).
+
+        Returns:
+            ``(B, n)`` token ids after ``<BOS>``, ``n <= max_len``; each row ends with
+            ``<EOS>`` unless it hit ``max_len``, and is padded with ``<PAD>`` after it.
+
+        Raises:
+            ValueError: operator-only model, ``max_len < 1`` or a negative temperature.
+        """
+        if self.operator_only:
+            raise ValueError("an operator-only PROSE (operator_only=True) writes no equations.")
+        max_len = _int("max_len", max_len, 1)
+        if not isinstance(temperature, Real) or temperature < 0:
+            raise ValueError(f"`temperature` must be >= 0, got {temperature!r}.")
+        memory = self.encode(t_in, u_in, symbols, symbol_pad_mask=symbol_pad_mask)
+        b = u_in.shape[0]
+        seq = torch.full((b, 1), self.bos_id, dtype=torch.long, device=u_in.device)
+        done = torch.zeros(b, dtype=torch.bool, device=u_in.device)
+        for _ in range(max_len):
+            logits = self.decode_symbols(memory, seq)[:, -1].float()
+            if temperature == 0:
+                nxt = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
+            seq = torch.cat([seq, nxt[:, None]], dim=1)
+            done |= nxt.eq(self.eos_id)
+            if bool(done.all()):
+                break
+        return seq[:, 1:]
