@@ -9,6 +9,7 @@ Sub-commands are implemented next to the layer they belong to and imported lazil
     opkit evaluate CKPT --data FILE
     opkit benchmark --suite burgers|ks|ns --models deeponet,fno
     opkit demo                             # the README's main job
+    opkit report reports/*.json --out reports/summary   # table + accuracy/speed plot
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("opkit.trainers._cli", "evaluate_main", "score a checkpoint on a dataset"),
     "benchmark": ("opkit.trainers._cli", "benchmark_main", "run the shared evaluation suite"),
     "demo": ("opkit.trainers._cli", "demo_main", "small end-to-end demo on CPU"),
+    "report": ("opkit.trainers._report", "report_main", "collect benchmark runs: table + plot"),
 }
 _PASS_COMMAND = {"fit", "validate", "test", "predict"}
 

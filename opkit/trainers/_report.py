@@ -1,0 +1,282 @@
+"""`opkit report`: several benchmark runs in one table and one accuracy-versus-speed plot.
+
+Reads the JSON files that ``opkit benchmark`` (`run_suite`) and ``opkit demo`` write and
+writes ``OUT.md``, ``OUT.html``, ``OUT.png`` and ``OUT.json`` (the collected rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["collect_runs", "write_report", "report_main"]
+
+_KIND = "opkit-report"  # marks the collected JSON, so that a later glob skips it
+
+# (key, header) of the summary table, in order; a column shows only when a row has it.
+_COLUMNS = [
+    ("suite", "suite"),
+    ("model", "model"),
+    ("params", "params"),
+    ("budget_s", "budget s"),
+    ("rel_l2", "rel. L2"),
+    ("rollout_rel_l2", "rollout rel. L2"),
+    ("valid_prediction_time", "VPT"),
+    ("speed", "samples/s"),
+    ("solver_speed", "solver samples/s"),
+    ("speedup", "speed-up"),
+    ("source", "run"),
+]
+
+
+def collect_runs(paths: Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
+    """One row per model and run from benchmark JSON files.
+
+    Each row holds the suite, the model, its errors and two speeds measured on the same
+    task as the error: ``speed`` (model samples/s: one call for operator pairs, the whole
+    rollout for trajectory data) and ``solver_speed`` (the dataset's own solver, samples/s
+    of the same task); ``error`` is the matching error (``rollout_rel_l2`` for
+    trajectories, else ``rel_l2``). The trivial baseline has no speed.
+
+    Raises:
+        ValueError: no paths, a file that is not JSON, or JSON without ``rows``.
+    """
+    if not paths:
+        raise ValueError("`paths` is empty; pass the JSON files of `opkit benchmark` runs.")
+    rows: list[dict[str, Any]] = []
+    for p in map(Path, paths):
+        if not p.is_file():
+            raise ValueError(f"benchmark result {str(p)!r} does not exist.")
+        try:
+            run = json.loads(p.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{p} is not JSON ({err}); pass `opkit benchmark`'s .json.") from None
+        if not isinstance(run, dict) or not isinstance(run.get("rows"), list):
+            raise ValueError(
+                f"{p} has no 'rows' list; pass the .json that `opkit benchmark` writes."
+            )
+        if run.get("kind") == _KIND:
+            continue  # an earlier summary matched by `reports/*.json`
+        suite = run.get("suite", {})
+        suite_name = suite.get("name", p.stem) if isinstance(suite, dict) else str(suite)
+        for r in run["rows"]:
+            rows.append(_row(r, suite=suite_name, budget=run.get("budget_s"), source=p.stem))
+    if not rows:
+        raise ValueError(f"no benchmark rows in {[str(p) for p in paths]}.")
+    return rows
+
+
+def _row(r: dict, *, suite: str, budget: Any, source: str) -> dict[str, Any]:
+    row = {k: v for k, v in r.items() if not isinstance(v, list)}
+    row.update(suite=suite, source=source)
+    if budget is not None and row.get("params"):
+        row["budget_s"] = budget
+    if r.get("rollout_s_per_sample"):
+        row["speed"] = 1.0 / r["rollout_s_per_sample"]
+    elif r.get("samples_per_s"):
+        row["speed"] = float(r["samples_per_s"])
+    if r.get("rollout_rel_l2") is not None:
+        row["error"], row["error_name"] = r["rollout_rel_l2"], "rollout rel. L2"
+    else:
+        row["error"], row["error_name"] = r.get("rel_l2"), "rel. L2"
+    if r.get("solver_s_per_sample"):
+        row["solver_speed"] = 1.0 / r["solver_s_per_sample"]
+    return row
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def _used(rows: list[dict]) -> list[tuple[str, str]]:
+    used = [c for c in _COLUMNS if any(r.get(c[0]) is not None for r in rows)]
+    if len({r["source"] for r in rows}) == len({r["suite"] for r in rows}):
+        used = [c for c in used if c[0] != "source"]  # one run per suite: the run says nothing
+    return used
+
+
+def _markdown(rows: list[dict], png: str) -> str:
+    cols = _used(rows)
+    lines = [
+        "# opkit report",
+        "",
+        "Test split of each run. Errors are mean relative L2 errors; for trajectory data the "
+        "speeds are whole rollouts per second (the task the solver does), otherwise single "
+        "calls per second; the solver's speed is its own on the same task. "
+        "VPT: valid prediction time (time units).",
+        "",
+        "| " + " | ".join(h for _, h in cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
+    lines += ["| " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |" for r in rows]
+    lines += ["", f"![accuracy against speed]({png})", ""]
+    return "\n".join(lines)
+
+
+def _html(rows: list[dict], png: str) -> str:
+    cols = _used(rows)
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h in cols)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(k)))}</td>" for k, _ in cols) + "</tr>"
+        for r in rows
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>opkit report</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }}
+th {{ background: #eee; }}
+td:first-child, td:nth-child(2) {{ text-align: left; }}
+</style></head><body>
+<h1>opkit report</h1>
+<p>Test split of each run. Errors are mean relative L2 errors; for trajectory data the speeds
+are whole rollouts per second (the task the solver does), otherwise single calls per second.</p>
+<table>
+<thead><tr>{head}</tr></thead>
+<tbody>
+{body}
+</tbody>
+</table>
+<p><img src="{html.escape(png)}" alt="accuracy against speed"></p>
+</body></html>
+"""
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    suites = list(dict.fromkeys(r["suite"] for r in rows))
+    fig, axes = plt.subplots(
+        1, len(suites), figsize=(5.2 * len(suites), 4.2), squeeze=False, constrained_layout=True
+    )
+    models = list(dict.fromkeys(r["model"] for r in rows if r.get("speed")))
+    colors = {m: f"C{i % 10}" for i, m in enumerate(models)}
+    markers = "osD^vP*Xh<>"
+    for ax, suite in zip(axes[0], suites):
+        mine = [r for r in rows if r["suite"] == suite]
+        points = [r for r in mine if r.get("speed") and r.get("error")]
+        twice = {r["model"] for r in points if sum(q["model"] == r["model"] for q in points) > 1}
+        xs, ys = [], []
+        for r in points:
+            label = r["model"] + (f" ({r['source']})" if r["model"] in twice else "")
+            ax.loglog(
+                r["speed"],
+                r["error"],
+                markers[models.index(r["model"]) % len(markers)],
+                color=colors[r["model"]],
+                markersize=9,
+                label=label,
+                linestyle="none",
+            )
+            ax.annotate(
+                label,
+                (r["speed"], r["error"]),
+                xytext=(7, 5),
+                textcoords="offset points",
+                fontsize=9,
+                color=colors[r["model"]],
+            )
+            xs.append(r["speed"])
+            ys.append(r["error"])
+        solver = [r["solver_speed"] for r in mine if r.get("solver_speed")]
+        if solver:
+            s = sorted(solver)[len(solver) // 2]
+            ax.axvline(s, color="k", linestyle="--", linewidth=1.2, label=f"solver ({s:.3g}/s)")
+            xs.append(s)
+        for r in mine:
+            if not r.get("params") and r.get("error"):  # the trivial baseline
+                ax.axhline(r["error"], color="0.5", linestyle=":", label=r["model"])
+                ys.append(r["error"])
+        if xs:
+            ax.set_xlim(min(xs) / 3, max(xs) * 3)
+        if ys:
+            ax.set_ylim(min(ys) / 2, max(ys) * 2)
+        kinds = {r.get("error_name") for r in points}
+        unit = "rollouts/s" if "rollout rel. L2" in kinds else "samples/s"
+        ax.set_xlabel(f"inference speed ({unit}, log scale)")
+        ax.set_ylabel(f"test {' / '.join(sorted(k for k in kinds if k)) or 'error'} (log scale)")
+        ax.set_title(f"{suite}: error against speed")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle("better: down and to the right of the solver line", fontsize=9, color="0.3")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename into place."""
+    # The temporary name keeps the suffix: matplotlib picks the format from it.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_report(paths: Sequence[str | os.PathLike], *, out: str | os.PathLike) -> dict[str, Path]:
+    """Collect benchmark JSON files into ``OUT.md``, ``OUT.html``, ``OUT.png``, ``OUT.json``.
+
+    Args:
+        paths: JSON files written by ``opkit benchmark`` / ``opkit demo``.
+        out: output stem (``reports/summary`` writes ``reports/summary.md`` etc.); its
+            folder is created.
+
+    Returns:
+        ``{"md", "html", "png", "json"}`` -> written paths.
+
+    Raises:
+        ValueError: see :func:`collect_runs`.
+    """
+    rows = collect_runs(paths)
+    stem = Path(out)
+    if stem.suffix in (".md", ".html", ".png", ".json"):
+        stem = stem.with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    files = {k: stem.with_name(f"{stem.name}.{k}") for k in ("md", "html", "png", "json")}
+    png = files["png"].name
+    _write(files["png"], lambda p: _plot(rows, p))
+    _write(files["md"], lambda p: p.write_text(_markdown(rows, png)))
+    _write(files["html"], lambda p: p.write_text(_html(rows, png)))
+    summary = {"kind": _KIND, "runs": [str(p) for p in paths], "rows": rows}
+    _write(files["json"], lambda p: p.write_text(json.dumps(summary, indent=2)))
+    return files
+
+
+def report_main(argv: list[str]) -> int:
+    """``opkit report reports/*.json --out reports/summary``."""
+    parser = argparse.ArgumentParser(
+        prog="opkit report",
+        description="Collect the JSON of several `opkit benchmark` runs into one table "
+        "(Markdown and HTML) and an accuracy-versus-speed plot.",
+    )
+    parser.add_argument("runs", nargs="+", help="JSON files written by `opkit benchmark`")
+    parser.add_argument(
+        "--out", default="reports/summary", help="output stem (writes .md .html .png .json)"
+    )
+    args = parser.parse_args(argv)
+    files = write_report(args.runs, out=args.out)
+    print(files["md"].read_text())
+    print(f"report: {files['md']}, {files['html']}, {files['png']}")
+    return 0
