@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .._io import output_lock, replace_durably
 from .._records import record
 from ._base import AbstractPDE
 from ._named import (
@@ -128,6 +129,7 @@ def generate(
     throw: bool = False,
     progress: bool = True,
     overwrite: bool = False,
+    wait: bool = False,
     initial_condition: Any = None,
     t: Sequence[float] | torch.Tensor | None = None,
     dt: float | None = None,
@@ -163,6 +165,8 @@ def generate(
         progress: show a tqdm progress bar over samples.
         overwrite: replace an existing complete ``out`` (and a ``.partial`` made with
             other arguments) instead of raising.
+        wait: when another process is writing the same output (it holds ``OUT.lock``),
+            wait for it to finish instead of raising :class:`~opkit._io.OutputLockedError`.
         initial_condition: sampler of initial conditions (``GRF1D(...)`` etc.); overrides
             the named recipe's.
         t: output times after the burn-in (1-D, increasing, starting at 0); overrides.
@@ -183,6 +187,8 @@ def generate(
         TypeError: wrong argument types (e.g. a PDE instance together with ``**params``).
         NonFiniteSampleError: a sample blew up and ``throw=True`` (the file stays partial
             and resumable; nothing already written is lost).
+        OutputLockedError: another process is writing the same output (``wait=False``);
+            nothing of its files is touched.
 
     Examples:
         >>> import opkit, torch
@@ -213,7 +219,11 @@ def generate(
         splits=splits,
         params=params,
     )
-    return _run(plan, throw=bool(throw), progress=bool(progress))
+    # One writer per output: the lock is taken before any file of this output is touched
+    # (two writers used to truncate each other's `.partial.creating`).
+    with output_lock(plan.target, wait=bool(wait)):
+        _check_outputs(plan)
+        return _run(plan, throw=bool(throw), progress=bool(progress))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -344,7 +354,7 @@ def _plan(
         recipe_json=recipe_json,
         overwrite=bool(overwrite),
     )
-    _check_outputs(plan)
+    _check_folder(plan.target)
     _check_sampler(plan)
     return plan
 
@@ -388,16 +398,30 @@ def _differences(old: dict, new: dict) -> str:
     return "; ".join(diffs)
 
 
+def _check_folder(target: Path) -> None:
+    """Refuse outputs that cannot be written, before any work."""
+    if target.is_dir():
+        raise ValueError(
+            f"`out` ({str(target)!r}) is a directory; give a file name such as "
+            f"{str(target / 'data.h5')!r}."
+        )
+    if not target.parent.is_dir():
+        raise ValueError(
+            f"the folder of `out` ({str(target.parent)!r}) does not exist; create it first."
+        )
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"cannot write to the folder of `out` ({str(target.parent)!r}): permission "
+            "denied; choose a writable folder."
+        )
+
+
 def _check_outputs(plan: _Plan) -> None:
     target, partial = plan.target, _partial(plan.target)
     if target.exists() and not plan.overwrite:
         raise DatasetExistsError(
             f"output {str(target)!r} already exists; pass overwrite=True (CLI: --overwrite) "
             "to replace it, or choose another `out`."
-        )
-    if not target.parent.is_dir():
-        raise ValueError(
-            f"the folder of `out` ({str(target.parent)!r}) does not exist; create it first."
         )
     if not partial.exists():
         return
@@ -476,10 +500,25 @@ def solve_samples(
             f"{type(pde).__name__}.solve returned {tuple(u.shape)} {u.dtype}; the PDE contract "
             f"asks for {(len(seeds), len(recipe.t), *pde.spatial_shape)} {dtype}."
         )
-    blown = blown | ~torch.isfinite(u).flatten(1).all(1)
-    u[blown] = float("nan")
     u = u[(slice(None), slice(None)) + (slice(None, None, recipe.stride),) * pde.ndim]
-    return u.to(torch.float32).cpu().numpy(), blown.to(torch.int8).cpu().numpy()
+    # The check runs on what is stored: finite float64 values beyond float32's range
+    # (~3.4e38) become inf in the cast and must not be marked ok.
+    values = u.to(torch.float32)
+    blown = blown | ~torch.isfinite(values).flatten(1).all(1)
+    values[blown] = float("nan")
+    return values.cpu().numpy(), blown.to(torch.int8).cpu().numpy()
+
+
+def _create(partial: Path, **kwargs: Any) -> None:
+    """Create ``partial`` through ``partial.creating``: only a fully created file becomes
+    the ``.partial`` that resuming trusts, and a failed creation leaves nothing behind."""
+    creating = Path(f"{partial}.creating")
+    try:
+        create_file(creating, **kwargs)
+        replace_durably(creating, partial)
+    except BaseException:
+        creating.unlink(missing_ok=True)
+        raise
 
 
 def _run(plan: _Plan, *, throw: bool, progress: bool) -> Path:
@@ -495,9 +534,8 @@ def _run(plan: _Plan, *, throw: bool, progress: bool) -> Path:
             partial.unlink()
     if not partial.exists():
         rows = np.arange(plan.rows.start, plan.rows.stop, dtype=np.int64)
-        creating = Path(f"{partial}.creating")
-        create_file(
-            creating,
+        _create(
+            partial,
             field=recipe.pde.field,
             sample=rows,
             t=recipe.burn_in + np.asarray(recipe.t, np.float64),
@@ -506,8 +544,6 @@ def _run(plan: _Plan, *, throw: bool, progress: bool) -> Path:
             split=split_codes(plan.splits)[rows],
             attrs=plan.attrs,
         )
-        # Only a fully created file becomes the .partial that resuming trusts.
-        os.replace(creating, partial)
     with SampleWriter(partial, recipe.pde.field) as writer:
         pending = writer.pending()
         total = len(plan.rows)
@@ -579,6 +615,12 @@ def merge(
     if isinstance(shards, (str, os.PathLike)) or not len(shards):
         raise ValueError(f"`shards` must be a non-empty list of shard files, got {shards!r}.")
     out = Path(out)
+    _check_folder(out)
+    with output_lock(out):
+        return _merge(shards, out, overwrite=overwrite, progress=progress)
+
+
+def _merge(shards: Sequence[Any], out: Path, *, overwrite: bool, progress: bool) -> Path:
     if out.exists() and not overwrite:
         raise DatasetExistsError(
             f"output {str(out)!r} already exists; pass overwrite=True (CLI: --overwrite) to "
@@ -626,9 +668,8 @@ def merge(
     attrs = {k: v for k, v in raw_attrs.items() if k not in ("complete", "_NCProperties")}
     attrs.update(shard_index=np.int64(0), shard_count=np.int64(1), n_failed=np.int64(0))
     partial = _partial(out)
-    creating = Path(f"{partial}.creating")
-    create_file(
-        creating,
+    _create(
+        partial,
         field=field,
         sample=np.arange(n_total, dtype=np.int64),
         t=t,
@@ -637,7 +678,6 @@ def merge(
         split=np.concatenate(splits),
         attrs=attrs,
     )
-    os.replace(creating, partial)
     block = 64
     with (
         SampleWriter(partial, field) as writer,

@@ -6,7 +6,8 @@ An opkit dataset is one netCDF-4 compatible HDF5 file written with ``h5netcdf``,
 ======================  ==============================  =====================================
 variable                dims                            meaning
 ======================  ==============================  =====================================
-``u`` / ``vorticity``   ``(sample, t, x[, y])`` float32 the field; one sample per HDF5 chunk
+``u`` / ``vorticity``   ``(sample, t, x[, y])`` float32 the field; one sample per HDF5 chunk,
+                                                        each with a Fletcher-32 checksum
 ``sample``              ``(sample,)`` int64             global sample index ``i``
 ``t``                   ``(t,)`` float64                time of each stored frame
 ``x`` (``y``)           ``(x,)`` float64                grid coordinates, periodic [0, length)
@@ -26,7 +27,13 @@ file is created, so filling it in later only writes raw bytes into places that a
 exist: the HDF5 metadata never changes while samples are written and a killed writer
 cannot leave a file that HDF5 refuses to open. A batch is made durable in two flushed steps
 -- first its field values, then its ``status`` -- so a sample whose status is not -1 is
-always fully on disk. ``status == -1`` is the progress record that resuming reads.
+always fully on disk (each step is fsynced, so this holds across a power loss too).
+``status == -1`` is the progress record that resuming reads.
+
+Bit rot. The field's chunks carry HDF5's Fletcher-32 checksum filter (read transparently by
+h5py, xarray/h5netcdf and the netCDF tools); reading a damaged sample raises
+:class:`DatasetFileError` naming the file and the sample. Files written before the filter
+was added (schema 1 without it) read as before, unchecked.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ import h5netcdf
 import h5py
 import numpy as np
 import xarray as xr
+
+from .._io import replace_durably
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -57,6 +66,10 @@ SCHEMA_VERSION = 1
 SPLIT_CODES: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 STATUS_PENDING, STATUS_OK, STATUS_NONFINITE = -1, 0, 1
 SPATIAL_DIMS = ("x", "y")
+# Fletcher-32 on the field and fsync of every flushed batch; switched off only by
+# benchmarks/store_cost.py to measure what they cost.
+CHECKSUMS = True
+FSYNC = True
 
 
 class DatasetFileError(ValueError):
@@ -115,6 +128,7 @@ def create_file(
             chunks=(1, *shape[1:]),
             fillvalue=np.float32(np.nan),
             dcpl=_early_dcpl(),
+            fletcher32=CHECKSUMS,
         )
         v = f.create_variable("seed", ("sample",), "i8", data=np.asarray(seed, np.int64))
         v.attrs["long_name"] = "seed of the sample's torch.Generator"
@@ -139,6 +153,13 @@ class SampleWriter:
         self._f = h5py.File(self.path, "r+")
         return self
 
+    def _sync(self) -> None:
+        self._f.flush()
+        if FSYNC:
+            # h5py's flush hands the bytes to the OS; fsync puts them on the disk, so that
+            # a status never reaches the disk before its sample's values.
+            os.fsync(self._f.id.get_vfd_handle())
+
     def __exit__(self, *exc: object) -> None:
         self._f.close()
 
@@ -158,9 +179,9 @@ class SampleWriter:
         contiguous = bool(np.all(np.diff(positions) == 1))
         rows = slice(int(positions[0]), int(positions[-1]) + 1) if contiguous else positions
         self._f[self.field][rows] = np.asarray(values, np.float32)
-        self._f.flush()
+        self._sync()
         self._f["status"][rows] = np.asarray(status, np.int8)
-        self._f.flush()
+        self._sync()
 
 
 def finalize(partial: Path, out: Path) -> int:
@@ -178,7 +199,7 @@ def finalize(partial: Path, out: Path) -> int:
         n_failed = int((status == STATUS_NONFINITE).sum())
         f.attrs["n_failed"] = np.int64(n_failed)
         f.attrs["complete"] = np.int8(1)
-    os.replace(partial, out)
+    replace_durably(partial, out) if FSYNC else os.replace(partial, out)
     return n_failed
 
 

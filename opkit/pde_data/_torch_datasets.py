@@ -4,7 +4,9 @@ Items are read straight from the HDF5 file on demand (one sample's chunk per rea
 whole file is never loaded. Each process opens its own read-only handle on its first
 ``__getitem__`` -- DataLoader workers (``fork`` or ``spawn``) therefore never share an HDF5
 handle, and constructing a dataset opens the file only briefly to read the small
-``status``/``split`` variables. Samples with ``status != 0`` (blown up) are skipped.
+``status``/``split`` variables. Samples with ``status != 0`` (blown up) are skipped; an
+item with non-finite values (a file from elsewhere, or edited) or a damaged chunk (its
+Fletcher-32 checksum fails) raises :class:`DatasetFileError` naming the file and sample.
 
 Channels are frame-major and oldest first (see :class:`~opkit.pde_data.DataSpec`):
 ``x[c]`` with ``c = frame * n_fields + field``.
@@ -25,7 +27,7 @@ import xarray as xr
 from torch.utils.data import Dataset
 
 from ._spec import DataSpec
-from ._store import SPLIT_CODES, STATUS_OK, read_header
+from ._store import SPLIT_CODES, STATUS_OK, DatasetFileError, read_header
 
 __all__ = ["OperatorPairs", "FrameWindows", "data_spec"]
 
@@ -73,12 +75,62 @@ class _SampleReader:
             self._pid = pid
         return self._file
 
-    def frames(self, position: int, frames: slice | list[int]) -> torch.Tensor:
-        """``(n_frames * n_fields, *spatial)`` float32, frame-major."""
+    def _sample_name(self, position: int) -> str:
+        return f"sample {int(self._sample_at(position))} of {self.path!r}"
+
+    def _sample_at(self, position: int) -> int:
+        found = np.flatnonzero(self.positions == position)
+        return int(self.sample_index[found[0]]) if len(found) else int(position)
+
+    def read(self, rows: Any, frames: Any = slice(None)) -> np.ndarray:
+        """Raw field values ``(n_fields, *f[rows, frames].shape)``; a damaged chunk raises."""
         f = self._handle()
-        parts = [np.asarray(f[name][position, frames], dtype=np.float32) for name in self.fields]
-        arr = np.stack(parts, axis=1)  # (n_frames, n_fields, *spatial)
-        return torch.from_numpy(arr.reshape(-1, *arr.shape[2:]))
+        try:
+            return np.stack([np.asarray(f[name][rows, frames]) for name in self.fields])
+        except OSError as err:
+            where = (
+                self._sample_name(int(rows))
+                if isinstance(rows, (int, np.integer))
+                else f"samples at rows {rows} of {self.path!r}"
+            )
+            raise DatasetFileError(
+                f"cannot read {where}: {err} -- the stored bytes are damaged (their checksum "
+                "fails) or the file is truncated. Regenerate the file (or restore it from a "
+                "copy)."
+            ) from err
+
+    def frames(self, position: int, frames: slice | list[int]) -> torch.Tensor:
+        """``(n_frames * n_fields, *spatial)`` float32, frame-major.
+
+        Raises:
+            DatasetFileError: the sample's chunk is damaged, or it holds NaN/Inf although
+                its status says ok.
+        """
+        arr = np.moveaxis(self.read(int(position), frames).astype(np.float32, copy=False), 0, 1)
+        if not np.isfinite(arr).all():
+            raise DatasetFileError(
+                f"{self._sample_name(position)} holds NaN/Inf values although its status is "
+                "0 (ok); it cannot be trained on. Regenerate the file, or set that sample's "
+                "status to 1 to skip it."
+            )
+        return torch.from_numpy(np.ascontiguousarray(arr).reshape(-1, *arr.shape[2:]))
+
+    def nonfinite_samples(self, block: int = 64) -> list[int]:
+        """Global indices of the kept samples holding NaN/Inf (one pass over the file)."""
+        bad: list[int] = []
+        pos = self.positions
+        for start in range(0, len(pos), block):
+            rows = pos[start : start + block]
+            lo, hi = int(rows[0]), int(rows[-1]) + 1
+            try:
+                arr = self.read(slice(lo, hi))  # (n_fields, hi - lo, ...)
+            except DatasetFileError:
+                for r in rows:  # name the damaged sample
+                    self.read(int(r))
+                raise
+            finite = np.isfinite(arr.reshape(arr.shape[0], hi - lo, -1)).all(axis=(0, 2))
+            bad += [int(self.sample_index[start + j]) for j in np.flatnonzero(~finite[rows - lo])]
+        return bad
 
     def close(self) -> None:
         if self._file is not None and self._pid == os.getpid():
