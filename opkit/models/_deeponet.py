@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from numbers import Integral
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..pde_data._spec import DataSpec
+from ..pde_data import DataSpec
 from .layers._mlp import MLP, _check_widths
 
 __all__ = ["DeepONet", "PODDeepONet"]
@@ -184,7 +185,12 @@ class DeepONet(nn.Module):
             self.grid = None
 
     @classmethod
-    def from_spec(
+    def from_spec(cls, spec: DataSpec, **kwargs: Any) -> DeepONet:
+        """``cls(**cls.init_args_from_spec(spec, **kwargs))``: a grid DeepONet for ``spec``."""
+        return cls(**cls.init_args_from_spec(spec, **kwargs))
+
+    @classmethod
+    def init_args_from_spec(
         cls,
         spec: DataSpec,
         *,
@@ -194,8 +200,9 @@ class DeepONet(nn.Module):
         activation: str = "tanh",
         periodic_features: int = 8,
         generator: torch.Generator | None = None,
-    ) -> DeepONet:
-        """A grid DeepONet for a dataset: sensors and query points are ``spec``'s grid.
+    ) -> dict[str, Any]:
+        """Constructor arguments of a grid DeepONet for a dataset (sensors and query points
+        are ``spec``'s grid).
 
         Builds ``branch_layers = [prod(spatial_shape) * in_channels, *branch_hidden,
         out_channels * latent]`` and ``trunk_layers = [ndim, *trunk_hidden, latent]``, so
@@ -225,13 +232,13 @@ class DeepONet(nn.Module):
         hidden_b = _check_hidden("branch_hidden", branch_hidden)
         hidden_t = _check_hidden("trunk_hidden", trunk_hidden)
         n_in = math.prod(spec.spatial_shape) * spec.in_channels
-        return cls(
+        return dict(
             branch_layers=[n_in, *hidden_b, spec.out_channels * latent],
             trunk_layers=[spec.ndim, *hidden_t, latent],
             activation=activation,
             n_outputs=spec.out_channels,
             in_channels=spec.in_channels,
-            spatial_shape=spec.spatial_shape,
+            spatial_shape=list(spec.spatial_shape),
             periodic_features=periodic_features,
             generator=generator,
         )
@@ -496,7 +503,12 @@ class PODDeepONet(nn.Module):
         self.n_sensors = n_points
 
     @classmethod
-    def from_spec(
+    def from_spec(cls, spec: DataSpec, **kwargs: Any) -> PODDeepONet:
+        """``cls(**cls.init_args_from_spec(spec, **kwargs))`` (modes still to be fitted)."""
+        return cls(**cls.init_args_from_spec(spec, **kwargs))
+
+    @classmethod
+    def init_args_from_spec(
         cls,
         spec: DataSpec,
         *,
@@ -504,8 +516,8 @@ class PODDeepONet(nn.Module):
         branch_hidden: Sequence[int] = (128, 128),
         activation: str = "tanh",
         generator: torch.Generator | None = None,
-    ) -> PODDeepONet:
-        """A POD-DeepONet on ``spec``'s grid (modes still to be fitted).
+    ) -> dict[str, Any]:
+        """Constructor arguments of a POD-DeepONet on ``spec``'s grid.
 
         The defaults reproduce the Burgers POD-DeepONet of Lu et al. 2022
         (``lu-group/deeponet-fno``, ``src/burgers/deeponet_POD.py``): 32 modes, branch
@@ -521,8 +533,8 @@ class PODDeepONet(nn.Module):
         n_points = math.prod(spec.spatial_shape)
         n_modes = min(_check_int("n_modes", n_modes, 1), n_points)
         hidden = _check_hidden("branch_hidden", branch_hidden)
-        return cls(
-            spatial_shape=spec.spatial_shape,
+        return dict(
+            spatial_shape=list(spec.spatial_shape),
             n_modes=n_modes,
             branch_layers=[n_points * spec.in_channels, *hidden, spec.out_channels * n_modes],
             activation=activation,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from numbers import Integral
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..pde_data._spec import DataSpec
+from ..pde_data import DataSpec
 from .layers._mlp import activation_function
 
 __all__ = ["FNO"]
@@ -136,7 +137,12 @@ class FNO(nn.Module):
         self.n_dim = len(modes)
 
     @classmethod
-    def from_spec(
+    def from_spec(cls, spec: DataSpec, **kwargs: Any) -> FNO:
+        """``cls(**cls.init_args_from_spec(spec, **kwargs))``: an FNO for ``spec``."""
+        return cls(**cls.init_args_from_spec(spec, **kwargs))
+
+    @classmethod
+    def init_args_from_spec(
         cls,
         spec: DataSpec,
         *,
@@ -148,8 +154,8 @@ class FNO(nn.Module):
         activation: str = "gelu",
         channel_mlp: bool = False,
         positional_embedding: bool = True,
-    ) -> FNO:
-        """An FNO for ``spec``: channels and dimensions from the data.
+    ) -> dict[str, Any]:
+        """Constructor arguments of an FNO for ``spec``: channels and dimensions from the data.
 
         Keeps ``min(n_modes, n // 2)`` modes along a dimension of ``n`` points (at most the
         Nyquist frequency). The defaults are the 1-D Burgers setup of Li et al. (2021) in
@@ -163,10 +169,10 @@ class FNO(nn.Module):
                 f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
             )
         n_modes = _check_int("n_modes", n_modes, 1)
-        return cls(
+        return dict(
             in_channels=spec.in_channels,
             out_channels=spec.out_channels,
-            n_modes=tuple(min(n_modes, n // 2) for n in spec.spatial_shape),
+            n_modes=[min(n_modes, n // 2) for n in spec.spatial_shape],
             n_dim=spec.ndim,
             hidden_channels=hidden_channels,
             n_layers=n_layers,

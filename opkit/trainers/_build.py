@@ -1,83 +1,48 @@
-"""Build a model from a DataSpec and remember how, so that it can be rebuilt on load."""
+"""Build a model from a `DataSpec` and keep its record, so that it can be rebuilt on load."""
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from typing import Any
 
+import torch
 from torch import nn
 
+from .._records import record
 from ..pde_data import DataSpec
 
-__all__ = ["build_from_spec", "spec_kwargs", "class_path", "import_model_class"]
+__all__ = ["build_from_spec", "spec_init_args"]
 
 
-def class_path(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+def spec_init_args(model_cls: type, spec: DataSpec, **kwargs: Any) -> dict[str, Any]:
+    """``model_cls.init_args_from_spec(spec, **kwargs)``, with a clear error if missing.
 
-
-def spec_kwargs(model_cls: type, spec: DataSpec, **kwargs: Any) -> dict[str, Any]:
-    """The constructor arguments ``model_cls.from_spec(spec, **kwargs)`` would use.
-
-    Every opkit model's ``from_spec`` ends in ``cls(**constructor_kwargs)``; the arguments
-    are recorded by letting ``from_spec`` run on a recording subclass (nothing is built),
-    so that a saved model is rebuilt from plain data without pickles and a YAML config can
-    be completed with the sizes fixed by the data.
+    Every opkit model that can be sized by data offers the classmethod
+    ``init_args_from_spec(spec, **kwargs) -> dict`` (its constructor arguments for that
+    data), and ``from_spec`` is ``cls(**cls.init_args_from_spec(spec, **kwargs))``.
 
     Raises:
-        TypeError: ``model_cls`` is not an ``nn.Module`` class with ``from_spec``.
+        TypeError: ``model_cls`` is not an ``nn.Module`` class, or cannot be sized by data.
     """
     if not (isinstance(model_cls, type) and issubclass(model_cls, nn.Module)):
         raise TypeError(
             f"`model` must be an nn.Module class or instance, got {model_cls!r}. "
             "Pass e.g. opkit.models.DeepONet or opkit.models.FNO(...)."
         )
-    if not hasattr(model_cls, "from_spec"):
+    if not callable(getattr(model_cls, "init_args_from_spec", None)):
         raise TypeError(
-            f"{model_cls.__name__} has no `from_spec(spec, **kwargs)` classmethod, so its sizes "
-            "cannot be inferred from the data; pass a built instance instead."
+            f"{model_cls.__name__} has no `init_args_from_spec(spec, **kwargs)` classmethod, so "
+            "its sizes cannot be inferred from the data; pass a built instance instead."
         )
-    recorded: dict[str, Any] = {}
-    signature = inspect.signature(model_cls.__init__)
-
-    def record(self, *args, **kw):
-        recorded.update(signature.bind(self, *args, **kw).arguments)
-        recorded.pop(next(iter(signature.parameters)), None)  # `self`
-
-    recorder = type(model_cls.__name__, (model_cls,), {"__init__": record})
-    recorder.from_spec(spec, **kwargs)
-    init_kwargs: dict[str, Any] = {}
-    for name, value in recorded.items():
-        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
-            init_kwargs.update(value)
-        else:
-            init_kwargs[name] = value
-    return init_kwargs
+    return dict(model_cls.init_args_from_spec(spec, **kwargs))
 
 
 def build_from_spec(model_cls: type, spec: DataSpec, **kwargs: Any) -> tuple[nn.Module, dict]:
-    """``model_cls.from_spec(spec, **kwargs)`` and the constructor arguments it used."""
-    init_kwargs = spec_kwargs(model_cls, spec, **kwargs)
-    return model_cls(**init_kwargs), init_kwargs
+    """The model ``model_cls.from_spec(spec, **kwargs)`` builds, and its record.
 
-
-def import_model_class(path: str) -> type:
-    """Import a model class named in a checkpoint; only ``opkit.models`` classes qualify.
-
-    Raises:
-        ValueError: the class lies outside ``opkit.models`` (loading never imports
-            arbitrary code named in a file: pass ``model=`` to ``opkit.load`` instead).
+    The record (``{"class_path", "init_args"}``) leaves out random generators: they seed
+    the initial weights, which the checkpoint holds anyway.
     """
-    if not path.startswith("opkit.models."):
-        raise ValueError(
-            f"the checkpoint's model class {path!r} is not an opkit model; rebuild it yourself "
-            "and pass it: opkit.load(path, model=MyModel(...))."
-        )
-    module, _, name = path.rpartition(".")
-    obj = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
-        raise ValueError(f"{path!r} is not an nn.Module class.")
-    return obj
+    init_args = spec_init_args(model_cls, spec, **kwargs)
+    model = model_cls(**init_args)
+    kept = {k: v for k, v in init_args.items() if not isinstance(v, torch.Generator)}
+    return model, record(model_cls, kept)

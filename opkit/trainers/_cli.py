@@ -79,7 +79,7 @@ def _sizes_from_data(argv: list[str]) -> list[str]:
     sets them itself. The module's ``n_fields``/``in_frames`` are linked by
     ``link_arguments`` (see `make_cli`).
     """
-    from ._build import spec_kwargs
+    from ._build import spec_init_args
     from ._datamodule import OperatorDataModule
     from ._operator import OperatorModule
 
@@ -97,19 +97,19 @@ def _sizes_from_data(argv: list[str]) -> list[str]:
     if not isinstance(inner, dict) or "class_path" not in inner:
         return []
     net_cls = _import(inner["class_path"])
-    if not hasattr(net_cls, "from_spec"):
+    if not hasattr(net_cls, "init_args_from_spec"):
         return []
     data_args = _init_args(data)
     if "path" not in data_args:
         return []
     dm = data_cls(**data_args)
     given = _init_args(inner)
-    # `from_spec` takes the architecture's own settings; pass those the config sets.
-    params = inspect.signature(net_cls.from_spec).parameters
+    # `init_args_from_spec` takes the architecture's own settings; pass those the config sets.
+    params = inspect.signature(net_cls.init_args_from_spec).parameters
     var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     passable = {k: v for k, v in given.items() if var_kw or k in params}
     extra = []
-    for key, value in spec_kwargs(net_cls, dm.spec, **passable).items():
+    for key, value in spec_init_args(net_cls, dm.spec, **passable).items():
         if key not in given and value is not None:
             text = value if isinstance(value, str) else json.dumps(_plain(value))
             extra += [f"--{_MODEL}.init_args.{key}", text]
@@ -133,25 +133,26 @@ def make_cli(args: list[str] | None, *, run: bool = True):
     from ._operator import OperatorModule
 
     class OpkitCLI(LightningCLI):
-        def instantiate_classes(self) -> None:
-            super().instantiate_classes()
-            dm, module = self.datamodule, self.model
-            if isinstance(dm, OperatorDataModule) and isinstance(module, OperatorModule):
-                if module.hparams.n_fields != dm.spec.n_fields or (
-                    module.hparams.in_frames != dm.in_frames
-                ):
-                    raise ValueError(
-                        f"the model was configured for n_fields={module.hparams.n_fields}, "
-                        f"in_frames={module.hparams.in_frames} but the data gives "
-                        f"n_fields={dm.spec.n_fields}, in_frames={dm.in_frames}."
-                    )
-                module.opkit_spec = dm.spec
-                cfg = self.config[self.subcommand] if self.subcommand else self.config
-                inner = cfg.model.init_args.model
-                module.opkit_model_kwargs = _namespace_to_dict(inner.init_args)
+        pass
 
     class _Linked(OpkitCLI):
+        """An `OperatorModule` on an `OperatorDataModule`: the data's description and the
+        network's record become constructor arguments of the module, so that Lightning's
+        own checkpoints can be rebuilt by `opkit.load`."""
+
+        def before_instantiate_classes(self) -> None:
+            cfg = self.config[self.subcommand] if self.subcommand else self.config
+            inner = cfg.model.init_args.model
+            if cfg.model.init_args.get("model_record") is None:
+                cfg.model.init_args.model_record = {
+                    "class_path": inner.class_path,
+                    "init_args": _namespace_to_dict(inner.init_args),
+                }
+
         def add_arguments_to_parser(self, parser) -> None:
+            parser.link_arguments(
+                "data.spec", "model.init_args.spec", compute_fn=_spec_dict, apply_on="instantiate"
+            )
             parser.link_arguments(
                 "data.spec.n_fields", "model.init_args.n_fields", apply_on="instantiate"
             )
@@ -179,6 +180,12 @@ def make_cli(args: list[str] | None, *, run: bool = True):
         save_config_kwargs={"overwrite": True},
         seed_everything_default=0,
     )
+
+
+def _spec_dict(spec) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(spec)
 
 
 def _namespace_to_dict(ns: Any) -> dict:

@@ -36,7 +36,11 @@ def resolve_dataset(dataset: Any, *, size: str = "cpu", seed: int = 0) -> Path:
     """A path to an opkit file for ``dataset``: a path, an ``xarray.Dataset`` or a name.
 
     Built-in names (``"burgers"``, ``"ks"``, ``"ns"``) are generated on first use into
-    :func:`cache_dir` (with a progress bar) and reused afterwards.
+    :func:`cache_dir` (with a progress bar) and reused afterwards; concurrent first uses
+    (two notebooks) wait for one generation instead of both writing the file. An
+    ``xarray.Dataset`` is used through its file only when it is exactly that file's content
+    (not a selection, copy with changes, or assignment); otherwise it is written to a
+    temporary file and trained on as given.
 
     Raises:
         ValueError: unknown name or a file that is not a complete opkit dataset.
@@ -46,7 +50,7 @@ def resolve_dataset(dataset: Any, *, size: str = "cpu", seed: int = 0) -> Path:
 
     if isinstance(dataset, xr.Dataset):
         source = dataset.encoding.get("source")
-        if source and Path(source).is_file():
+        if source and Path(source).is_file() and _is_its_file(dataset, Path(source)):
             return Path(source)
         tmp = Path(tempfile.mkdtemp(prefix="opkit-")) / "dataset.h5"
         dataset.to_netcdf(tmp, engine="h5netcdf")
@@ -56,8 +60,12 @@ def resolve_dataset(dataset: Any, *, size: str = "cpu", seed: int = 0) -> Path:
         if text in BUILTIN_DATASETS:
             out = cache_dir() / f"{text}-{size}-seed{seed}.h5"
             if not out.is_file():
+                from .._io import output_lock
+
                 out.parent.mkdir(parents=True, exist_ok=True)
-                generate(text, out=out, seed=seed, size=size)
+                with output_lock(out, wait=True):  # another process may be making it
+                    if not out.is_file():
+                        generate(text, out=out, seed=seed, size=size)
             return out
         path = Path(text)
         if not path.exists():
@@ -71,6 +79,19 @@ def resolve_dataset(dataset: Any, *, size: str = "cpu", seed: int = 0) -> Path:
         "`dataset` must be a path, an xarray.Dataset or a built-in name "
         f"{BUILTIN_DATASETS}, got {type(dataset).__name__}."
     )
+
+
+def _is_its_file(dataset: Any, source: Path) -> bool:
+    """Whether an ``xarray.Dataset`` is exactly the content of its source file.
+
+    ``encoding["source"]`` survives ``isel``, ``copy`` and assignments, so it alone does not
+    say that the data are the file's.
+    """
+    try:
+        with open_dataset(source) as on_disk:
+            return dict(on_disk.sizes) == dict(dataset.sizes) and on_disk.identical(dataset)
+    except (ValueError, OSError):
+        return False
 
 
 def _seconds(max_time) -> float | None:
@@ -181,11 +202,13 @@ def fit(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if isinstance(model, nn.Module):
-            net, model_kwargs_used = model, None
+            net, model_record = model, None
         else:
-            net, model_kwargs_used = build_from_spec(model, spec, **model_kwargs)
+            net, model_record = build_from_spec(model, spec, **model_kwargs)
         module = OperatorModule(
             net,
+            spec=spec,
+            model_record=model_record,
             n_fields=spec.n_fields,
             in_frames=dm.in_frames,
             loss=loss,
@@ -194,7 +217,6 @@ def fit(
             scheduler=scheduler,
             unroll=unroll,
         )
-        module.opkit_spec, module.opkit_model_kwargs = spec, model_kwargs_used
         module.prepare(dm)
         _check_output_shape(module, dm)
         ckpt = ModelCheckpoint(
@@ -230,9 +252,7 @@ def fit(
         metrics.update({k: float(v) for k, v in entry.items()})
     with open_dataset(path) as ds:
         data = {"path": str(path), **{k: v for k, v in ds.attrs.items() if isinstance(v, str)}}
-    return TrainedOperator(
-        module, spec=spec, model_kwargs=model_kwargs_used, metrics=metrics, data=data
-    )
+    return TrainedOperator(module, metrics=metrics, data=data)
 
 
 def _check_output_shape(module: OperatorModule, dm: OperatorDataModule) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Literal
@@ -11,6 +12,8 @@ import torch
 from lightning.pytorch.callbacks import Timer
 from torch import nn
 
+from .._records import jsonable
+from ..pde_data import DataSpec
 from ._metrics import relative_l2
 from ._normalizer import FieldNormalizer
 
@@ -60,6 +63,12 @@ class OperatorModule(L.LightningModule):
 
     Args:
         model: the operator, an ``nn.Module``.
+        spec: the `DataSpec` of the data (or its ``dataclasses.asdict``); stored in the
+            hyper-parameters so that every checkpoint knows the data it was trained on
+            (the CLI links it from the data module, `opkit.fit` passes it).
+        model_record: ``{"class_path", "init_args"}`` of ``model`` (see `opkit._records`),
+            stored so that `opkit.load` can rebuild the network; ``None`` for a network
+            built by hand (then ``opkit.load(path, model=...)`` needs the network).
         n_fields: physical fields per frame (from the data).
         in_frames: frames the model reads (rollout window).
         loss: ``"rel_l2"`` (mean per-sample relative L2, the default), ``"rel_mse"``
@@ -79,6 +88,8 @@ class OperatorModule(L.LightningModule):
         self,
         model: nn.Module,
         *,
+        spec: dict | DataSpec | None = None,
+        model_record: dict | None = None,
         n_fields: int = 1,
         in_frames: int = 1,
         loss: LossName = "rel_l2",
@@ -104,26 +115,25 @@ class OperatorModule(L.LightningModule):
             raise ValueError(f"`lr` must be a positive float, got {lr!r}.")
         if unroll < 1:
             raise ValueError(f"`unroll` must be >= 1, got {unroll}.")
+        if isinstance(spec, DataSpec):
+            spec = dataclasses.asdict(spec)
+        elif spec is not None:
+            spec = dataclasses.asdict(DataSpec(**spec))  # validates
         self.save_hyperparameters(ignore=["model"])
+        # Plain data only (lists, not tuples), so that checkpoints load with weights_only.
+        self.hparams["spec"] = jsonable(spec)
+        self.hparams["model_record"] = jsonable(model_record)
         self.model = model
         self.in_norm = FieldNormalizer(n_fields)
         self.out_norm = FieldNormalizer(n_fields)
         self.register_buffer("statistics_ready", torch.zeros((), dtype=torch.bool))
         self._t0: float | None = None
-        # Set by `opkit.fit` / the CLI so that checkpoints can rebuild the model from data.
-        self.opkit_spec = None
-        self.opkit_model_kwargs: dict | None = None
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        if self.opkit_spec is None:
-            return
-        from ._trained import TrainedOperator
-
-        bundle = TrainedOperator(
-            self, spec=self.opkit_spec, model_kwargs=self.opkit_model_kwargs
-        )._bundle()
-        bundle.pop("state_dict")  # Lightning's own "state_dict" holds the same tensors
-        checkpoint["opkit"] = bundle
+    @property
+    def spec(self) -> DataSpec | None:
+        """The `DataSpec` of the training data (``None`` when not given)."""
+        spec = self.hparams.get("spec")
+        return None if spec is None else DataSpec(**spec)
 
     # -- normalisation -----------------------------------------------------------------
     def set_statistics(self, stats: dict) -> None:

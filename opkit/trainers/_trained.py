@@ -1,27 +1,24 @@
-"""`TrainedOperator`: what `opkit.fit` returns and `opkit.load` restores."""
+"""`TrainedOperator`: what `opkit.fit` returns and `opkit.load` restores (a thin view)."""
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from ..pde_data import DataSpec
-from ._build import class_path, import_model_class
+from ._checkpoint import load_checkpoint, save_checkpoint
 from ._operator import OperatorModule
 
-__all__ = ["TrainedOperator", "load", "FORMAT"]
-
-FORMAT = "opkit.trained-operator"
-FORMAT_VERSION = 1
+__all__ = ["TrainedOperator", "load"]
 
 
 class TrainedOperator:
-    """A trained model with its normalisation, data description and metrics.
+    """A trained `OperatorModule` with its final metrics and training-data description.
+
+    Everything needed to rebuild it (network record, data description ``spec``,
+    normalisation) lives in the module's hyper-parameters and state dict.
 
     Attributes:
         module: the `OperatorModule` (model + normalisers).
@@ -32,23 +29,24 @@ class TrainedOperator:
     """
 
     def __init__(
-        self,
-        module: OperatorModule,
-        *,
-        spec: DataSpec,
-        model_kwargs: dict | None = None,
-        metrics: dict | None = None,
-        data: dict | None = None,
+        self, module: OperatorModule, *, metrics: dict | None = None, data: dict | None = None
     ):
+        if module.spec is None:
+            raise ValueError(
+                "`module` does not record its data (`spec`); build the OperatorModule with "
+                "spec=datamodule.spec."
+            )
         self.module = module
-        self.spec = spec
-        self.model_kwargs = model_kwargs
         self.metrics = dict(metrics or {})
         self.data = dict(data or {})
 
     @property
     def model(self) -> nn.Module:
         return self.module.model
+
+    @property
+    def spec(self) -> DataSpec:
+        return self.module.spec
 
     def __repr__(self) -> str:
         shown = {k: round(v, 5) for k, v in self.metrics.items() if isinstance(v, float)}
@@ -87,91 +85,25 @@ class TrainedOperator:
         return y
 
     def save(self, path: str | Path) -> Path:
-        """Write a checkpoint that `opkit.load` restores with ``weights_only=True``."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(self._bundle(), path)
-        return path
+        """Write a checkpoint that `opkit.load` restores with ``weights_only=True``.
 
-    def _bundle(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model_class": class_path(type(self.model)),
-            "model_kwargs": self.model_kwargs,
-            "module_hparams": dict(self.module.hparams),
-            "state_dict": {
-                k: v.detach().cpu()
-                for k, v in self.module.state_dict().items()
-                if isinstance(v, torch.Tensor)
-            },
-            "spec": dataclasses.asdict(self.spec),
-            "metrics": {k: float(v) for k, v in self.metrics.items() if _is_number(v)},
-            "data": {k: v for k, v in self.data.items() if isinstance(v, (str, int, float))},
-        }
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) or (isinstance(v, torch.Tensor) and v.numel() == 1)
+        The write is atomic: on failure (a full disk, say) an existing file is left intact.
+        """
+        return save_checkpoint(self.module, path, metrics=self.metrics, data=self.data)
 
 
 def load(
     path: str | Path, *, model: nn.Module | None = None, map_location="cpu"
 ) -> TrainedOperator:
-    """Restore a `TrainedOperator` saved by ``.save`` (or an opkit Lightning checkpoint).
+    """Restore a `TrainedOperator` saved by ``.save`` (or a Lightning checkpoint of opkit).
 
     The file is read with ``torch.load(weights_only=True)``: nothing in it is executed. The
-    model is rebuilt from its recorded constructor arguments when it is an opkit model;
-    otherwise pass a freshly built ``model`` of the same architecture.
+    network is rebuilt from its record when that names an ``opkit.`` (or ``torch.``)
+    class; otherwise pass a freshly built ``model`` of the same architecture.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: not an opkit checkpoint, or the weights do not fit the model.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}.")
-    try:
-        raw = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # pickle errors differ between torch versions
-        raise ValueError(f"{path} is not a checkpoint opkit can read safely: {err}") from err
-    bundle = raw.get("opkit") if isinstance(raw, dict) and "opkit" in raw else raw
-    if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
-        raise ValueError(
-            f"{path} is not an opkit trained-operator checkpoint (no '{FORMAT}' record); "
-            "save one with `opkit.fit(...).save(path)` or train with `opkit fit`."
-        )
-    if isinstance(raw, dict) and "opkit" in raw and "state_dict" in raw:
-        bundle = {**bundle, "state_dict": raw["state_dict"]}
-    spec = DataSpec(**bundle["spec"])
-    if model is None:
-        if bundle.get("model_kwargs") is None:
-            raise ValueError(
-                f"{path} holds a {bundle['model_class']} built by hand; rebuild it and pass it: "
-                "opkit.load(path, model=...)."
-            )
-        model = import_model_class(bundle["model_class"])(**bundle["model_kwargs"])
-    elif class_path(type(model)) != bundle["model_class"]:
-        raise ValueError(
-            f"{path} holds a {bundle['model_class']}, but `model` is a "
-            f"{class_path(type(model))}; pass a model of the checkpoint's class."
-        )
-    # LightningCLI adds entries such as `_class_path` to the hyper-parameters: keep only
-    # the module's own settings.
-    accepted = inspect.signature(OperatorModule.__init__).parameters
-    hparams = {k: v for k, v in (bundle.get("module_hparams") or {}).items() if k in accepted}
-    module = OperatorModule(model, **hparams)
-    try:
-        module.load_state_dict(bundle["state_dict"])
-    except RuntimeError as err:
-        raise ValueError(
-            f"the weights in {path} do not fit the given model ({type(model).__name__}): {err}"
-        ) from err
-    module.eval()
-    return TrainedOperator(
-        module,
-        spec=spec,
-        model_kwargs=bundle.get("model_kwargs"),
-        metrics=bundle.get("metrics"),
-        data=bundle.get("data"),
-    )
+    module, metrics, data = load_checkpoint(path, model=model, map_location=map_location)
+    return TrainedOperator(module, metrics=metrics, data=data)
