@@ -6,6 +6,7 @@ They import the training layer on first call, so that ``import opkit`` (and
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -21,15 +22,40 @@ def fit(model: Any, dataset: Any, **options: Any):
         >>> result = opkit.fit(opkit.models.FNO, "burgers", max_time=120)  # doctest: +SKIP
         >>> result.metrics["test/rel_l2"]  # doctest: +SKIP
     """
+    hook = _entry_point(model if isinstance(model, type) else type(model), "opkit_trainer")
+    if hook is not None:  # e.g. PROSE trains on ODE trajectories with its own module
+        return hook(model, dataset, **options)
     from .trainers import fit as _fit
 
     return _fit(model, dataset, **options)
+
+
+def _entry_point(obj: Any, attribute: str):
+    """The function named ``"opkit.pkg.module:function"`` by ``obj.<attribute>``, imported
+    lazily (a model names its training layer as a string: models never import trainers).
+    Only ``opkit.`` modules are imported; ``None`` when ``obj`` names none."""
+    name = getattr(obj, attribute, None)
+    if not isinstance(name, str):
+        return None
+    module, _, function = name.partition(":")
+    if not module.startswith("opkit."):
+        raise ValueError(f"{attribute} {name!r} must name a function in an opkit module.")
+    import importlib
+
+    return getattr(importlib.import_module(module), function)
 
 
 def evaluate(model: Any, dataset: Any = None, split: str = "test", **options: Any) -> dict:
     """Score a trained operator on a dataset split, or a trained PINN (``dataset=None``)
     on its problem's reference, with the shared metrics; see
     :func:`opkit.trainers.evaluate`."""
+    from .trainers._prose import is_prose_checkpoint
+
+    if isinstance(model, (str, os.PathLike)) and is_prose_checkpoint(model):
+        model = load(model)
+    hook = _entry_point(model, "opkit_evaluate")
+    if hook is not None:  # e.g. a trained PROSE: data, equations, noisy/corrupted inputs
+        return hook(model, "odes" if dataset is None else dataset, split, **options)
     from .trainers import evaluate as _evaluate
 
     return _evaluate(model, dataset, split, **options)
@@ -39,5 +65,8 @@ def load(path: Any, **options: Any):
     """Restore a saved ``TrainedOperator`` (``weights_only=True``); see
     :func:`opkit.trainers.load`."""
     from .trainers import load as _load
+    from .trainers._prose import is_prose_checkpoint, load_prose
 
+    if is_prose_checkpoint(path):
+        return load_prose(path, **options)
     return _load(path, **options)

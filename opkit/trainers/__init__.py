@@ -2,14 +2,18 @@
 
 from ._callbacks import FiniteLossGuard as FiniteLossGuard
 from ._callbacks import PredictionPlot as PredictionPlot
+from ._collocation import CollocationDataModule as CollocationDataModule
 from ._datamodule import OperatorDataModule as OperatorDataModule
 from ._evaluate import evaluate as evaluate
 from ._evaluate import evaluate_solution as evaluate_solution
 from ._fit import fit as fit
 from ._operator import OperatorModule as OperatorModule
 from ._operator import rollout as rollout
-from ._pinn import CollocationDataModule as CollocationDataModule
 from ._pinn import PINNModule as PINNModule
+from ._prose import ProseDataModule as ProseDataModule
+from ._prose import ProseModule as ProseModule
+from ._prose import TrainedProse as TrainedProse
+from ._prose import evaluate_prose as evaluate_prose
 from ._suite import run_suite as run_suite
 from ._trained import TrainedOperator as TrainedOperator
 from ._trained import load as load
