@@ -49,8 +49,8 @@ _RANGE = f"nonzero magnitudes 1.00e{EXPONENT_MIN + 2} ... 9.99e{EXPONENT_MAX + 2
 
 def _as_finite_float(x: object, name: str = "x") -> float:
     if isinstance(x, bool) or not isinstance(x, Real):
-        try:  # sympy numbers, numpy scalars, 0-d tensors convert; strings are refused
-            if isinstance(x, (str, bytes)):
+        try:  # sympy numbers, numpy scalars, 0-d tensors convert; strings, bools are refused
+            if isinstance(x, (str, bytes, bool)):
                 raise TypeError
             value = float(x)  # type: ignore[arg-type]
         except (TypeError, ValueError):

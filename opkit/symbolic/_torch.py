@@ -163,7 +163,7 @@ def vector_field(system_or_tokens) -> VectorField:
     items = list(system_or_tokens)
     if not items:
         raise ValueError("`system_or_tokens` is empty; a system needs at least one component.")
-    if all(isinstance(x, str) for x in items):
+    if any(isinstance(x, str) for x in items):
         return VectorField(tree_from_tokens(items))
     if all(isinstance(x, (Var, Int, Const, Placeholder, Op)) for x in items):
         return VectorField(items)
