@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .layers._lgm import (
     LGMLayer,
     Mixing,
+    SpectralInit,
+    _check_init,
     _check_int,
     _check_mixing,
     _check_n_dim,
     _check_odd_kernel,
+    _matrix,
 )
 
 if TYPE_CHECKING:
     from ..pde_data import DataSpec
 
 __all__ = ["DyMixOp"]
+
+Gate = Literal["released", "dataset", "sample"]
+GATES: tuple[str, ...] = ("released", "dataset", "sample")
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 
@@ -58,10 +65,8 @@ class DyMixOp(nn.Module):
           F_l = \mathrm{GELU}\big(W_l c_l + D_l(c_l) + A_l(G_l(c_l) \odot L_l(c_l))\big),
           \qquad c_{l+1} = c_l + g\,F_l,
 
-       with the timescale-adaptive gate :math:`g = \sigma(\lambda\kappa)`, :math:`\lambda`
-       learned (initialised to ``h``) and :math:`\kappa` the structure-change statistic of
-       the input window, :math:`\kappa = \mathrm{mean}_t\,(1 - \cos(u_{t+1}, u_t))`
-       (see :meth:`structure_change`), computed per sample in ``forward``;
+       with the timescale-adaptive gate ``g`` (see ``gate`` below), :math:`\lambda`
+       learned and initialised to ``h``;
     4. aggregate all layers in parallel, :math:`c = c_0 + \sum_l w_l F_l + b` (learned
        ``w_l``, ``b``), and project ``h -> 2h -> out_channels`` by 1x1 convolutions.
 
@@ -71,10 +76,26 @@ class DyMixOp(nn.Module):
     stencil keeps meaning the same derivative; the spectral ``G_l`` and pointwise parts are
     resolution-independent by construction.
 
-    Gate-order note: the published code calls its layer stack as ``dyia(c, temp_coeff,
-    grid_width)`` while the stack's signature is ``(c, grid_width, temp_coeff)``, so the
-    released model gates with :math:`\sigma(\lambda \cdot 1)` and never sees
-    :math:`\kappa`. This class implements the paper's intent, :math:`\sigma(\lambda\kappa)`.
+    The gate, three ways (``gate=``), with the structure-change statistic of a window
+    :math:`\kappa = \mathrm{mean}_t\,(1 - \cos(u_{t+1}, u_t))` (see :meth:`structure_change`):
+
+    - ``"released"``: :math:`g = \sigma(\lambda)`, what the published code computes. It
+      calls its layer stack as ``dyia(c, temp_coeff, grid_width)`` while the stack's
+      signature is ``(c, grid_width, temp_coeff)``, so the gate multiplies :math:`\lambda`
+      by the grid width 1 and never sees :math:`\kappa` (its NS configuration has no
+      :math:`\kappa` at all). With :math:`\lambda = h` the gate starts at 1.
+    - ``"dataset"``: :math:`g = \sigma(\lambda \kappa_D)`, the paper's intent: one scalar
+      :math:`\kappa_D` for the whole dataset, the mean of :math:`\kappa` over the training
+      windows, set by :meth:`fit_data_statistics` before training (``opkit.fit`` calls it)
+      and kept in the buffer ``structure_change_coefficient``, so it travels with the state
+      dict. It is computed on frames with their spatial mean removed, which makes it
+      independent of a per-field shift of the data (min-max or standard normalisation) and
+      equal to the raw-data value for fields of zero spatial mean (KS, NS vorticity).
+    - ``"sample"``: :math:`g = \sigma(\lambda \kappa(x))` per sample, on the window as the
+      model sees it (normalised in training). Min-max normalisation adds an offset that
+      makes consecutive frames nearly parallel, so :math:`\kappa \approx 10^{-3}` and the
+      gate sits near 0.5 (measured: KS 4.7e-3, NS 6e-4).
+
     With ``in_frames == 1`` there are no consecutive frames and :math:`\kappa = 1`.
 
     Defaults reproduce the reference configuration for 1-D Kuramoto-Sivashinsky (10 input
@@ -99,6 +120,14 @@ class DyMixOp(nn.Module):
         grid_shape: the grid ``(n_x[, n_y])`` the model is trained on, which fixes the
             units of ``D``; ``None`` (default) uses each input's own grid spacing, as the
             published code does. Given, ``n_modes`` must be ``<= n // 2`` on each axis.
+        gate: ``"released"`` (default), ``"dataset"`` or ``"sample"`` (see above).
+        init: initialisation of the spectral weights and of ``D``: ``"neuralop"``
+            (default; neuraloperator's complex normal of standard deviation
+            :math:`\sqrt{1/h}`, ``D`` the zero-mean projection of torch's default
+            convolution weights) or ``"authors"`` (the reference code's: real and imaginary
+            parts uniform on ``[0, 1)`` times :math:`1/h^2`, RMS 400-1150x smaller; ``D``'s
+            stencil torch's default weights with the sum of the taps subtracted from the
+            centre tap).
 
     Shapes:
         ``forward``: ``(batch, in_channels, *spatial)`` -> ``(batch, out_channels,
@@ -111,9 +140,10 @@ class DyMixOp(nn.Module):
             ``forward``, an input whose rank or channel count does not match.
 
     Note:
-        The spectral weights are complex and neuraloperator's ``SpectralConv`` computes in
-        complex64: use ``.double()`` (not ``.to(torch.float64)``, which drops imaginary
-        parts) for a float64 model, whose spectral branch then still runs in float32.
+        The spectral weights are complex64 parameters; a float64 input is transformed in
+        complex128, so ``.double()`` gives a float64 model throughout. Never use
+        ``.to(torch.float64)``: it casts complex parameters to real and drops their
+        imaginary parts.
 
     References:
         P. Lai, Y. Chen, H. Xu, "DyMixOp: Guiding Neural Operator Design for PDEs from a
@@ -151,6 +181,8 @@ class DyMixOp(nn.Module):
         local_kernel_size: int = 1,
         mixing: Mixing = "product",
         grid_shape: tuple[int, ...] | None = None,
+        gate: Gate = "released",
+        init: SpectralInit = "neuralop",
     ) -> None:
         super().__init__()
         self.in_channels = _check_int("in_channels", in_channels, minimum=1)
@@ -170,6 +202,10 @@ class DyMixOp(nn.Module):
                 f"(={n_fields}): the input holds in_frames whole frames of n_fields fields."
             )
         self.grid_shape = self._check_grid_shape(grid_shape)
+        if gate not in GATES:
+            raise ValueError(f"`gate` must be one of {GATES}, got {gate!r}.")
+        self.gate = str(gate)
+        self.init = _check_init(init)
 
         h, conv = hidden_channels, _CONV[self.n_dim]
         self.lifting = conv(in_channels + self.n_dim, 2 * h, 1)
@@ -181,9 +217,21 @@ class DyMixOp(nn.Module):
                 n_modes=n_modes,
                 local_kernel_size=local_kernel_size,
                 mixing=mixing,
+                init=init,
             )
             for _ in range(n_layers)
         )
+        if init == "authors":
+            # the reference code's FiniteDifferenceConv applies torch's default weights with
+            # the sum of the taps subtracted from the centre tap; that stencil is zero-sum,
+            # so ZeroSumConv's mean projection leaves it as it is.
+            centre = (slice(None), slice(None), *[1] * self.n_dim)
+            with torch.no_grad():
+                for layer in self.layers:
+                    w = layer.derivative.weight
+                    w[centre] -= w.sum(dim=tuple(range(2, 2 + self.n_dim)))
+        # kappa_D of gate="dataset", set from the training data by fit_data_statistics
+        self.register_buffer("structure_change_coefficient", torch.tensor(math.nan))
         # lambda starts at h as in the reference code, so that the gate is open
         # (sigma(h * kappa) ~ 1) unless the input window changes very little.
         self.gate_rate = nn.Parameter(torch.tensor(float(h)))
@@ -239,13 +287,18 @@ class DyMixOp(nn.Module):
 
     @classmethod
     def from_spec(cls, spec: DataSpec, **kwargs: Any) -> DyMixOp:
-        """Build a DyMixOp sized for a dataset.
+        """Build a DyMixOp sized for a dataset: ``cls(**cls.init_args_from_spec(spec, ...))``."""
+        return cls(**cls.init_args_from_spec(spec, **kwargs))
+
+    @classmethod
+    def init_args_from_spec(cls, spec: DataSpec, **kwargs: Any) -> dict[str, Any]:
+        """Constructor arguments of a DyMixOp sized for a dataset (plain data).
 
         Channels, dimension, fields and ``grid_shape`` come from ``spec``; ``h``, ``L`` and
         ``m`` default to the published configuration of the spec's dimension (1-D KS:
         48/8/12; 2-D Navier-Stokes: 96/4/12), and ``n_modes`` is lowered to ``n // 2`` on
         coarse grids. Other keyword arguments (``hidden_channels``, ``n_layers``,
-        ``n_modes``, ``local_kernel_size``, ``mixing``) override.
+        ``n_modes``, ``local_kernel_size``, ``mixing``, ``gate``, ``init``) override.
 
         Raises:
             TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.
@@ -284,7 +337,7 @@ class DyMixOp(nn.Module):
         config["n_modes"] = min(config["n_modes"], min(spec.spatial_shape) // 2)
         config.update(fixed)
         config.update(kwargs)
-        return cls(**config)
+        return config
 
     # ------------------------------------------------------------------ forward
 
@@ -321,6 +374,38 @@ class DyMixOp(nn.Module):
         norms = new.norm(dim=-1) * old.norm(dim=-1)
         return (1.0 - dot / (norms + _COSINE_EPS)).mean(-1)
 
+    @torch.no_grad()
+    def fit_data_statistics(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+        r"""Set :math:`\kappa_D` (buffer ``structure_change_coefficient``) from training windows.
+
+        ``x``: ``(items, in_channels, *spatial)``, the training inputs (``opkit.fit`` passes
+        them normalised; the statistic does not depend on a per-field shift, see the class
+        docstring). :math:`\kappa_D` is the mean over items of :meth:`structure_change` of
+        the window with each frame's per-field spatial mean removed. ``y`` is not used.
+        Used by ``gate="dataset"`` only; the other gates ignore the buffer.
+        """
+        x = self._check_input(x)
+        frames = x.reshape(x.shape[0], self.in_frames, self.n_fields, -1)
+        centred = (frames - frames.mean(-1, keepdim=True)).reshape(x.shape)
+        kappa = self.structure_change(centred).mean()
+        self.structure_change_coefficient.copy_(kappa.to(self.structure_change_coefficient))
+
+    def gate_value(self, x: torch.Tensor) -> torch.Tensor:
+        """The gate ``g`` for the input ``x``: a scalar tensor, or ``(batch,)`` for
+        ``gate="sample"``."""
+        if self.gate == "released":
+            return torch.sigmoid(self.gate_rate)
+        if self.gate == "sample":
+            return torch.sigmoid(self.gate_rate * self.structure_change(x))
+        kappa = self.structure_change_coefficient
+        if torch.isnan(kappa):
+            raise RuntimeError(
+                "DyMixOp(gate='dataset') needs the dataset's structure-change coefficient: "
+                "call model.fit_data_statistics(x_train) first (opkit.fit does), or load a "
+                "state dict that holds it."
+            )
+        return torch.sigmoid(self.gate_rate * kappa.to(self.gate_rate.dtype))
+
     def _coordinates(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, n_dim, *spatial)``: ``i / n`` on each axis of ``x``'s own grid."""
         axes = [torch.arange(n, dtype=x.dtype, device=x.device) / n for n in x.shape[2:]]
@@ -336,17 +421,25 @@ class DyMixOp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, in_channels, *spatial)`` -> ``(batch, out_channels, *spatial)``."""
         x = self._check_input(x)
-        kappa = self.structure_change(x)
-        gate = torch.sigmoid(self.gate_rate * kappa).view(-1, *[1] * (1 + self.n_dim))
+        gate = self.gate_value(x)
+        if gate.ndim:  # per sample; channels last
+            gate = gate.view(-1, *[1] * (1 + self.n_dim))
         spacing = self._spacing(tuple(x.shape[2:]))
-
-        c0 = self.reduction(self.lifting(torch.cat([x, self._coordinates(x)], dim=1)))
+        # The 1x1 lifting and reduction (and expansion and projection) have no activation
+        # between them: each pair is applied as one matrix, channels last.
+        lift, red = _matrix(self.lifting), _matrix(self.reduction)
+        inputs = torch.cat([x, self._coordinates(x)], dim=1).movedim(1, -1)
+        c0 = F.linear(inputs, red @ lift, red @ self.lifting.bias + self.reduction.bias)
         c, aggregate = c0, c0 + self.layer_bias
+        last = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
-            f = layer(c, spacing=spacing)
+            f = layer.forward_channels_last(c, spacing=spacing)
             aggregate = aggregate + self.layer_weights[l] * f
-            c = c + gate * f
-        return self.projection(self.expansion(aggregate))
+            if l < last:  # the last update of c would not be used
+                c = c + gate * f
+        exp, proj = _matrix(self.expansion), _matrix(self.projection)
+        out = F.linear(aggregate, proj @ exp, proj @ self.expansion.bias + self.projection.bias)
+        return out.movedim(-1, 1)
 
     def rollout(self, x: torch.Tensor, n_steps: int) -> torch.Tensor:
         """Autoregressive prediction of ``n_steps`` calls, ``(batch, n_steps * out_channels, ...)``.
@@ -377,5 +470,5 @@ class DyMixOp(nn.Module):
         return (
             f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
             f"n_dim={self.n_dim}, n_fields={self.n_fields}, mixing={self.mixing!r}, "
-            f"grid_shape={self.grid_shape}"
+            f"grid_shape={self.grid_shape}, gate={self.gate!r}, init={self.init!r}"
         )

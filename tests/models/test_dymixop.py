@@ -27,68 +27,124 @@ def _one_thread():
 
 
 # ------------------------------------------------------- independent reference forward pass
-# (self-contained on purpose: test modules do not import each other)
+# A frozen re-implementation of the DyMixOp forward pass, written from the paper (Lai, Chen
+# & Xu 2025, eqs. of the LGM layer and DyIA) and the behaviour of the published code
+# (Lain-PY/DyMixOp): channels first, plain float64 tensors, no opkit module is called.
+# Self-contained on purpose: test modules do not import each other.
 
 
-def pointwise_ref(conv: torch.nn.Module, c: torch.Tensor) -> torch.Tensor:
-    w = conv.weight.reshape(conv.weight.shape[0], conv.weight.shape[1]).to(c.dtype)
-    return torch.einsum("oi,bi...->bo...", w, c) + conv.bias.view(1, -1, *[1] * (c.ndim - 2))
+def pointwise_ref(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution: ``(out, in, 1[, 1])`` weight, ``(out,)`` bias."""
+    w = w.reshape(w.shape[0], w.shape[1])
+    return torch.einsum("oi,bi...->bo...", w, c) + b.view(1, -1, *[1] * (c.ndim - 2))
 
 
-def stencil_ref(stencil: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    out = torch.zeros(c.shape[0], stencil.shape[0], *c.shape[2:], dtype=c.dtype)
-    if c.ndim == 3:
+def fd_conv_ref(raw: torch.Tensor, c: torch.Tensor, width: float) -> torch.Tensor:
+    """The published FiniteDifferenceConv: the centre tap minus the sum of all taps, a
+    periodic 3-tap cross-correlation, divided by the grid width."""
+    n_dim = c.ndim - 2
+    fused = raw.clone()
+    centre = (slice(None), slice(None), *[1] * n_dim)
+    fused[centre] -= raw.sum(dim=tuple(range(2, 2 + n_dim)))
+    out = torch.zeros(c.shape[0], raw.shape[0], *c.shape[2:], dtype=c.dtype)
+    if n_dim == 1:
         for j in range(3):
-            out += torch.einsum("oi,bin->bon", stencil[..., j], torch.roll(c, 1 - j, dims=-1))
-        return out
-    for j in range(3):
-        for k in range(3):
-            shifted = torch.roll(c, (1 - j, 1 - k), dims=(-2, -1))
-            out += torch.einsum("oi,bixy->boxy", stencil[..., j, k], shifted)
-    return out
+            out += torch.einsum("oi,bin->bon", fused[..., j], torch.roll(c, 1 - j, dims=-1))
+    else:
+        for j in range(3):
+            for k in range(3):
+                shifted = torch.roll(c, (1 - j, 1 - k), dims=(-2, -1))
+                out += torch.einsum("oi,bixy->boxy", fused[..., j, k], shifted)
+    return out / width
 
 
-def spectral_ref(c: torch.Tensor, weight: torch.Tensor, m: int) -> torch.Tensor:
-    w = weight.to(torch.complex128)
+def global_ref(c: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor | None, m: int):
+    """The published GlobalTransformation: modes 0..m-1 (1-D); rows 0..m-1 with ``w1`` and
+    rows -m..-1 with ``w2``, columns 0..m-1 (2-D)."""
     if c.ndim == 3:
         coeffs = torch.fft.rfft(c)
-        out = torch.zeros(c.shape[0], w.shape[1], coeffs.shape[-1], dtype=torch.complex128)
-        out[..., :m] = torch.einsum("bik,iok->bok", coeffs[..., :m], w)
+        out = torch.einsum("bix,iox->box", coeffs[:, :, :m], w1)
         return torch.fft.irfft(out, n=c.shape[-1])
     coeffs = torch.fft.rfft2(c)
-    out = torch.zeros(c.shape[0], w.shape[1], *coeffs.shape[-2:], dtype=torch.complex128)
-    out[..., :m, :m] = torch.einsum("bikl,iokl->bokl", coeffs[..., :m, :m], w[:, :, m:])
-    out[..., -m:, :m] = torch.einsum("bikl,iokl->bokl", coeffs[..., -m:, :m], w[:, :, :m])
+    out = torch.zeros(c.shape[0], w1.shape[1], c.shape[-2], c.shape[-1] // 2 + 1)
+    out = out.to(torch.complex128)
+    out[:, :, :m, :m] = torch.einsum("bixy,ioxy->boxy", coeffs[:, :, :m, :m], w1)
+    out[:, :, -m:, :m] = torch.einsum("bixy,ioxy->boxy", coeffs[:, :, -m:, :m], w2)
     return torch.fft.irfft2(out, s=c.shape[-2:])
 
 
-def reference_forward(model: DyMixOp, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """DyMixOp written out from the paper's equations; returns (output, gate per sample)."""
-    batch, spatial = x.shape[0], x.shape[2:]
-    frames = x.reshape(batch, model.in_frames, -1)
-    kappa = (1 - F.cosine_similarity(frames[:, 1:], frames[:, :-1], dim=-1)).mean(dim=1)
-    gate = torch.sigmoid(model.gate_rate * kappa)
+def kappa_ref(frames: torch.Tensor) -> torch.Tensor:
+    """mean_t (1 - cos(u_{t+1}, u_t)) with |a||b| + 1e-8 below; frames (batch, T, -1)."""
+    new, old = frames[:, 1:], frames[:, :-1]
+    cos = (new * old).sum(-1) / (new.norm(dim=-1) * old.norm(dim=-1) + 1e-8)
+    return (1 - cos).mean(-1)
 
-    axes = [torch.linspace(0, 1, n + 1, dtype=x.dtype)[:-1] for n in spatial]
-    coords = torch.stack(torch.meshgrid(*axes, indexing="ij")).expand(batch, -1, *spatial)
-    c0 = pointwise_ref(model.reduction, pointwise_ref(model.lifting, torch.cat([x, coords], 1)))
-    ratio = math.prod(n0 / n for n0, n in zip(model.grid_shape, spatial)) ** (1 / len(spatial))
 
-    c, outputs = c0, []
-    g = gate.view(-1, *[1] * (1 + len(spatial)))
+def weights_of(model: DyMixOp) -> dict:
+    """Every weight as a detached float64 / complex128 tensor, in the published layout."""
+    d = lambda t: t.detach().clone()  # noqa: E731
+    m = model.n_modes
+    layers = []
     for layer in model.layers:
-        mix = layer.mixing
-        glob = spectral_ref(c, mix.global_transform.weight.to_tensor().detach(), model.n_modes)
-        nonlinear = glob * pointwise_ref(mix.local_transform, c)
-        residual = pointwise_ref(layer.residual[1], pointwise_ref(layer.residual[0], nonlinear))
-        derivative = stencil_ref(layer.derivative.stencil, c) / ratio
-        f = F.gelu(pointwise_ref(layer.linear, c) + derivative + residual)
+        w = d(layer.mixing.global_transform.weight).to(torch.complex128)
+        w1, w2 = (w, None) if model.n_dim == 1 else (w[:, :, m:], w[:, :, :m])
+        layers.append(
+            {
+                "gt": (w1, w2),
+                "lt": (
+                    d(layer.mixing.local_transform.weight),
+                    d(layer.mixing.local_transform.bias),
+                ),
+                "conv": (d(layer.linear.weight), d(layer.linear.bias)),
+                "fd": d(layer.derivative.stencil),
+                "a1": (d(layer.residual[0].weight), d(layer.residual[0].bias)),
+                "a2": (d(layer.residual[1].weight), d(layer.residual[1].bias)),
+            }
+        )
+    return {
+        "lift": (d(model.lifting.weight), d(model.lifting.bias)),
+        "reduce": (d(model.reduction.weight), d(model.reduction.bias)),
+        "layers": layers,
+        "lambda": d(model.gate_rate),
+        "evo": (d(model.layer_weights), d(model.layer_bias)),
+        "inv_reduce": (d(model.expansion.weight), d(model.expansion.bias)),
+        "inv_lift": (d(model.projection.weight), d(model.projection.bias)),
+        "kappa_dataset": d(model.structure_change_coefficient),
+    }
+
+
+def reference_forward(
+    w: dict, x: torch.Tensor, *, in_frames: int, m: int, gate: str, width: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """DyMixOp's forward pass; returns (output, gate). ``gate``: "released" -> sigmoid(lambda)
+    (the published argument order), "dataset" -> sigmoid(lambda * kappa_D), "sample" ->
+    sigmoid(lambda * kappa(x)). ``width`` divides the derivative (1 in the published code)."""
+    batch, spatial = x.shape[0], x.shape[2:]
+    if gate == "released":
+        g = torch.sigmoid(w["lambda"]).expand(batch)
+    elif gate == "dataset":
+        g = torch.sigmoid(w["lambda"] * w["kappa_dataset"]).expand(batch)
+    else:
+        kappa = kappa_ref(x.reshape(batch, in_frames, -1)) if in_frames > 1 else 1.0
+        g = torch.sigmoid(w["lambda"] * kappa)
+    axes = [torch.linspace(0, 1, n + 1, dtype=x.dtype)[:-1] for n in spatial]
+    coor = torch.stack(torch.meshgrid(*axes, indexing="ij")).expand(batch, -1, *spatial)
+    c = pointwise_ref(*w["reduce"], pointwise_ref(*w["lift"], torch.cat([x, coor], 1)))
+
+    c_init, outputs, n_layers = c, [], len(w["layers"])
+    g = g.view(-1, *[1] * (1 + len(spatial)))
+    for i, lw in enumerate(w["layers"]):
+        nonlin = global_ref(c, *lw["gt"], m) * pointwise_ref(*lw["lt"], c)
+        lin = pointwise_ref(*lw["conv"], c) + fd_conv_ref(lw["fd"], c, width)
+        f = F.gelu(lin + pointwise_ref(*lw["a2"], pointwise_ref(*lw["a1"], nonlin)))
+        if i < n_layers - 1:
+            c = c + f * g
         outputs.append(f)
-        c = c + g * f
-    stacked = torch.stack(outputs)  # (L, batch, h, *spatial)
-    weights = model.layer_weights.view(-1, *[1] * (stacked.ndim - 1))
-    aggregate = c0 + (weights * stacked).sum(0) + model.layer_bias
-    return pointwise_ref(model.projection, pointwise_ref(model.expansion, aggregate)), gate
+    evo_w, evo_b = w["evo"]
+    stacked = torch.stack(outputs, dim=1)  # (batch, L, h, *spatial)
+    c = c_init + (evo_w.view(1, -1, *[1] * (stacked.ndim - 2)) * stacked).sum(1) + evo_b
+    out = pointwise_ref(*w["inv_lift"], pointwise_ref(*w["inv_reduce"], c))
+    return out, g.flatten()
 
 
 def smooth_window(batch: int, frames: int, fields: int, spatial: tuple[int, ...], seed: int):
@@ -127,15 +183,19 @@ def test_navier_stokes_2d_configuration():
     assert (model.hidden_channels, model.n_layers, model.n_modes, model.n_dim) == (96, 4, 12, 2)
     spectral = 96 * 96 * 24 * 12  # frequencies -12..11 x 0..11 per channel pair
     assert sum(p.numel() for p in model.parameters() if p.is_complex()) == 4 * spectral
+    assert sum(p.numel() for p in model.parameters()) == 11_211_559
 
 
 # ------------------------------------------------------------------ the mathematics
 
 
 @pytest.mark.parametrize("n_dim", [1, 2])
-def test_forward_matches_plain_torch_reference_in_float64(n_dim):
+@pytest.mark.parametrize("gate", ["released", "dataset", "sample"])
+@pytest.mark.parametrize("init", ["neuralop", "authors"])
+def test_forward_matches_the_reference_forward_to_1e_10_in_float64(n_dim, gate, init):
     torch.manual_seed(0)
     spatial = (24,) if n_dim == 1 else (12, 16)
+    grid = (12,) if n_dim == 1 else (8, 8)  # the input is finer: D is rescaled
     model = DyMixOp(
         in_channels=6,
         out_channels=2,
@@ -144,17 +204,98 @@ def test_forward_matches_plain_torch_reference_in_float64(n_dim):
         hidden_channels=5,
         n_layers=3,
         n_modes=4,
-        grid_shape=(12,) if n_dim == 1 else (8, 8),  # the input is finer: D is rescaled
+        grid_shape=grid,
+        gate=gate,
+        init=init,
     ).double()
+    x = smooth_window(3, 3, 2, spatial, seed=n_dim)
     with torch.no_grad():
         model.gate_rate.fill_(2.5)  # gates well inside (0, 1), different per sample
-    x = smooth_window(3, 3, 2, spatial, seed=n_dim)
+        if init == "authors":  # the authors' spectral weights are 1/h^2 small: make G count
+            for layer in model.layers:
+                layer.mixing.global_transform.weight.mul_(25.0)
+    model.fit_data_statistics(smooth_window(4, 3, 2, spatial, seed=7))
+    width = math.prod(n0 / n for n0, n in zip(grid, spatial)) ** (1 / n_dim)
 
-    expected, gate = reference_forward(model, x)
-    assert gate.min() > 0.05 and gate.max() < 0.95 and gate.max() - gate.min() > 0.05, gate
-    torch.testing.assert_close(model.structure_change(x), torch.logit(gate) / 2.5)
-    # the spectral branch runs in complex64 inside neuraloperator, hence 1e-6, not 1e-12
-    torch.testing.assert_close(model(x), expected, rtol=1e-6, atol=1e-6)
+    expected, g = reference_forward(weights_of(model), x, in_frames=3, m=4, gate=gate, width=width)
+    out = model(x)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-10)
+    assert expected.abs().max() > 0.1
+    if gate == "sample":
+        assert g.max() - g.min() > 0.05, g  # the gate differs per sample
+    # the derivative matters: with the published width 1 the outputs differ
+    other, _ = reference_forward(weights_of(model), x, in_frames=3, m=4, gate=gate)
+    assert (other - expected).abs().max() > 1e-4
+
+
+def test_gates_are_what_the_options_say():
+    torch.manual_seed(0)
+    x = smooth_window(3, 4, 1, (32,), seed=1)
+    kw = dict(in_channels=4, hidden_channels=4, n_layers=2, n_modes=4)
+    released = DyMixOp(gate="released", **kw).double()
+    sample = DyMixOp(gate="sample", **kw).double()
+    dataset = DyMixOp(gate="dataset", **kw).double()
+    lam = released.gate_rate.item()
+    assert lam == 4.0  # initialised to h
+    torch.testing.assert_close(released.gate_value(x), torch.sigmoid(torch.tensor(lam)).double())
+    torch.testing.assert_close(
+        sample.gate_value(x), torch.sigmoid(lam * sample.structure_change(x))
+    )
+    with pytest.raises(RuntimeError, match="fit_data_statistics"):
+        dataset(x)
+    dataset.fit_data_statistics(x)
+    kappa_d = dataset.structure_change_coefficient
+    torch.testing.assert_close(dataset.gate_value(x), torch.sigmoid(lam * kappa_d))
+
+
+def test_dataset_kappa_is_the_raw_data_value_and_ignores_normalisation():
+    # zero-mean fields (as KS and NS vorticity): kappa_D equals the statistic of the raw
+    # frames, and a per-field affine normalisation (min-max, standard) does not change it
+    x = smooth_window(5, 4, 1, (32,), seed=2)
+    x = x - x.mean(-1, keepdim=True)
+    model = DyMixOp(in_channels=4, hidden_channels=4, n_layers=1, n_modes=4, gate="dataset")
+    raw = kappa_ref(x.reshape(5, 4, -1)).mean()
+    model.fit_data_statistics(x)
+    torch.testing.assert_close(model.structure_change_coefficient.double(), raw.float().double())
+    normalised = (x - x.min()) / (x.max() - x.min())
+    model.fit_data_statistics(normalised)
+    torch.testing.assert_close(model.structure_change_coefficient.double(), raw.float().double())
+    # ... while the per-sample statistic of the normalised window is far smaller
+    assert model.structure_change(normalised).mean() < 0.5 * raw
+    # kappa_D travels with the state dict
+    clone = DyMixOp(in_channels=4, hidden_channels=4, n_layers=1, n_modes=4, gate="dataset")
+    clone.load_state_dict(model.state_dict())
+    assert clone.structure_change_coefficient == model.structure_change_coefficient
+    torch.testing.assert_close(clone(x.float()), model(x.float()))
+
+
+@pytest.mark.parametrize("h", [8, 24])
+def test_initialisations_follow_their_recipes(h):
+    torch.manual_seed(0)
+    kw = dict(in_channels=2, hidden_channels=h, n_layers=2, n_modes=6)
+    ours, authors = DyMixOp(init="neuralop", **kw), DyMixOp(init="authors", **kw)
+    wo = torch.cat([layer.mixing.global_transform.weight.flatten() for layer in ours.layers])
+    wa = torch.cat([layer.mixing.global_transform.weight.flatten() for layer in authors.layers])
+    # neuraloperator: complex normal, E|w|^2 = 2 / (h + h)
+    assert abs(wo.abs().square().mean().item() * h - 1) < 0.1
+    assert abs(wo.real.mean().item()) < 0.1 / math.sqrt(h)
+    # authors: real and imaginary parts uniform on [0, 1/h^2)
+    for part in (wa.real, wa.imag):
+        assert part.min() >= 0 and part.max() < 1 / h**2
+        assert abs(part.mean().item() * h**2 - 0.5) < 0.05
+        assert abs(part.var().item() * h**4 - 1 / 12) < 0.01
+    ratio = (wo.abs().square().mean() / wa.abs().square().mean()).sqrt().item()
+    assert ratio == pytest.approx(math.sqrt(1 / h) / math.sqrt(2 / 3) * h**2, rel=0.1)
+    # the authors' derivative: torch's default weights, the centre tap minus their sum; so
+    # the off-centre taps keep the default (uniform, bound 1 / sqrt(3h)) distribution
+    stencil = authors.layers[0].derivative.stencil
+    assert stencil.sum(-1).abs().max() < 1e-6
+    off = stencil[..., [0, 2]]
+    bound = 1 / math.sqrt(3 * h)
+    assert off.abs().max() <= bound and off.abs().max() > 0.8 * bound
+    # ours: the mean over taps is removed, so the off-centre taps are not the raw weights
+    assert ours.layers[0].derivative.stencil[..., 0].abs().max() < 1.5 * bound
 
 
 def test_structure_change_statistic_exact_values():

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from opkit.models.layers import LGMLayer, LocalGlobalMixing, ZeroSumConv
+from opkit.models.layers._lgm import SpectralConv
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +70,7 @@ def spectral_ref(c: torch.Tensor, weight: torch.Tensor, m: int) -> torch.Tensor:
 
 
 def spectral_weight(block: LocalGlobalMixing) -> torch.Tensor:
-    return block.global_transform.weight.to_tensor().detach()
+    return block.global_transform.weight.detach()
 
 
 def periodic_grid(n: int) -> torch.Tensor:
@@ -202,6 +203,7 @@ def test_mixing_ablations_compute_what_they_claim(n_dim):
     assert glob.local_transform is None and local.global_transform is None
     assert not any(p.is_complex() for p in local.parameters())
     assert all(p.is_complex() for p in glob.parameters())
+    assert isinstance(glob.global_transform, SpectralConv)
 
     c = torch.randn(2, h, *shape)
     g = spectral_ref(c, spectral_weight(product), m)
@@ -242,8 +244,8 @@ def test_lgm_layer_matches_plain_torch_reference_in_float64(n_dim):
 
     out = layer(c, spacing=spacing)
     assert out.dtype == torch.float64
-    # G runs in complex64 inside neuraloperator, hence 1e-6 rather than 1e-12
-    torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
+    # the fused, channels-last evaluation is the same formula: float64 round-off only
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("n_dim", [1, 2])
@@ -287,3 +289,34 @@ def test_bad_inputs_are_named():
         conv(torch.zeros(1, 3, 8))
     with pytest.raises(ValueError, match=r"`c` must have shape \(batch, 4, n, n\)"):
         LGMLayer(4, n_dim=2, n_modes=2)(torch.zeros(1, 4, 8))
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_spectral_conv_is_float64_throughout_and_channels_last_agrees(n_dim):
+    torch.manual_seed(5)
+    m = 3
+    conv = SpectralConv(3, 2, n_dim=n_dim, n_modes=m)
+    c = torch.randn(2, 3, *[10] * n_dim, dtype=torch.float64)
+    out = conv(c)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, spectral_ref(c, conv.weight.detach(), m), rtol=0, atol=1e-12)
+    last = conv(c.movedim(1, -1), channels_last=True).movedim(-1, 1)
+    torch.testing.assert_close(last, out, rtol=0, atol=1e-12)
+    # a grid too coarse for m modes keeps the modes it can hold
+    assert conv(torch.randn(1, 3, *[4] * n_dim)).shape == (1, 2, *[4] * n_dim)
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_layer_with_wide_local_kernel_matches_reference_in_float64(n_dim):
+    torch.manual_seed(6)
+    h, m = 3, 2
+    layer = LGMLayer(h, n_dim=n_dim, n_modes=m, local_kernel_size=5).double()
+    c = torch.randn(2, h, *[9] * n_dim, dtype=torch.float64)
+    lt = layer.mixing.local_transform
+    lc = stencil_ref(lt.weight, c) + lt.bias.view(1, -1, *[1] * n_dim)
+    mixed = spectral_ref(c, spectral_weight(layer.mixing), m) * lc
+    residual = pointwise_ref(layer.residual[1], pointwise_ref(layer.residual[0], mixed))
+    expected = F.gelu(
+        pointwise_ref(layer.linear, c) + stencil_ref(layer.derivative.stencil, c) + residual
+    )
+    torch.testing.assert_close(layer(c), expected, rtol=0, atol=1e-12)

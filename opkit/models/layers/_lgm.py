@@ -9,7 +9,7 @@ manifold theory, ``dc/dt ~ L c + N(c) + R[N(c)]``, by
 - ``D``: convolution whose stencil sums to zero, i.e. a learned finite difference: the
   differential part of ``L``; it annihilates constants, as every derivative does;
 - ``M``: the Local-Global Mixing ``G(c) * Lc(c)`` of a global spectral transform ``G``
-  (neuraloperator's ``SpectralConv`` keeping the lowest modes) and a local transform ``Lc``
+  (an FNO spectral convolution keeping the lowest modes) and a local transform ``Lc``
   (a small convolution): the convective nonlinearity ``N``; products of a global and a local
   field are what ``u * du/dx`` is made of;
 - ``A``: the two-layer pointwise "residual operator" ``h -> 2h -> h`` that models the
@@ -22,15 +22,15 @@ References:
 
 from __future__ import annotations
 
+import itertools
 import math
-import warnings
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LGMLayer", "LocalGlobalMixing", "ZeroSumConv"]
+__all__ = ["LGMLayer", "LocalGlobalMixing", "SpectralConv", "ZeroSumConv"]
 
 Mixing = Literal["product", "sum", "local", "global"]
 MIXINGS: tuple[str, ...] = ("product", "sum", "local", "global")
@@ -147,32 +147,136 @@ class ZeroSumConv(nn.Module):
         )
 
 
-def _spectral_conv(channels: int, n_dim: int, n_modes: int) -> nn.Module:
-    # neuraloperator is imported here rather than at module level: importing it takes seconds
-    # (tensorly, tltorch, its model zoo) and sets tensorly's global backend, and
-    # `import opkit.models` should pay neither unless a spectral layer is actually built.
-    # Importing neuralop also calls `warnings.filterwarnings`; `catch_warnings` undoes that.
-    with warnings.catch_warnings():
-        from neuralop.layers.spectral_convolution import SpectralConv
+SpectralInit = Literal["neuralop", "authors"]
+SPECTRAL_INITS: tuple[str, ...] = ("neuralop", "authors")
 
-    # neuraloperator counts modes over the full (two-sided) spectrum per dimension and keeps
-    # `n // 2 + 1` of them along the last, real-FFT, dimension. DyMixOp (like the original
-    # FNO) keeps frequencies 0..m-1 along the last dimension and -m..m-1 along the others.
-    last = 2 * (n_modes - 1)
-    modes = (last,) if n_dim == 1 else (2 * n_modes, last)
-    # no bias: in the product G(c) * Lc(c) an additive bias of G is redundant with Lc's bias
-    # times G, and the published global transform has none.
-    return SpectralConv(channels, channels, modes, bias=False)
+
+def _check_init(init: object) -> str:
+    if init not in SPECTRAL_INITS:
+        raise ValueError(
+            f"`init` must be one of {SPECTRAL_INITS} (the spectral weights' initialisation), "
+            f"got {init!r}."
+        )
+    return str(init)
+
+
+def _complex_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+class SpectralConv(nn.Module):
+    r"""FNO spectral convolution keeping the lowest Fourier modes, without bias.
+
+    ``G(c) = F^{-1}[ W(k) \hat c(k) ]`` with ``W(k)`` an ``in x out`` complex matrix per
+    kept frequency ``k``: ``0..m-1`` along the last axis (real FFT) and ``-m..m-1`` along
+    the first axis in 2-D (Li et al. 2021). Frequencies a grid cannot hold are dropped, so
+    any resolution works.
+
+    The weight is ``(in, out, m)`` in 1-D and ``(in, out, 2m, m)`` in 2-D, its rows ordered
+    from frequency ``-m`` up to ``m - 1`` (neuraloperator's layout). It computes in the
+    input's precision: complex128 for float64 inputs (the complex64 weight is promoted).
+
+    Args:
+        in_channels, out_channels: channels.
+        n_dim: 1 or 2.
+        n_modes: ``m``.
+        init: ``"neuralop"`` (complex normal, standard deviation
+            :math:`\sqrt{2 / (in + out)}`, as neuraloperator's ``SpectralConv``) or
+            ``"authors"`` (real and imaginary parts uniform on ``[0, 1)`` times
+            :math:`1 / (in \cdot out)`, as the DyMixOp reference code).
+        generator: random source for the initialisation (default: torch's global one).
+
+    Shapes:
+        ``forward(c)``: ``(batch, in, *spatial)`` -> ``(batch, out, *spatial)``;
+        ``forward(c, channels_last=True)``: ``(batch, *spatial, in)`` -> ``(batch, *spatial,
+        out)``.
+
+    Examples:
+        >>> conv = SpectralConv(2, 3, n_dim=1, n_modes=4)
+        >>> conv(torch.randn(5, 2, 32)).shape
+        torch.Size([5, 3, 32])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        n_dim: int = 1,
+        n_modes: int = 12,
+        init: SpectralInit = "neuralop",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = _check_int("in_channels", in_channels, minimum=1)
+        self.out_channels = _check_int("out_channels", out_channels, minimum=1)
+        self.n_dim = _check_n_dim(n_dim)
+        self.n_modes = _check_int("n_modes", n_modes, minimum=1)
+        self.init = _check_init(init)
+        m = n_modes
+        shape = (
+            (in_channels, out_channels, m) if n_dim == 1 else (in_channels, out_channels, 2 * m, m)
+        )
+        if init == "neuralop":
+            std = (2.0 / (in_channels + out_channels)) ** 0.5
+            weight = std * torch.randn(*shape, dtype=torch.complex64, generator=generator)
+        else:
+            parts = torch.rand(*shape, 2, generator=generator)
+            weight = torch.view_as_complex(parts) / (in_channels * out_channels)
+        self.weight = nn.Parameter(weight)
+
+    def forward(self, c: torch.Tensor, *, channels_last: bool = False) -> torch.Tensor:
+        """Apply ``G``; see the class docstring for shapes."""
+        w = self.weight.to(_complex_dtype(c.dtype))
+        m, d = self.n_modes, self.n_dim
+        axes = tuple(range(1, 1 + d)) if channels_last else tuple(range(-d, 0))
+        spatial = [c.shape[a] for a in axes]
+        coeffs = torch.fft.rfftn(c, dim=axes)
+        ky = min(m, spatial[-1] // 2 + 1)
+        if d == 1:
+            if channels_last:  # (b, k, i) x (i, o, k) -> (b, k, o)
+                out = torch.einsum("bki,iok->bko", coeffs[:, :ky], w[..., :ky])
+            else:
+                out = torch.einsum("bik,iok->bok", coeffs[..., :ky], w[..., :ky])
+            # irfft zero-pads the missing high frequencies itself
+            return torch.fft.irfftn(out, s=spatial, dim=axes)
+        kx = min(m, spatial[0] // 2)
+        rows = w[:, :, m - kx : m + kx, :ky]  # frequencies -kx..kx-1
+        if channels_last:
+            low = torch.cat([coeffs[:, :kx, :ky], coeffs[:, -kx:, :ky]], dim=1)  # 0.., -kx..
+            mixed = torch.einsum(
+                "bxyi,ioxy->bxyo", low, torch.cat([rows[:, :, kx:], rows[:, :, :kx]], 2)
+            )
+            gap = mixed.new_zeros(mixed.shape[0], spatial[0] - 2 * kx, ky, mixed.shape[-1])
+            out = torch.cat([mixed[:, :kx], gap, mixed[:, kx:]], dim=1)
+        else:
+            low = torch.cat([coeffs[..., :kx, :ky], coeffs[..., -kx:, :ky]], dim=-2)
+            mixed = torch.einsum(
+                "bixy,ioxy->boxy", low, torch.cat([rows[:, :, kx:], rows[:, :, :kx]], 2)
+            )
+            gap = mixed.new_zeros(*mixed.shape[:2], spatial[0] - 2 * kx, ky)
+            out = torch.cat([mixed[..., :kx, :], gap, mixed[..., kx:, :]], dim=-2)
+        return torch.fft.irfftn(out, s=spatial, dim=axes)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, n_dim={self.n_dim}, "
+            f"n_modes={self.n_modes}, init={self.init!r}"
+        )
+
+
+def _matrix(conv: nn.Module) -> torch.Tensor:
+    """``(out, in)`` matrix of a 1x1 convolution."""
+    return conv.weight.reshape(conv.weight.shape[0], conv.weight.shape[1])
 
 
 class LocalGlobalMixing(nn.Module):
     """The Local-Global Mixing transform ``M(c) = G(c) * Lc(c)`` and its ablations.
 
-    ``G`` is neuraloperator's ``SpectralConv`` (no bias) keeping the lowest ``n_modes``
-    Fourier modes per dimension (frequencies ``0..m-1`` along the last dimension,
-    ``-m..m-1`` along the first one in 2-D, as in the FNO paper); ``Lc`` is a periodic
-    convolution with bias (1x1 by default). ``mixing`` selects the transform studied in the
-    paper's ablation:
+    ``G`` is a :class:`SpectralConv` (no bias) keeping the lowest ``n_modes`` Fourier modes
+    per dimension (frequencies ``0..m-1`` along the last dimension, ``-m..m-1`` along the
+    first one in 2-D, as in the FNO paper); ``Lc`` is a periodic convolution with bias (1x1
+    by default). ``mixing`` selects the transform studied in the paper's ablation:
 
     - ``"product"`` (LGM, default): ``G(c) * Lc(c)`` (elementwise);
     - ``"sum"``: ``G(c) + Lc(c)``;
@@ -185,15 +289,16 @@ class LocalGlobalMixing(nn.Module):
         n_modes: Fourier modes ``m`` kept per dimension by ``G``.
         local_kernel_size: odd kernel size of ``Lc``; 1 (pointwise) as published.
         mixing: one of ``"product" | "sum" | "local" | "global"``.
+        init: initialisation of ``G``'s weights, ``"neuralop"`` or ``"authors"`` (see
+            :class:`SpectralConv`).
 
     Shapes:
         ``(batch, channels, *spatial)`` -> ``(batch, channels, *spatial)``, any resolution.
 
     Note:
-        neuraloperator's ``SpectralConv`` computes in complex64, so the spectral branch of a
-        float64 module runs in float32 (its input is cast down and its output back up).
-        Convert a module holding it with ``.double()``, not ``.to(torch.float64)``: the
-        latter casts complex parameters to real and discards their imaginary parts.
+        ``G``'s weight is complex64; a float64 input is transformed in complex128. Convert a
+        module holding it with ``.double()`` or not at all, never ``.to(torch.float64)``:
+        the latter casts complex parameters to real and discards their imaginary parts.
 
     Raises:
         TypeError / ValueError: for invalid arguments.
@@ -207,6 +312,7 @@ class LocalGlobalMixing(nn.Module):
         n_modes: int = 12,
         local_kernel_size: int = 1,
         mixing: Mixing = "product",
+        init: SpectralInit = "neuralop",
     ) -> None:
         super().__init__()
         self.channels = _check_int("channels", channels, minimum=1)
@@ -216,10 +322,13 @@ class LocalGlobalMixing(nn.Module):
             "local_kernel_size", local_kernel_size, minimum=1
         )
         self.mixing = _check_mixing(mixing)
-        self.global_transform: nn.Module | None = None
+        self.init = _check_init(init)
+        self.global_transform: SpectralConv | None = None
         self.local_transform: nn.Module | None = None
         if self.mixing != "local":
-            self.global_transform = _spectral_conv(channels, self.n_dim, n_modes)
+            self.global_transform = SpectralConv(
+                channels, channels, n_dim=self.n_dim, n_modes=n_modes, init=init
+            )
         if self.mixing != "global":
             k = local_kernel_size
             self.local_transform = _CONV[self.n_dim](
@@ -227,12 +336,10 @@ class LocalGlobalMixing(nn.Module):
             )
 
     def global_part(self, c: torch.Tensor) -> torch.Tensor:
-        """``G(c)``, in ``c``'s dtype (see the class note on float64)."""
+        """``G(c)``, in ``c``'s dtype."""
         if self.global_transform is None:
             raise RuntimeError("this LocalGlobalMixing was built with mixing='local': no G.")
-        if c.dtype == torch.float32:
-            return self.global_transform(c)
-        return self.global_transform(c.float()).to(c.dtype)
+        return self.global_transform(c)
 
     def local_part(self, c: torch.Tensor) -> torch.Tensor:
         """``Lc(c)``."""
@@ -240,14 +347,18 @@ class LocalGlobalMixing(nn.Module):
             raise RuntimeError("this LocalGlobalMixing was built with mixing='global': no Lc.")
         return self.local_transform(c)
 
-    def forward(self, c: torch.Tensor) -> torch.Tensor:
+    def combine(self, g: torch.Tensor | None, lc: torch.Tensor | None) -> torch.Tensor:
+        """``M`` from ``G(c)`` and ``Lc(c)`` (either may be None when ``mixing`` omits it)."""
         if self.mixing == "product":
-            return self.global_part(c) * self.local_part(c)
+            return g * lc  # type: ignore[operator]
         if self.mixing == "sum":
-            return self.global_part(c) + self.local_part(c)
-        if self.mixing == "local":
-            return self.local_part(c)
-        return self.global_part(c)
+            return g + lc  # type: ignore[operator]
+        return lc if self.mixing == "local" else g  # type: ignore[return-value]
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        g = self.global_part(c) if self.global_transform is not None else None
+        lc = self.local_part(c) if self.local_transform is not None else None
+        return self.combine(g, lc)
 
     def extra_repr(self) -> str:
         return (
@@ -266,12 +377,29 @@ class LGMLayer(nn.Module):
     - ``A``: 1x1 convolutions ``h -> 2h -> h`` with biases and, as in the published model,
       no activation between them (the residual operator acting on ``M``).
 
+    The parameters live in those modules (so the state dict names the paper's operators),
+    but ``forward`` does not call them one by one: it evaluates the same expression with
+    fewer, larger matrix products on a channels-last copy of ``c``
+    (see :meth:`forward_channels_last`):
+
+    - every tap of ``W + D/spacing`` and of ``Lc`` is one column block of a single matrix
+      product ``c @ K`` (``K`` is ``h x (3h + h)`` in 1-D with the pointwise ``Lc``); each
+      block is then rolled by its tap's offset and summed, which is the periodic
+      convolution;
+    - ``A``'s two 1x1 convolutions, having no activation between them, are applied as
+      their product ``A_2 A_1`` (``h x h``) with bias ``A_2 b_1 + b_2``.
+
+    Both are exact rewritings of the same formula (round-off aside), checked against a
+    plain reference in float64 to 1e-12 by the tests.
+
     Args:
         channels: latent channels ``h``.
         n_dim: spatial dimensions, 1 or 2.
         n_modes: Fourier modes kept by ``G``.
         local_kernel_size: odd kernel size of ``Lc`` (1 as published).
         mixing: ``"product"`` (LGM) or the ablations ``"sum" | "local" | "global"``.
+        init: ``G``'s initialisation, ``"neuralop"`` or ``"authors"`` (see
+            :class:`SpectralConv`).
 
     Shapes:
         ``(batch, h, *spatial)`` -> ``(batch, h, *spatial)``, any resolution.
@@ -293,6 +421,7 @@ class LGMLayer(nn.Module):
         n_modes: int = 12,
         local_kernel_size: int = 1,
         mixing: Mixing = "product",
+        init: SpectralInit = "neuralop",
     ) -> None:
         super().__init__()
         self.channels = _check_int("channels", channels, minimum=1)
@@ -306,9 +435,62 @@ class LGMLayer(nn.Module):
             n_modes=n_modes,
             local_kernel_size=local_kernel_size,
             mixing=mixing,
+            init=init,
         )
         self.residual = nn.Sequential(
             conv(channels, 2 * channels, 1), conv(2 * channels, channels, 1)
+        )
+        # tap offsets of the fused local product: D's 3 taps and Lc's k taps per axis
+        radius = max(1, local_kernel_size // 2)
+        self._offsets = list(itertools.product(range(-radius, radius + 1), repeat=self.n_dim))
+
+    def _fused_taps(self, spacing: float, dtype: torch.dtype):
+        """``(K, bias, blocks)``: ``K`` is ``(n_blocks * h, h)``, one ``h x h`` block per
+        (offset, target) with target 0 = ``W c + D(c)/spacing`` and 1 = ``Lc(c)``."""
+        stencil = self.derivative.stencil / spacing
+        lc = self.mixing.local_transform
+        rk = self.mixing.local_kernel_size // 2
+        weights, blocks = [], []
+        for offset in self._offsets:
+            centre = all(s == 0 for s in offset)
+            if all(abs(s) <= 1 for s in offset):
+                tap = stencil[(slice(None), slice(None), *[s + 1 for s in offset])]
+                weights.append(tap + _matrix(self.linear) if centre else tap)
+                blocks.append((offset, 0))
+            if lc is not None and all(abs(s) <= rk for s in offset):
+                weights.append(lc.weight[(slice(None), slice(None), *[s + rk for s in offset])])
+                blocks.append((offset, 1))
+        kernel = torch.cat(weights, dim=0).to(dtype)
+        bias = [self.linear.bias] + ([lc.bias] if lc is not None else [])
+        return kernel, torch.cat(bias).to(dtype), blocks
+
+    def forward_channels_last(self, c: torch.Tensor, *, spacing: float = 1.0) -> torch.Tensor:
+        """``F(c)`` for ``c`` of shape ``(batch, *spatial, h)`` (channels last), same shape."""
+        h, d = self.channels, self.n_dim
+        kernel, bias, blocks = self._fused_taps(spacing, c.dtype)
+        taps = F.linear(c, kernel)  # (batch, *spatial, n_blocks * h)
+        axes = tuple(range(1, 1 + d))
+        parts: list[torch.Tensor | None] = [None, None]
+        for i, (offset, target) in enumerate(blocks):
+            block = taps[..., i * h : (i + 1) * h]
+            if any(offset):  # out[x] += (c @ K_s)[x + s]
+                block = torch.roll(block, shifts=tuple(-s for s in offset), dims=axes)
+            parts[target] = block if parts[target] is None else parts[target] + block
+        linear = parts[0] + bias[:h]
+        lc = parts[1] + bias[h:] if parts[1] is not None else None
+        g = None
+        if self.mixing.global_transform is not None:
+            g = self.mixing.global_transform(c, channels_last=True)
+        mixed = self.mixing.combine(g, lc)
+        a1, a2 = self.residual
+        a = _matrix(a2) @ _matrix(a1)
+        a_bias = _matrix(a2) @ a1.bias + a2.bias
+        return F.gelu(
+            torch.addmm(
+                (linear + a_bias.to(c.dtype)).reshape(-1, h),
+                mixed.reshape(-1, h),
+                a.to(c.dtype).T,
+            ).view_as(linear)
         )
 
     def forward(self, c: torch.Tensor, *, spacing: float = 1.0) -> torch.Tensor:
@@ -318,5 +500,7 @@ class LGMLayer(nn.Module):
                 f"`c` must have shape (batch, {self.channels}, "
                 f"{', '.join(['n'] * self.n_dim)}), got {tuple(c.shape)}."
             )
-        linear = self.linear(c) + self.derivative(c, spacing=spacing)
-        return F.gelu(linear + self.residual(self.mixing(c)))
+        if not isinstance(spacing, (int, float)) or isinstance(spacing, bool) or spacing <= 0:
+            raise ValueError(f"`spacing` must be a positive number, got {spacing!r}.")
+        out = self.forward_channels_last(c.movedim(1, -1).contiguous(), spacing=spacing)
+        return out.movedim(-1, 1)
