@@ -36,6 +36,8 @@ from ._named import (
     sample_seed,
     split_codes,
 )
+from ._ode_generate import KIND as ODE_KIND
+from ._ode_generate import ODEDatasetRecipe, generate_odes, merge_odes
 from ._store import (
     SCHEMA_VERSION,
     STATUS_NONFINITE,
@@ -199,6 +201,27 @@ def generate(
         ...                initial_condition=GRF1D(), t=torch.linspace(0, 1, 11))
         PosixPath('data/b256.h5')
     """
+    if isinstance(name_or_pde, str) and name_or_pde == "odes":
+        name_or_pde = named_dataset("odes", size=size, **params)
+    if isinstance(name_or_pde, ODEDatasetRecipe):  # the PROSE ODE trajectories
+        pde_only = {"initial_condition": initial_condition, "t": t, "dt": dt}
+        pde_only.update(burn_in=burn_in, stride=stride, **params)
+        given = sorted(k for k, v in pde_only.items() if v is not None)
+        if given:
+            raise TypeError(f"{given} apply to PDE datasets, not to the ODE dataset 'odes'.")
+        return generate_odes(
+            name_or_pde,
+            n_samples,
+            out=out,
+            seed=seed,
+            batch_size=batch_size,
+            shard=shard,
+            device=device,
+            throw=throw,
+            progress=progress,
+            overwrite=overwrite,
+            splits=splits,
+        )
     plan = _plan(
         name_or_pde,
         n_samples,
@@ -650,6 +673,8 @@ def _merge(shards: Sequence[Any], out: Path, *, overwrite: bool, progress: bool)
             f"shards {missing} of {n_shards} are missing (got {sorted(found)}); generate them "
             "with --shard k/N and pass all of them."
         )
+    if first.get("recipe", {}).get("kind") == ODE_KIND:
+        return merge_odes(list(shards), headers, out, progress=progress)
     ordered = [found[k] for k in range(n_shards)]
     seeds, splits = [], []
     for k, p in enumerate(ordered):

@@ -64,6 +64,15 @@ default amplitude, pointwise std ~0.4), frames ``t = 0, 0.1, ..., 1`` (11), spli
     * ``advection``: ``u_t + c u_x = nu u_xx``, ``c = 1``, ``nu = 0`` on ``[0, 2 pi)``;
       cpu 256 points (paper: 1024 -> 256).
 
+``odes`` -- Liu, Zhang & Schaeffer, PROSE (Neural Networks 2024): trajectories of the 15
+ODE systems of :data:`~opkit.pde_data.ODE_SYSTEMS` (sample ``i`` of family ``i mod 15``),
+coefficients within +-10 % of nominal, ``u0 ~ U(-2, 2)``, ``t = linspace(0, 6, 192)`` (64
+input, 128 target times); an :class:`~opkit.pde_data.ODEDatasetRecipe` (layout and
+redraw rule in :mod:`opkit.pde_data._ode_generate`).
+
+    * cpu: 3000 samples (200 per family), 2400 / 300 / 300.
+    * paper: 25 600 / 1 920 / 1 920 (the paper's 25 600 equations for training).
+
 Measured generation times of the cpu sizes (``OMP_NUM_THREADS=1``, on a 2-core machine
 shared with other jobs, load average 4-8; an idle machine is faster): ``burgers`` 500 s
 (1300 samples, peak memory 330 MB), ``ks`` 127 s (260), ``ns`` 253 s (16). Shards can
@@ -438,12 +447,19 @@ def _advection(size: str) -> DatasetRecipe:
     )
 
 
+def _odes(size: str) -> Any:
+    from ._ode_generate import ode_recipe
+
+    return ode_recipe(size)
+
+
 _BUILDERS = {
     "burgers": _burgers,
     "ks": _ks,
     "ns": _ns,
     "allen_cahn": _allen_cahn,
     "advection": _advection,
+    "odes": _odes,
 }
 NAMED_DATASETS: tuple[str, ...] = tuple(_BUILDERS)
 
@@ -453,7 +469,7 @@ def named_dataset(name: str, size: str = "cpu", **params: Any) -> DatasetRecipe:
 
     Args:
         name: one of :data:`NAMED_DATASETS` (``"burgers"``, ``"ks"``, ``"ns"``,
-            ``"allen_cahn"``, ``"advection"``).
+            ``"allen_cahn"``, ``"advection"``, ``"odes"``: an ``ODEDatasetRecipe``).
         size: ``"cpu"`` (default; minutes on a laptop) or ``"paper"`` (the published size).
         **params: override the PDE's constructor arguments, e.g. ``nu=0.1`` for Burgers.
 
@@ -478,6 +494,13 @@ def named_dataset(name: str, size: str = "cpu", **params: Any) -> DatasetRecipe:
     if size not in SIZES:
         raise ValueError(f"`size` must be one of {SIZES}, got {size!r}.")
     recipe = _BUILDERS[name](size)
+    if not isinstance(recipe, DatasetRecipe):  # "odes": an ODEDatasetRecipe, no PDE to tune
+        if params:
+            raise ValueError(
+                f"dataset {name!r} takes no parameters, got {sorted(params)}; its systems "
+                "and coefficient laws are fixed (see opkit.pde_data.ODE_SYSTEMS)."
+            )
+        return recipe
     if params:
         valid = [f.name for f in dataclasses.fields(recipe.pde)]  # type: ignore[arg-type]
         unknown = sorted(set(params) - set(valid))
