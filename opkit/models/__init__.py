@@ -1,10 +1,12 @@
 """Neural operators and physics-informed networks (plain ``torch.nn.Module``s)."""
 
+from . import mor as mor
 from . import pinns as pinns
 from ._deeponet import DeepONet as DeepONet
 from ._deeponet import PODDeepONet as PODDeepONet
 from ._dymixop import DyMixOp as DyMixOp
 from ._fno import FNO as FNO
+from ._neural_ode import NeuralODE as NeuralODE
 from ._prose import PROSE as PROSE
 from .pinns import LagrangianPINN as LagrangianPINN
 from .pinns import ModifiedMLP as ModifiedMLP

@@ -1,0 +1,567 @@
+"""Latent neural ODE surrogates for trajectory data (Chen et al. 2018; Lehtimäki et al. 2024)."""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from ..pde_data import DataSpec
+
+__all__ = [
+    "AbstractLatentODE",
+    "NeuralODE",
+    "LayerVectorField",
+    "elementwise",
+    "FIXED_STEP_METHODS",
+    "ADAPTIVE_METHODS",
+]
+
+#: torchdiffeq's fixed-grid methods (they take ``step_size``) and its adaptive ones (they
+#: take ``rtol``/``atol``).
+FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams")
+ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+
+_ELEMENTWISE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "gelu": nn.functional.gelu,
+    "silu": nn.functional.silu,
+    "softplus": nn.functional.softplus,
+    "identity": lambda z: z,
+}
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+
+
+def elementwise(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The element-wise function ``f`` of a vector field, by name.
+
+    Args:
+        name: ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"gelu"``, ``"silu"``, ``"softplus"``
+            or ``"identity"`` (a linear vector field).
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if not isinstance(name, str) or name not in _ELEMENTWISE:
+        raise ValueError(f"`activation` must be one of {sorted(_ELEMENTWISE)}, got {name!r}.")
+    return _ELEMENTWISE[name]
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"`{name}` must be an int, got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
+    return value
+
+
+def _check_positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be a float, got {value!r} ({type(value).__name__}).")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
+    return float(value)
+
+
+def check_solver(method: object, step_size: object, rtol: object, atol: object) -> None:
+    """Raise a clear error for solver settings torchdiffeq would reject (or misuse)."""
+    if method not in FIXED_STEP_METHODS + ADAPTIVE_METHODS:
+        raise ValueError(
+            f"`method` must be a torchdiffeq method, one of fixed-step {FIXED_STEP_METHODS} or "
+            f"adaptive {ADAPTIVE_METHODS}, got {method!r}."
+        )
+    _check_positive("step_size", step_size)
+    _check_positive("rtol", rtol)
+    _check_positive("atol", atol)
+
+
+def integrate(
+    func: nn.Module,
+    state0: torch.Tensor,
+    t: torch.Tensor,
+    *,
+    method: str,
+    step_size: float,
+    rtol: float,
+    atol: float,
+    adjoint: bool,
+) -> torch.Tensor:
+    """``torchdiffeq.odeint`` (or ``odeint_adjoint``) of ``func(t, x)`` from ``state0``.
+
+    ``state0`` is ``(batch, s)``, ``t`` the 1-D output times; returns ``(len(t), batch, s)``.
+    Fixed-step methods use ``step_size`` (the tolerances are then unused); adaptive ones
+    ``rtol``/``atol``.
+    """
+    import torchdiffeq
+
+    options = {"step_size": step_size} if method in FIXED_STEP_METHODS else None
+    solve = torchdiffeq.odeint_adjoint if adjoint else torchdiffeq.odeint
+    kwargs: dict[str, Any] = {}
+    if adjoint:
+        kwargs["adjoint_params"] = tuple(func.parameters())
+    return solve(func, state0, t, method=method, rtol=rtol, atol=atol, options=options, **kwargs)
+
+
+class LayerVectorField(nn.Module):
+    r"""The neural ODE vector field :math:`x' = f(A_L \cdots f(A_1 x + b_1) \cdots + b_L) + Z u`.
+
+    With one layer (the default) this is the form of Lehtimäki et al. (2024),
+    :math:`x' = f(A x + b) + Z u` with :math:`A \in \mathbb{R}^{n \times n}`, whose
+    nonlinearity :func:`opkit.models.mor.compress` interpolates by DEIM.
+
+    Args:
+        state_size: ``n``.
+        n_layers: layers ``L`` (each ``n -> n``, each followed by ``f``), default 1.
+        activation: ``f`` by name (see :func:`elementwise`), default ``"tanh"``.
+        n_inputs: size of the input ``u`` (0: no input term).
+
+    Shapes:
+        ``forward(t, x, u=None, context=None)``: ``x`` ``(batch, n)`` -> ``(batch, n)``; the
+        input ``u`` ``(batch, n_inputs)`` is constant in time (the models bind it for the
+        solver); ``context`` (per-call tensors of reduced models) is unused here.
+
+    Attributes:
+        nfe: function evaluations since the counter was last reset (the models reset it
+            at every call).
+    """
+
+    def __init__(
+        self, state_size: int, *, n_layers: int = 1, activation: str = "tanh", n_inputs: int = 0
+    ):
+        super().__init__()
+        self.state_size = _check_int("state_size", state_size, minimum=1)
+        self.n_layers = _check_int("n_layers", n_layers, minimum=1)
+        self.n_inputs = _check_int("n_inputs", n_inputs, minimum=0)
+        self.activation = activation
+        self.f = elementwise(activation)
+        self.layers = nn.ModuleList(nn.Linear(state_size, state_size) for _ in range(n_layers))
+        self.input_map = nn.Linear(n_inputs, state_size, bias=False) if n_inputs else None
+        self.nfe = 0
+
+    def nonlinearity(self, x: torch.Tensor) -> torch.Tensor:
+        """``f(A_L ... f(A_1 x + b_1) ... + b_L)``, the part without ``Z u``."""
+        h = x
+        for layer in self.layers:
+            h = self.f(layer(h))
+        return h
+
+    def forward(
+        self, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor | None = None, context=None
+    ) -> torch.Tensor:
+        self.nfe += 1
+        h = self.nonlinearity(x)
+        if self.input_map is not None:
+            h = h + self.input_map(u)
+        return h
+
+
+class _Bound(nn.Module):
+    """``(t, x) -> field(t, x, u, context)`` for torchdiffeq; holds ``u`` and the per-call
+    context for as long as the graph does (the adjoint's backward pass evaluates the field
+    again)."""
+
+    def __init__(self, field: nn.Module, u: torch.Tensor | None, context: dict):
+        super().__init__()
+        self.field = field
+        self.u = u
+        self.context = context
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.field(t, x, self.u, self.context)
+
+
+class _GridEncoder(nn.Module):
+    """Frames on a periodic grid -> latent channels on the same grid (local convolutions)."""
+
+    def __init__(self, in_channels: int, latent: int, width: int, kernel: int, n_dim: int):
+        super().__init__()
+        conv = _CONV[n_dim]
+        self.net = nn.Sequential(
+            conv(in_channels, width, kernel, padding=kernel // 2, padding_mode="circular"),
+            nn.GELU(),
+            conv(width, latent, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten(1)
+
+
+class _GridDecoder(nn.Module):
+    """Latent channels -> the fields of one frame (local convolutions)."""
+
+    def __init__(self, latent: int, n_fields: int, width: int, kernel: int, n_dim: int):
+        super().__init__()
+        conv = _CONV[n_dim]
+        self.latent = latent
+        self.net = nn.Sequential(
+            conv(latent, width, kernel, padding=kernel // 2, padding_mode="circular"),
+            nn.GELU(),
+            conv(width, n_fields, 1),
+        )
+
+    def forward(self, state: torch.Tensor, spatial: tuple[int, ...]) -> torch.Tensor:
+        return self.net(state.reshape(state.shape[0], self.latent, *spatial))
+
+
+def build_encoder_decoder(config: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
+    """The encoder and decoder of a `NeuralODE` with constructor arguments ``config``."""
+    n_dim = len(config["grid_shape"])
+    encoder = _GridEncoder(
+        config["in_channels"],
+        config["latent_channels"],
+        config["width"],
+        config["kernel_size"],
+        n_dim,
+    )
+    decoder = _GridDecoder(
+        config["latent_channels"],
+        config["n_fields"],
+        config["width"],
+        config["kernel_size"],
+        n_dim,
+    )
+    return encoder, decoder
+
+
+class AbstractLatentODE(nn.Module):
+    """Interface of latent-ODE surrogates: encode, integrate a vector field, decode.
+
+    A concrete subclass provides ``encoder``/``decoder`` (as in `NeuralODE`), a
+    ``vector_field`` module ``(t, state, u, context) -> state'`` with an ``nfe`` counter,
+    the solver settings (``method``, ``step_size``, ``rtol``, ``atol``, ``adjoint``,
+    ``frame_time``) and the sizes (``in_channels``, ``out_channels``,
+    ``n_fields``, ``grid_shape``, ``n_inputs``), and implements :meth:`project` (encoder
+    state -> its own state, plus a per-call context passed to the vector field and to
+    :meth:`lift`) and :meth:`lift` (the inverse direction). The forward pass is shared::
+
+        z(0), ctx = project(E(window));   z(t_j) = odeint(vector_field(., ctx), z(0), t_j)
+        frame_j = last input frame + D(lift(z(t_j), ctx)) - D(lift(z(0), ctx)),
+        t_j = j * frame_time
+    """
+
+    #: window length ``opkit.fit`` uses for trajectory data unless told otherwise
+    default_in_frames: ClassVar[int] = 10
+
+    encoder: nn.Module
+    decoder: nn.Module
+    vector_field: nn.Module
+
+    @abc.abstractmethod
+    def project(self, latent: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(batch, n)`` encoder output -> ``(batch, s)`` initial ODE state and a context
+        (keyword tensors for the vector field and :meth:`lift`; ``{}`` for most models)."""
+
+    @abc.abstractmethod
+    def lift(self, states: torch.Tensor, context: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``(n_t, batch, s)`` ODE states -> ``(n_t, batch, n)`` latent vectors."""
+
+    @property
+    def out_frames(self) -> int:
+        return self.out_channels // self.n_fields
+
+    @property
+    def nfe(self) -> int:
+        """Vector-field evaluations in the last call (both passes, when adjoint)."""
+        return self.vector_field.nfe
+
+    def _check_input(self, x: object) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"`x` must be a torch.Tensor, got {type(x).__name__}.")
+        if not x.is_floating_point():
+            raise TypeError(f"`x` must be a floating-point tensor, got dtype {x.dtype}.")
+        shape = (self.in_channels, *self.grid_shape)
+        if x.ndim != 2 + len(self.grid_shape) or tuple(x.shape[1:]) != shape:
+            raise ValueError(
+                f"`x` must have shape (batch, {', '.join(map(str, shape))}) = (batch, "
+                f"in_channels, *grid_shape) for this {type(self).__name__} (its latent state "
+                f"is tied to the grid), got {tuple(x.shape)}."
+            )
+        return x
+
+    def _check_inputs_u(self, u: object, batch: int) -> torch.Tensor | None:
+        if self.n_inputs == 0:
+            if u is not None:
+                raise ValueError(
+                    f"this {type(self).__name__} was built with n_inputs=0 and takes no `u`."
+                )
+            return None
+        if not isinstance(u, torch.Tensor) or tuple(u.shape) != (batch, self.n_inputs):
+            got = tuple(u.shape) if isinstance(u, torch.Tensor) else type(u).__name__
+            raise ValueError(
+                f"`u` must be a tensor of shape (batch, n_inputs) = ({batch}, {self.n_inputs}), "
+                f"got {got}."
+            )
+        return u
+
+    def output_times(self, like: torch.Tensor) -> torch.Tensor:
+        """``(out_frames + 1,)``: ``0, frame_time, ..., out_frames * frame_time``."""
+        return torch.arange(self.out_frames + 1, dtype=like.dtype, device=like.device) * (
+            self.frame_time
+        )
+
+    def latent_trajectory(
+        self, x: torch.Tensor, t: torch.Tensor, u: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """ODE states ``(len(t), batch, s)`` at times ``t`` from the window ``x``."""
+        return self._solve(x, t, u)[0]
+
+    def _solve(
+        self, x: torch.Tensor, t: torch.Tensor, u: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x = self._check_input(x)
+        u = self._check_inputs_u(u, x.shape[0])
+        state0, context = self.project(self.encoder(x))
+        self.vector_field.nfe = 0
+        states = integrate(
+            _Bound(self.vector_field, u, context),
+            state0,
+            t,
+            method=self.method,
+            step_size=self.step_size,
+            rtol=self.rtol,
+            atol=self.atol,
+            adjoint=self.adjoint,
+        )
+        return states, context
+
+    def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, in_channels, *grid)`` [, ``u`` ``(batch, n_inputs)``] ->
+        ``(batch, out_channels, *grid)``."""
+        x = self._check_input(x)
+        states, context = self._solve(x, self.output_times(x), u)
+        latent = self.lift(states, context)  # (out_frames + 1, batch, n)
+        frames = latent.shape[0]
+        decoded = self.decoder(latent.flatten(0, 1), tuple(self.grid_shape))
+        decoded = decoded.reshape(frames, x.shape[0], *decoded.shape[1:])
+        last = x[:, -self.n_fields :]
+        out = last + decoded[1:] - decoded[:1]  # (out_frames, batch, n_fields, *grid)
+        return out.transpose(0, 1).flatten(1, 2)
+
+
+class NeuralODE(AbstractLatentODE):
+    r"""Latent neural ODE surrogate: encoder, the vector field :math:`x' = f(Ax + b) + Zu`, decoder.
+
+    ``model(x)`` maps the last ``in_frames`` frames to the next ``out_frames`` (the
+    :class:`~opkit.pde_data.DataSpec` convention, frame-major channels)::
+
+        x: (batch, in_frames * n_fields, *grid)  ->  (batch, out_frames * n_fields, *grid)
+
+    1. Encode: a periodic convolution (kernel ``kernel_size``, ``width`` channels, GELU)
+       and a 1x1 convolution give ``latent_channels`` channels on the grid; flattened,
+       they are the ODE state :math:`x(0) \in \mathbb{R}^n`,
+       ``n = latent_channels * prod(grid_shape)``.
+    2. Integrate :math:`x' = f(A_L \cdots f(A_1 x + b_1) \cdots + b_L) + Z u`
+       (:class:`LayerVectorField`, dense ``n x n`` matrices, ``f`` element-wise; one layer
+       by default, the form of Lehtimäki et al.) with torchdiffeq over ``frame_time`` per
+       output frame: :math:`x(t_j)`, :math:`t_j = j\,\tau`, ``j = 0..out_frames``.
+       ``u`` ``(batch, n_inputs)`` is an optional input constant in time (PDE parameters,
+       forcing amplitudes); ``n_inputs=0`` (default) drops the term.
+    3. Decode each state to the fields of a frame with the mirror convolutions ``D`` and
+       add the change to the last input frame: :math:`u_j = u_{\text{last}} + D(x(t_j)) -
+       D(x(0))`, so that a vector field of zero predicts persistence.
+
+    The encoder and decoder are local and shift-equivariant; the dense ``A`` is not (train
+    with ``shift_augment`` on translation-invariant data, as ``opkit.fit`` does). Solver
+    defaults: ``rk4`` with 4 steps per frame (``step_size = 0.25``, ``frame_time = 1``);
+    adaptive methods (``"dopri5"``...) use ``rtol = 1e-3``, ``atol = 1e-4`` by default;
+    ``adjoint=True`` back-propagates with ``torchdiffeq.odeint_adjoint`` (memory
+    independent of the number of steps). The settings are plain attributes and can be
+    changed after training (``model.method = "dopri5"``). :attr:`nfe` counts the
+    vector-field evaluations of the last call.
+
+    There is no published configuration for PDE surrogates (the paper compresses neural
+    ODE classifiers); the defaults (``latent_channels=2``, ``width=32``, ``kernel_size=5``)
+    are sized for the 1-D KS suite on 256 points (``n = 512``).
+
+    Args:
+        in_channels: ``in_frames * n_fields`` (default 10).
+        out_channels: ``out_frames * n_fields`` (default 1); must be whole frames.
+        n_fields: fields per frame (default 1).
+        grid_shape: the grid ``(n_x[, n_y])``; the state size depends on it, so a model runs
+            on this grid only. Default ``(256,)``.
+        latent_channels: latent channels per grid point (default 2).
+        width: hidden channels of the encoder and decoder (default 32).
+        kernel_size: odd kernel of the periodic convolutions (default 5).
+        n_layers: layers of the vector field (default 1; :func:`~opkit.models.mor.compress`
+            needs 1).
+        activation: ``f``, default ``"tanh"`` (see :func:`elementwise`).
+        n_inputs: size of ``u`` (default 0: no input).
+        method: torchdiffeq method (default ``"rk4"``).
+        step_size: step of fixed-step methods in units of the latent clock (default 0.25).
+        rtol, atol: tolerances of adaptive methods (defaults 1e-3, 1e-4).
+        adjoint: gradients by the adjoint method (default ``False``: back-propagation
+            through the solver).
+        frame_time: latent time per output frame (default 1.0).
+
+    Shapes:
+        ``forward(x, u=None)``: ``(batch, in_channels, *grid_shape)`` [and ``(batch,
+        n_inputs)``] -> ``(batch, out_channels, *grid_shape)``.
+
+    Raises:
+        TypeError / ValueError: non-int or out-of-range sizes, an even kernel, an unknown
+            activation or method, channels that are not whole frames; in ``forward``, an
+            input of another shape or a missing/extra ``u``.
+
+    References:
+        R. T. Q. Chen, Y. Rubanova, J. Bettencourt, D. Duvenaud, "Neural ordinary
+        differential equations", NeurIPS (2018).
+        M. Lehtimäki, L. Paunonen, M.-L. Linne, "Accelerating neural ODEs using model order
+        reduction", IEEE TNNLS 35 (2024); arXiv:2105.14070.
+
+    Examples:
+        >>> model = NeuralODE(in_channels=2, out_channels=1, grid_shape=(16,), width=4)
+        >>> model(torch.randn(3, 2, 16)).shape
+        torch.Size([3, 1, 16])
+        >>> model.state_size, model.nfe   # 2 latent channels x 16 points; 4 rk4 steps x 4
+        (32, 16)
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 10,
+        out_channels: int = 1,
+        n_fields: int = 1,
+        grid_shape: Sequence[int] = (256,),
+        latent_channels: int = 2,
+        width: int = 32,
+        kernel_size: int = 5,
+        n_layers: int = 1,
+        activation: str = "tanh",
+        n_inputs: int = 0,
+        method: str = "rk4",
+        step_size: float = 0.25,
+        rtol: float = 1e-3,
+        atol: float = 1e-4,
+        adjoint: bool = False,
+        frame_time: float = 1.0,
+    ):
+        super().__init__()
+        self.config = _check_config(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            n_fields=n_fields,
+            grid_shape=grid_shape,
+            latent_channels=latent_channels,
+            width=width,
+            kernel_size=kernel_size,
+            n_layers=n_layers,
+            activation=activation,
+            n_inputs=n_inputs,
+            method=method,
+            step_size=step_size,
+            rtol=rtol,
+            atol=atol,
+            adjoint=adjoint,
+            frame_time=frame_time,
+        )
+        c = self.config
+        self.in_channels, self.out_channels = c["in_channels"], c["out_channels"]
+        self.n_fields, self.grid_shape = c["n_fields"], tuple(c["grid_shape"])
+        self.latent_channels, self.n_inputs = c["latent_channels"], c["n_inputs"]
+        self.state_size = c["latent_channels"] * math.prod(self.grid_shape)
+        self.method, self.step_size, self.rtol, self.atol = method, step_size, rtol, atol
+        self.adjoint, self.frame_time = bool(adjoint), float(frame_time)
+        self.encoder, self.decoder = build_encoder_decoder(c)
+        self.vector_field = LayerVectorField(
+            self.state_size, n_layers=n_layers, activation=activation, n_inputs=n_inputs
+        )
+
+    @property
+    def in_frames(self) -> int:
+        return self.in_channels // self.n_fields
+
+    @classmethod
+    def init_args_from_spec(cls, spec: DataSpec, **kwargs: Any) -> dict[str, Any]:
+        """Constructor arguments for ``spec``: channels, fields and grid from the data.
+
+        Other keyword arguments (``latent_channels``, ``width``, ``method``...) are passed
+        through.
+
+        Raises:
+            TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.
+            ValueError: ``kwargs`` contradicts a size fixed by the data.
+        """
+        from ..pde_data import DataSpec
+
+        if not isinstance(spec, DataSpec):
+            raise TypeError(
+                f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
+            )
+        fixed = {
+            "in_channels": spec.in_channels,
+            "out_channels": spec.out_channels,
+            "n_fields": spec.n_fields,
+            "grid_shape": list(spec.spatial_shape),
+        }
+        clash = {
+            k: kwargs[k]
+            for k in fixed
+            if k in kwargs and (list(kwargs[k]) if k == "grid_shape" else kwargs[k]) != fixed[k]
+        }
+        if clash:
+            raise ValueError(
+                f"NeuralODE.from_spec: {clash} contradict the DataSpec, which fixes "
+                f"{ {k: fixed[k] for k in clash} }; drop them."
+            )
+        return {**kwargs, **fixed}
+
+    @classmethod
+    def from_spec(cls, spec: DataSpec, **kwargs: Any) -> NeuralODE:
+        """``NeuralODE(**NeuralODE.init_args_from_spec(spec, **kwargs))``."""
+        return cls(**cls.init_args_from_spec(spec, **kwargs))
+
+    def project(self, latent: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return latent, {}
+
+    def lift(self, states: torch.Tensor, context: dict[str, torch.Tensor]) -> torch.Tensor:
+        return states
+
+    def cost(self) -> dict[str, int]:
+        """Per vector-field evaluation and sample: multiply-adds and values of ``f``."""
+        n, layers = self.state_size, self.vector_field.n_layers
+        return {"macs": layers * n * n + n * self.n_inputs, "f_evals": layers * n}
+
+    def extra_repr(self) -> str:
+        return (
+            f"state_size={self.state_size}, grid_shape={self.grid_shape}, method={self.method!r}"
+            f", step_size={self.step_size}, rtol={self.rtol}, atol={self.atol}, "
+            f"adjoint={self.adjoint}"
+        )
+
+
+def _check_config(**c: Any) -> dict[str, Any]:
+    """Validate `NeuralODE`'s constructor arguments; return them as plain data."""
+    for name in ("in_channels", "out_channels", "n_fields", "latent_channels", "width"):
+        _check_int(name, c[name], minimum=1)
+    _check_int("n_layers", c["n_layers"], minimum=1)
+    _check_int("n_inputs", c["n_inputs"], minimum=0)
+    k = _check_int("kernel_size", c["kernel_size"], minimum=1)
+    if k % 2 == 0:
+        raise ValueError(f"`kernel_size` must be odd (centred periodic stencil), got {k}.")
+    for name in ("in_channels", "out_channels"):
+        if c[name] % c["n_fields"]:
+            raise ValueError(
+                f"`{name}` (={c[name]}) must be a multiple of `n_fields` (={c['n_fields']}): "
+                "whole frames only."
+            )
+    try:
+        grid = [int(n) for n in c["grid_shape"]]
+    except TypeError:
+        raise TypeError(
+            f"`grid_shape` must be a sequence of 1 or 2 ints, got {c['grid_shape']!r}."
+        ) from None
+    if len(grid) not in (1, 2) or min(grid) < 2:
+        raise ValueError(f"`grid_shape` must be (n_x,) or (n_x, n_y), sizes >= 2, got {grid}.")
+    elementwise(c["activation"])
+    check_solver(c["method"], c["step_size"], c["rtol"], c["atol"])
+    _check_positive("frame_time", c["frame_time"])
+    return {**c, "grid_shape": grid, "adjoint": bool(c["adjoint"])}

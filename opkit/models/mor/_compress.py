@@ -1,0 +1,130 @@
+"""`compress`: POD-DEIM reduction of a trained `NeuralODE` (Lehtimäki et al. 2024)."""
+
+from __future__ import annotations
+
+import torch
+
+from .._neural_ode import NeuralODE
+from ._deim import deim
+from ._pod import pod
+from ._reduced import ReducedNeuralODE, check_reduced_sizes
+from ._snapshots import snapshots
+
+__all__ = ["compress", "check_compressible"]
+
+
+def check_compressible(model: object) -> NeuralODE:
+    """Raise unless ``model`` is a `NeuralODE` with the one-layer vector field."""
+    if not isinstance(model, NeuralODE):
+        raise TypeError(
+            f"`model` must be an opkit.models.NeuralODE, got {type(model).__name__} (for a "
+            "TrainedOperator pass `.model`, or use opkit.trainers.compress_trained)."
+        )
+    if model.vector_field.n_layers != 1:
+        raise ValueError(
+            "compress reduces the one-layer vector field x' = f(Ax + b) + Zu of Lehtimäki et "
+            f"al.; this NeuralODE stacks n_layers={model.vector_field.n_layers} layers. "
+            "Train with n_layers=1 to compress it."
+        )
+    return model
+
+
+@torch.no_grad()
+def compress(
+    model: NeuralODE,
+    data: torch.Tensor,
+    k: int,
+    m: int,
+    *,
+    u: torch.Tensor | None = None,
+    offset: str = "none",
+) -> ReducedNeuralODE:
+    r"""Reduce a trained `NeuralODE` to ``k`` POD modes and ``m`` DEIM points.
+
+    The model is run on the windows ``data``; the latent states ``x(t)`` along the
+    solver's grid (:func:`~opkit.models.mor.snapshots`) and the nonlinearity
+    :math:`f(Ax + b)` there are the snapshots. Then :math:`V_k` = ``pod(states, k)``,
+    :math:`U_m` = ``pod(nonlinearity, m)``, ``P = deim(U_m)`` and the reduced matrices of
+    :class:`ReducedNeuralODE` are formed in float64 (then cast to the model's dtype).
+    ``m < k`` is allowed: DEIM needs only ``P^T U_m`` invertible, and the reduced velocity
+    then lies in an ``m``-dimensional subspace of the ``k`` modes (usually a poor trade).
+
+    Supported: the one-layer vector field :math:`x' = f(Ax + b) + Zu` (any element-wise
+    ``f``), the form whose formulas the paper gives; a stacked vector field raises.
+
+    Args:
+        model: the trained `NeuralODE` (``n_layers == 1``).
+        data: ``(batch, in_channels, *grid)`` windows in the units the model sees (for a
+            model inside an `OperatorModule`, normalised by its ``in_norm``), typically from
+            the training split. ``batch * n_times`` must be at least ``max(k, m)``.
+        k: POD modes of the state, ``1 <= k <= n``.
+        m: DEIM points of the nonlinearity, ``1 <= m <= n``.
+        u: ``(batch, n_inputs)`` inputs, when the model has them.
+        offset: ``"none"`` (the paper's :math:`x \approx V_k \tilde x`, default) or
+            ``"initial"`` (:math:`x \approx x(0) + V_k \tilde x`, ``V_k`` from the
+            displacement snapshots; see :class:`ReducedNeuralODE`).
+
+    Returns:
+        A `ReducedNeuralODE` on the model's device and dtype, in eval mode, whose
+        ``state_energy`` / ``nonlinear_energy`` buffers hold the captured POD energies.
+
+    Raises:
+        TypeError / ValueError: not a one-layer `NeuralODE`; ``k`` or ``m`` not in
+            ``1..n``; fewer snapshots than ``max(k, m)``.
+
+    References:
+        M. Lehtimäki, L. Paunonen, M.-L. Linne, "Accelerating neural ODEs using model order
+        reduction", IEEE TNNLS 35 (2024); arXiv:2105.14070, section III.
+
+    Examples:
+        >>> from opkit.models import NeuralODE
+        >>> full = NeuralODE(in_channels=2, out_channels=1, grid_shape=(8,), width=4)
+        >>> reduced = compress(full, torch.randn(20, 2, 8), k=6, m=9)
+        >>> reduced(torch.randn(3, 2, 8)).shape, reduced.cost()
+        (torch.Size([3, 1, 8]), {'macs': 108, 'f_evals': 9})
+    """
+    model = check_compressible(model)
+    n = model.state_size
+    k, m = check_reduced_sizes(k, m, n)
+    if offset not in ("none", "initial"):
+        raise ValueError(f"`offset` must be 'none' or 'initial', got {offset!r}.")
+    was_training = model.training
+    model.eval()
+    try:
+        states, nonlinear = snapshots(model, data, u, relative=offset == "initial")
+    finally:
+        model.train(was_training)
+    n_snap = states.shape[1]
+    if n_snap < max(k, m):
+        raise ValueError(
+            f"`data` gives {n_snap} snapshots (windows x solver times), fewer than "
+            f"max(k, m) = {max(k, m)}; pass more windows."
+        )
+    V, state_energy = pod(states, k)
+    U, nonlinear_energy = pod(nonlinear, m)
+    P = deim(U)
+    V, U = V.double(), U.double()
+    layer = model.vector_field.layers[0]
+    A, b = layer.weight.double(), layer.bias.double()
+    # N = V^T U (P^T U)^{-1}: solve (P^T U)^T N^T = (V^T U)^T rather than inverting.
+    N = torch.linalg.solve(U[P].T, (V.T @ U).T).T
+    reduced = ReducedNeuralODE(full_config=model.config, k=k, m=m, offset=offset).to(
+        device=A.device, dtype=layer.weight.dtype
+    )
+    reduced.encoder.load_state_dict(model.encoder.state_dict())
+    reduced.decoder.load_state_dict(model.decoder.state_dict())
+    field = reduced.vector_field
+    field.N.copy_(N)
+    field.A_m.copy_(A[P] @ V)
+    field.b_m.copy_(b[P])
+    if field.Z is not None:
+        field.Z.copy_(V.T @ model.vector_field.input_map.weight.double())
+    reduced.basis.copy_(V)
+    reduced.deim_indices.copy_(P)
+    if offset == "initial":
+        reduced.A_rows.copy_(A[P])
+    reduced.state_energy.fill_(state_energy)
+    reduced.nonlinear_energy.fill_(nonlinear_energy)
+    for name in ("method", "step_size", "rtol", "atol", "adjoint", "frame_time"):
+        setattr(reduced, name, getattr(model, name))
+    return reduced.eval()

@@ -1,0 +1,162 @@
+"""NeuralODE: the latent ODE's mathematics (exact linear solutions, adjoint gradients),
+the encode/decode structure, from_spec, and clear errors."""
+
+import math
+
+import pytest
+import torch
+
+from opkit.models import NeuralODE
+from opkit.pde_data import DataSpec
+
+
+def _tiny(**kwargs):
+    settings = dict(in_channels=2, out_channels=1, grid_shape=(8,), width=4, latent_channels=1)
+    settings.update(kwargs)
+    return NeuralODE(**settings)
+
+
+def _set_linear_field(model, A, b):
+    layer = model.vector_field.layers[0]
+    with torch.no_grad():
+        layer.weight.copy_(A)
+        layer.bias.copy_(b)
+
+
+def _linear_exact(A, b, x0, t):
+    """x' = A x + b: x(t) = e^{At} x0 + A^{-1} (e^{At} - I) b, A invertible."""
+    E = torch.linalg.matrix_exp(A * t)
+    return x0 @ E.T + torch.linalg.solve(A, (E - torch.eye(len(b), dtype=A.dtype)) @ b)
+
+
+def test_shapes_and_solver_evaluations():
+    model = _tiny()
+    y = model(torch.randn(3, 2, 8))
+    assert y.shape == (3, 1, 8)
+    assert model.state_size == 8
+    assert model.nfe == 16  # rk4 (4 evaluations per step) x 4 steps of 0.25 per frame
+    two = _tiny(out_channels=2, in_channels=4, n_fields=2, latent_channels=2)
+    assert two(torch.randn(2, 4, 8)).shape == (2, 2, 8)
+
+
+def test_linear_vector_field_matches_matrix_exponential():
+    """f = identity: x' = A x + b has the closed form; dopri5 at tight tolerances meets it,
+    and rk4 converges to it at fourth order."""
+    torch.manual_seed(0)
+    model = _tiny(activation="identity", method="dopri5", rtol=1e-11, atol=1e-12).double()
+    n = model.state_size
+    A = 0.5 * torch.randn(n, n, dtype=torch.float64) - 0.3 * torch.eye(n, dtype=torch.float64)
+    b = torch.randn(n, dtype=torch.float64)
+    _set_linear_field(model, A, b)
+    x = torch.randn(4, 2, 8, dtype=torch.float64)
+    t = torch.tensor([0.0, 0.4, 1.3], dtype=torch.float64)
+    with torch.no_grad():
+        states = model.latent_trajectory(x, t)
+        x0 = model.encoder(x)
+    for i, ti in enumerate(t.tolist()):
+        torch.testing.assert_close(states[i], _linear_exact(A, b, x0, ti), rtol=1e-8, atol=1e-9)
+
+    errors, steps = [], [0.5, 0.25, 0.125]
+    model.method = "rk4"
+    for h in steps:
+        model.step_size = h
+        with torch.no_grad():
+            end = model.latent_trajectory(x, t[[0, 2]])[-1]
+        errors.append(float((end - _linear_exact(A, b, x0, 1.3)).abs().max()))
+    slope = math.log(errors[0] / errors[-1]) / math.log(steps[0] / steps[-1])
+    assert 3.6 < slope < 4.4, (errors, slope)
+
+
+def test_prediction_is_last_frame_plus_decoded_change():
+    """u_j = u_last + D(x(t_j)) - D(x(0)): a zero vector field predicts persistence; a
+    constant one x' = Z u moves the state to x0 + t Z u exactly."""
+    torch.manual_seed(1)
+    model = _tiny(activation="identity", n_inputs=3, out_channels=2).double()
+    _set_linear_field(model, torch.zeros(8, 8), torch.zeros(8))
+    x = torch.randn(5, 2, 8, dtype=torch.float64)
+    u = torch.randn(5, 3, dtype=torch.float64)
+    with torch.no_grad():
+        model.vector_field.input_map.weight.zero_()
+        y = model(x, u)
+    torch.testing.assert_close(y, x[:, -1:].expand(5, 2, 8))
+
+    with torch.no_grad():
+        model.vector_field.input_map.weight.normal_()
+        y = model(x, u)
+        x0 = model.encoder(x)
+        drift = u @ model.vector_field.input_map.weight.T
+        d0 = model.decoder(x0, (8,))
+        expected = [x[:, -1:] + model.decoder(x0 + j * drift, (8,)) - d0 for j in (1, 2)]
+    torch.testing.assert_close(y, torch.cat(expected, 1), rtol=1e-12, atol=1e-12)
+    assert (y - x[:, -1:]).abs().max() > 1e-3  # the input term does move the prediction
+
+
+def test_adjoint_gradients_equal_backpropagated_ones():
+    torch.manual_seed(2)
+    settings = dict(method="dopri5", rtol=1e-10, atol=1e-10, n_inputs=2)
+    direct = _tiny(**settings).double()
+    adjoint = _tiny(adjoint=True, **settings).double()
+    adjoint.load_state_dict(direct.state_dict())
+    x = torch.randn(3, 2, 8, dtype=torch.float64)
+    u = torch.randn(3, 2, dtype=torch.float64)
+    target = torch.randn(3, 1, 8, dtype=torch.float64)
+    grads = []
+    for model in (direct, adjoint):
+        loss = (model(x, u) - target).pow(2).sum()
+        grads.append(torch.autograd.grad(loss, list(model.parameters())))
+    for name, (g1, g2) in zip([n for n, _ in direct.named_parameters()], zip(*grads)):
+        assert g1.abs().max() > 0, name
+        torch.testing.assert_close(g2, g1, rtol=1e-6, atol=1e-8, msg=name)
+
+
+def test_gradcheck_through_the_solver():
+    torch.manual_seed(3)
+    model = _tiny(step_size=0.5).double()
+    x = torch.randn(2, 2, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(model, (x,), eps=1e-6, atol=1e-6)
+
+
+def test_every_parameter_gets_a_gradient():
+    model = _tiny(n_layers=2, n_inputs=1)
+    model(torch.randn(2, 2, 8), torch.randn(2, 1)).pow(2).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_from_spec_is_constructor_of_init_args():
+    spec = DataSpec(spatial_shape=(16,), lengths=(1.0,), in_frames=3, out_frames=2)
+    args = NeuralODE.init_args_from_spec(spec, width=6)
+    assert args["in_channels"] == 3 and args["out_channels"] == 2
+    assert args["grid_shape"] == [16] and args["width"] == 6
+    model = NeuralODE.from_spec(spec, width=6)
+    assert model.config == NeuralODE(**args).config
+    assert model(torch.randn(2, 3, 16)).shape == (2, 2, 16)
+    with pytest.raises(ValueError, match="contradict the DataSpec"):
+        NeuralODE.init_args_from_spec(spec, in_channels=4)
+    with pytest.raises(TypeError, match="DataSpec"):
+        NeuralODE.init_args_from_spec({"spatial_shape": (16,)})
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(kernel_size=4), ValueError, "odd"),
+        (dict(method="rk45"), ValueError, "torchdiffeq method"),
+        (dict(activation="cube"), ValueError, "activation"),
+        (dict(step_size=0.0), ValueError, "step_size"),
+        (dict(width=2.5), TypeError, "width"),
+        (dict(out_channels=3, n_fields=2, in_channels=2), ValueError, "whole frames"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        _tiny(**kwargs)
+
+
+def test_bad_inputs_are_named():
+    model = _tiny()
+    with pytest.raises(ValueError, match=r"\(batch, 2, 8\)"):
+        model(torch.randn(2, 2, 16))
+    with pytest.raises(ValueError, match="n_inputs=0"):
+        model(torch.randn(2, 2, 8), torch.randn(2, 1))
+    with pytest.raises(ValueError, match="n_inputs"):
+        _tiny(n_inputs=2)(torch.randn(2, 2, 8))
