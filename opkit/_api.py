@@ -22,12 +22,15 @@ def fit(model: Any, dataset: Any, **options: Any):
         >>> result = opkit.fit(opkit.models.FNO, "burgers", max_time=120)  # doctest: +SKIP
         >>> result.metrics["test/rel_l2"]  # doctest: +SKIP
     """
-    hook = _entry_point(model if isinstance(model, type) else type(model), "opkit_trainer")
-    if hook is not None:  # e.g. PROSE trains on ODE trajectories with its own module
-        return hook(model, dataset, **options)
-    from .trainers import fit as _fit
+    from ._quiet import quiet_lightning
 
-    return _fit(model, dataset, **options)
+    hook = _entry_point(model if isinstance(model, type) else type(model), "opkit_trainer")
+    with quiet_lightning():  # Lightning's tips and its own deprecations: nothing to act on
+        if hook is not None:  # e.g. PROSE trains on ODE trajectories with its own module
+            return hook(model, dataset, **options)
+        from .trainers import fit as _fit
+
+        return _fit(model, dataset, **options)
 
 
 def _entry_point(obj: Any, attribute: str):

@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module, function, _ = _COMMANDS[command]
     run = getattr(importlib.import_module(module), function)
-    return int(run([command, *rest] if command in _PASS_COMMAND else rest) or 0)
+    from ._quiet import quiet_lightning
+
+    with quiet_lightning():  # Lightning's tips and its own deprecations: nothing to act on
+        return int(run([command, *rest] if command in _PASS_COMMAND else rest) or 0)
 
 
 if __name__ == "__main__":

@@ -124,8 +124,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def make_cli(args: list[str] | None, *, run: bool = True):
-    """The LightningCLI of opkit (subclass mode for model and data)."""
+def make_cli(args: list[str] | None, *, run: bool = True, logger: str = "csv"):
+    """The LightningCLI of opkit (subclass mode for model and data); ``logger``: ``"csv"``
+    or ``"tensorboard"`` (CSV plus TensorBoard) unless the config sets ``trainer.logger``."""
     import lightning as L
     from lightning.pytorch.cli import LightningCLI
 
@@ -133,7 +134,10 @@ def make_cli(args: list[str] | None, *, run: bool = True):
     from ._operator import OperatorModule
 
     class OpkitCLI(LightningCLI):
-        pass
+        def instantiate_trainer(self, **kwargs):
+            from ._console import instantiate_trainer
+
+            return instantiate_trainer(self, super().instantiate_trainer, logger, **kwargs)
 
     class _Linked(OpkitCLI):
         """An `OperatorModule` on an `OperatorDataModule`: the data's description and the
@@ -203,8 +207,16 @@ def lightning_main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in rest) or not rest:
         make_cli([argv[0], "--help"])
         return 0
+    import time
+
+    from ._console import after_fit, pop_logger
+
+    logger, rest = pop_logger(rest)
     extra = _sizes_from_data(rest)
-    make_cli([argv[0], *rest, *extra])
+    start = time.monotonic()
+    cli = make_cli([argv[0], *rest, *extra], logger=logger)
+    if argv[0] == "fit":
+        print(after_fit(cli, seconds=time.monotonic() - start))
     return 0
 
 

@@ -31,7 +31,10 @@ class OperatorDataModule(L.LightningDataModule):
     checkpoint through `OperatorModule`.
 
     Args:
-        path: an opkit HDF5 file (``opkit.generate`` writes them).
+        path: an opkit HDF5 file (``opkit.generate`` writes them), or a built-in dataset
+            name (``"burgers"``, ``"ks"``, ``"ns"``) generated on first use into the cache
+            folder (``$OPKIT_CACHE``, default ``~/.cache/opkit``), as `opkit.fit` does.
+        size: size of a built-in dataset: ``"cpu"`` (default) or ``"paper"``.
         in_frames, out_frames: window sizes in ``windows`` mode (1 and 1 in ``pairs``).
         mode: ``"auto"``, ``"pairs"`` or ``"windows"``.
         batch_size: training batch size (evaluation uses the same).
@@ -65,6 +68,7 @@ class OperatorDataModule(L.LightningDataModule):
         self,
         path: str,
         *,
+        size: str = "cpu",
         in_frames: int = 1,
         out_frames: int = 1,
         mode: Mode = "auto",
@@ -91,7 +95,7 @@ class OperatorDataModule(L.LightningDataModule):
             raise ValueError(
                 f"`shift_augment` must be True, False or 'auto', got {shift_augment!r}."
             )
-        self.path = str(path)
+        self.path = _data_path(path, size=size)
         with open_dataset(self.path) as ds:
             self.n_t = int(ds.sizes["t"])
             self.field = _field_name(ds)
@@ -282,6 +286,28 @@ def _materialize(ds: Dataset) -> TensorDataset:
         xs.append(x)
         ys.append(y)
     return TensorDataset(torch.cat(xs), torch.cat(ys))
+
+
+def _data_path(path: str, *, size: str) -> str:
+    """``path``, or the cached file of a built-in name (generated on first use)."""
+    from pathlib import Path
+
+    from ..pde_data._named import SIZES
+    from ._fit import BUILTIN_DATASETS, resolve_dataset  # _fit imports this module
+
+    text = str(path)
+    if text in BUILTIN_DATASETS:
+        if size not in SIZES:
+            raise ValueError(f"`size` must be one of {SIZES}, got {size!r}.")
+        return str(resolve_dataset(text, size=size))
+    if not Path(text).exists():
+        name = next((n for n in BUILTIN_DATASETS if Path(text).stem.startswith(n)), "NAME")
+        raise ValueError(
+            f"`path` {text!r} does not exist. Make it with `opkit generate {name} --out "
+            f"{text}`, or give a built-in name ({', '.join(BUILTIN_DATASETS)}; e.g. "
+            "`path: burgers`), generated on first use into the cache folder."
+        )
+    return text
 
 
 def _field_name(ds) -> str:
