@@ -11,12 +11,14 @@ vocabulary by these rules:
   written as tokens).
 - ``Add`` with n terms -> right-nested binary ``add``: ``a + b + c -> add a add b c``, terms
   in sympy's order. ``sub`` is never written.
-- ``Mul``: its numeric factors multiply into one coefficient; factors ``b**-k`` (negative
-  integer power) form the denominator ``D``, the others (coefficient first) the numerator
-  ``N``, each a right-nested ``mul`` chain; the product is ``div N D``, ``N`` alone, or
-  ``inv D`` when ``N`` is empty. **Negative coefficients:** a coefficient of exactly -1
-  becomes ``neg`` of the rest (``-x*y -> neg mul u_0 u_1``); any other negative coefficient
-  stays a negative leaf (``-3*x -> mul -3 u_0``, ``-0.38*x -> mul - N380 E-3 u_0``).
+- ``Mul``: its numeric factors multiply into one coefficient ``c``; factors ``b**-k``
+  (negative integer power) form the denominator ``D``, the others the numerator ``N``, each
+  a right-nested ``mul`` chain in sympy's order; the rest ``R`` is ``div N D``, ``N``
+  alone, or ``inv D`` when ``N`` is empty; then ``c = 1 -> R``, ``c = -1 -> neg R``, other
+  ``c -> mul c R`` (the coefficient outermost: ``2/y -> mul 2 inv u_1``, ``x*y/3 -> mul +
+  N333 E-3 mul u_0 u_1``). **Negative coefficients:** exactly -1 is ``neg``
+  (``-x*y -> neg mul u_0 u_1``); any other negative coefficient stays a negative leaf
+  (``-3*x -> mul -3 u_0``, ``-0.38*x -> mul - N380 E-3 u_0``).
 - ``Pow(b, n)`` with integer ``n``: ``n = 2 -> pow2 b``; ``n = -1 -> inv b``; ``n < 0 ->
   inv`` of ``b**|n|``; ``n >= 3`` by squaring: even ``n -> pow2`` of ``b**(n/2)``, odd ``n ->
   mul b b**(n-1)`` (``b**3 -> mul b pow2 b``, ``b**4 -> pow2 pow2 b``, ``b**5 -> mul b pow2
@@ -136,10 +138,6 @@ def _from_sympy(expr: sympy.Expr) -> Tree:
                 denominator.append(_power(_from_sympy(factor.base), -int(factor.exp)))
             else:
                 numerator.append(_from_sympy(factor))
-        # exact integers only: a Float 1.0 or -1.0 coefficient stays a float leaf
-        negate = coefficient.is_Integer and int(coefficient) == -1
-        if not negate and not (coefficient.is_Integer and int(coefficient) == 1):
-            numerator.insert(0, _number(coefficient, expr))
         if numerator and denominator:
             node = Op("div", (_chain("mul", numerator), _chain("mul", denominator)))
         elif denominator:
@@ -148,7 +146,15 @@ def _from_sympy(expr: sympy.Expr) -> Tree:
             node = _chain("mul", numerator)
         else:  # an unevaluated Mul of numbers only
             return _number(coefficient, expr)
-        return Op("neg", (node,)) if negate else node
+        # The coefficient multiplies last: sympy distributes a number over a sum only in a
+        # two-factor product, so `0.5 * ((x + y) / x)` decodes to sympy's form of the
+        # original while `(0.5 * (x + y)) / x` would not. Exact integers only: a Float
+        # coefficient 1.0 or -1.0 stays a float leaf.
+        if coefficient.is_Integer and int(coefficient) == 1:
+            return node
+        if coefficient.is_Integer and int(coefficient) == -1:
+            return Op("neg", (node,))
+        return Op("mul", (_number(coefficient, expr), node))
     if expr.is_Pow:
         return _power(_from_sympy(expr.base), _check_exponent(expr))
     if isinstance(expr, (sympy.sin, sympy.cos)):

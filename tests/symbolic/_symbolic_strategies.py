@@ -63,13 +63,13 @@ sympy_systems = st.lists(sympy_expressions, min_size=1, max_size=4)
 
 # Trees whose constants are already on the 3-digit float grid, so tokens round-trip them.
 _grid_floats = _float_values.map(lambda x: decode_float(encode_float(x)))
-tree_leaves = st.one_of(
+_numeric_leaves = st.one_of(
     st.integers(min_value=0, max_value=9).map(Var),
     st.integers(min_value=-10, max_value=10).map(Int),
     _grid_floats.map(Const),
-    st.just(Placeholder()),
 )
-_ARITY = {"add": 2, "sub": 2, "mul": 2, "div": 2, "neg": 1, "inv": 1, "sin": 1, "cos": 1, "pow2": 1}
+_ARITY = {"add": 2, "sub": 2, "mul": 2, "div": 2, "neg": 1, "inv": 1, "sin": 1, "cos": 1}
+_ARITY["pow2"] = 1
 
 
 def _extend_tree(children):
@@ -81,4 +81,9 @@ def _extend_tree(children):
     )
 
 
-trees = st.recursive(tree_leaves, _extend_tree, max_leaves=20)
+#: random trees over every operator, u_0..u_9, integers, grid floats and placeholders
+trees = st.recursive(
+    st.one_of(_numeric_leaves, st.just(Placeholder())), _extend_tree, max_leaves=20
+)
+#: the same without placeholders (sympy renumbers placeholders in its own term order)
+numeric_trees = st.recursive(_numeric_leaves, _extend_tree, max_leaves=20)
