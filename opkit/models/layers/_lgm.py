@@ -120,6 +120,8 @@ class ZeroSumConv(nn.Module):
         # the default initialisation of torch's ConvNd, so that D starts at the same scale as W
         nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
         self.weight = nn.Parameter(weight)
+        # partial-DFT matrices per (grid, modes, dtype, device); derived data, not state
+        self._bases: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property
     def stencil(self) -> torch.Tensor:
@@ -224,9 +226,13 @@ class SpectralConv(nn.Module):
             parts = torch.rand(*shape, 2, generator=generator)
             weight = torch.view_as_complex(parts) / (in_channels * out_channels)
         self.weight = nn.Parameter(weight)
+        # partial-DFT matrices per (grid, modes, dtype, device); derived data, not state
+        self._bases: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def forward(self, c: torch.Tensor, *, channels_last: bool = False) -> torch.Tensor:
         """Apply ``G``; see the class docstring for shapes."""
+        if channels_last and self.n_dim == 1:
+            return self._dft_1d(c)
         w = self.weight.to(_complex_dtype(c.dtype))
         m, d = self.n_modes, self.n_dim
         axes = tuple(range(1, 1 + d)) if channels_last else tuple(range(-d, 0))
@@ -257,6 +263,40 @@ class SpectralConv(nn.Module):
             gap = mixed.new_zeros(*mixed.shape[:2], spatial[0] - 2 * kx, ky)
             out = torch.cat([mixed[..., :kx, :], gap, mixed[..., kx:, :]], dim=-2)
         return torch.fft.irfftn(out, s=spatial, dim=axes)
+
+    def _dft_bases(self, n: int, k: int, dtype: torch.dtype, device: torch.device):
+        """Real forward ``(2k, n)`` and inverse ``(n, 2k)`` partial DFT matrices, cached."""
+        key = (n, k, dtype, device)
+        if key not in self._bases:
+            x = torch.arange(n, dtype=torch.float64)
+            freq = torch.arange(k, dtype=torch.float64)
+            angle = 2 * math.pi * freq[:, None] * x[None, :] / n  # (k, n)
+            forward = torch.cat([torch.cos(angle), -torch.sin(angle)])  # Re, Im of rfft
+            # irfft: DC (and Nyquist) once, the other frequencies twice (their conjugates);
+            # the imaginary part of DC and Nyquist is ignored (sin vanishes there)
+            twice = torch.where((freq == 0) | (2 * freq == n), 1.0, 2.0).to(torch.float64)
+            inverse = torch.cat(
+                [twice[:, None] * torch.cos(angle), -twice[:, None] * torch.sin(angle)]
+            )
+            self._bases[key] = (
+                forward.to(device, dtype),
+                (inverse / n).T.to(device, dtype).contiguous(),
+            )
+        return self._bases[key]
+
+    def _dft_1d(self, c: torch.Tensor) -> torch.Tensor:
+        """1-D channels last: the kept modes by real matrix products instead of FFTs."""
+        n, k = c.shape[1], min(self.n_modes, c.shape[1] // 2 + 1)
+        forward, inverse = self._dft_bases(n, k, c.dtype, c.device)
+        coeffs = torch.matmul(forward, c)  # (b, 2k, in): [Re; Im]
+        w = self.weight[..., :k]
+        wr, wi = w.real.to(c.dtype), w.imag.to(c.dtype)  # (in, out, k)
+        # (Re + i Im)(wr + i wi) per mode as one real (2 in -> 2 out) product
+        block = torch.cat([torch.cat([wr, wi], 1), torch.cat([-wi, wr], 1)], 0)
+        per_mode = coeffs.view(c.shape[0], 2, k, -1).permute(2, 0, 1, 3).flatten(2)
+        mixed = torch.bmm(per_mode, block.permute(2, 0, 1))  # (k, b, 2 out)
+        mixed = mixed.view(k, c.shape[0], 2, -1).permute(1, 2, 0, 3).flatten(1, 2)
+        return torch.matmul(inverse, mixed)  # (b, n, out)
 
     def extra_repr(self) -> str:
         return (
@@ -471,8 +511,9 @@ class LGMLayer(nn.Module):
         taps = F.linear(c, kernel)  # (batch, *spatial, n_blocks * h)
         axes = tuple(range(1, 1 + d))
         parts: list[torch.Tensor | None] = [None, None]
-        for i, (offset, target) in enumerate(blocks):
-            block = taps[..., i * h : (i + 1) * h]
+        # split (not slicing) so that the backward pass is one concatenation, not one
+        # zero-filled full-size gradient per block
+        for block, (offset, target) in zip(taps.split(h, dim=-1), blocks):
             if any(offset):  # out[x] += (c @ K_s)[x + s]
                 block = torch.roll(block, shifts=tuple(-s for s in offset), dims=axes)
             parts[target] = block if parts[target] is None else parts[target] + block

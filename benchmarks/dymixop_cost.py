@@ -1,0 +1,133 @@
+"""Forward + backward cost of DyMixOp against FNO, before and after the fused LGM layer.
+
+For the CPU sizes of the shared suite (KS: 10 frames on 256 points; Burgers: 1 frame on
+1024 points; NS: 10 frames on 64 x 64) it builds, from the same data description,
+
+- ``dymixop``: opkit's DyMixOp (fused, channels-last LGM layers);
+- ``dymixop-before``: the DyMixOp of an earlier git revision (``--before``, default the
+  revision before the fused layer), imported from ``git show`` into a temporary package;
+- ``fno``: opkit's FNO with the hidden width whose parameter count is closest to
+  DyMixOp's (as ``opkit benchmark --match-params``),
+
+and times ``model(x).square().mean().backward()`` on one CPU thread, the three models
+interleaved in every repeat so that machine load hits them alike; it prints the median
+milliseconds per sample and the ratios to FNO. Run from the repository root::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dymixop_cost.py [--repeats 7] [--only ks]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from opkit.models import FNO, DyMixOp
+from opkit.pde_data import DataSpec
+
+# (spec, batch): the suite's CPU sizes; NS uses a batch of 4 (cost per sample is flat in
+# the batch size, and 16 samples of the old model take ~16 s per step on one thread)
+SUITES = {
+    "ks": (DataSpec(spatial_shape=(256,), lengths=(22 * math.pi,), in_frames=10), 32),
+    "burgers": (DataSpec(spatial_shape=(1024,), lengths=(1.0,), in_frames=1), 32),
+    "ns": (DataSpec(spatial_shape=(64, 64), lengths=(1.0, 1.0), in_frames=10), 4),
+}
+BEFORE = "7bb6f4e"  # the last revision with the module-by-module LGM layer
+
+
+def load_before(revision: str, repo: Path) -> type:
+    """DyMixOp class of ``revision`` (its _dymixop.py and layers/_lgm.py) as a fresh module."""
+    root = Path(tempfile.mkdtemp(prefix="dymixop_before_"))
+    pkg = root / "dymixop_before"
+    (pkg / "layers").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "layers" / "__init__.py").write_text("")
+    for name, dest in [("_dymixop.py", pkg), ("layers/_lgm.py", pkg / "layers")]:
+        text = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{revision}:opkit/models/{name}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        (dest / Path(name).name).write_text(text)
+    sys.path.insert(0, str(root))
+    spec = importlib.util.find_spec("dymixop_before._dymixop")
+    assert spec is not None
+    return importlib.import_module("dymixop_before._dymixop").DyMixOp
+
+
+def n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def matched_fno(spec: DataSpec, target: int) -> FNO:
+    best, gap = None, math.inf
+    for width in range(8, 257, 2):
+        net = FNO.from_spec(spec, hidden_channels=width)
+        g = abs(n_params(net) - target)
+        if g > gap:
+            break
+        best, gap = net, g
+    assert best is not None
+    return best
+
+
+def step_ms(model: torch.nn.Module, x: torch.Tensor) -> float:
+    model.zero_grad(set_to_none=True)
+    t0 = time.perf_counter()
+    model(x).square().mean().backward()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", default="ks,burgers,ns", help="comma list of ks,burgers,ns")
+    parser.add_argument("--before", default=BEFORE, help="git revision of the 'before' model")
+    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[1])
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    old_cls = load_before(args.before, args.repo) if args.before else None
+    results = {}
+    for name in args.only.split(","):
+        spec, batch = SUITES[name]
+        torch.manual_seed(0)
+        kwargs = DyMixOp.init_args_from_spec(spec)
+        models = {"dymixop": DyMixOp(**kwargs)}
+        if old_cls is not None:
+            old_kwargs = {k: v for k, v in kwargs.items() if k not in ("gate", "init")}
+            models["dymixop-before"] = old_cls(**old_kwargs)
+        models["fno"] = matched_fno(spec, n_params(models["dymixop"]))
+        x = torch.randn(batch, spec.in_channels, *spec.spatial_shape)
+        times: dict[str, list[float]] = {k: [] for k in models}
+        for model in models.values():  # warm-up
+            step_ms(model, x)
+        for _ in range(args.repeats):
+            for key, model in models.items():
+                times[key].append(step_ms(model, x) / batch)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        results[name] = {
+            "ms_per_sample": med,
+            "params": {k: n_params(m) for k, m in models.items()},
+        }
+        line = ", ".join(f"{k} {v:.2f} ms ({n_params(models[k]):,} params)" for k, v in med.items())
+        ratios = f"dymixop/fno {med['dymixop'] / med['fno']:.2f}"
+        if "dymixop-before" in med:
+            ratios += (
+                f", before/fno {med['dymixop-before'] / med['fno']:.2f}, "
+                f"speed-up {med['dymixop-before'] / med['dymixop']:.2f}x"
+            )
+        print(f"{name} (batch {batch}): {line}; {ratios}", flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main()
