@@ -2,7 +2,9 @@
 
 from ._advection import Advection1D as Advection1D
 from ._allen_cahn import AllenCahn1D as AllenCahn1D
+from ._base import DERIVATIVE_KEYS as DERIVATIVE_KEYS
 from ._base import AbstractPDE as AbstractPDE
+from ._base import AbstractPDE1D as AbstractPDE1D
 from ._burgers import Burgers1D as Burgers1D
 from ._generate import DatasetExistsError as DatasetExistsError
 from ._generate import NonFiniteSampleError as NonFiniteSampleError
@@ -15,6 +17,7 @@ from ._kuramoto_sivashinsky import KuramotoSivashinsky1D as KuramotoSivashinsky1
 from ._named import NAMED_DATASETS as NAMED_DATASETS
 from ._named import DatasetRecipe as DatasetRecipe
 from ._named import named_dataset as named_dataset
+from ._named import recorded_pde as recorded_pde
 from ._named import sample_seed as sample_seed
 from ._navier_stokes import NavierStokes2D as NavierStokes2D
 from ._ode_dataset import ODETrajectories as ODETrajectories
@@ -29,6 +32,7 @@ from ._spec import DataSpec as DataSpec
 from ._store import DatasetFileError as DatasetFileError
 from ._store import dataset_info as dataset_info
 from ._store import open_dataset as open_dataset
+from ._store import read_header as read_header
 from ._torch_datasets import FrameWindows as FrameWindows
 from ._torch_datasets import OperatorPairs as OperatorPairs
 from ._torch_datasets import data_spec as data_spec

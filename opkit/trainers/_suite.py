@@ -25,6 +25,26 @@ MODELS: dict[str, tuple[str, dict]] = {
     "dymixop-sum": ("opkit.models.DyMixOp", {"mixing": "sum"}),
     "dymixop-local": ("opkit.models.DyMixOp", {"mixing": "local"}),
     "dymixop-global": ("opkit.models.DyMixOp", {"mixing": "global"}),
+    # DyMixOp's gate and initialisation options (issue 13) and the paper's recipe
+    "dymixop-sample": ("opkit.models.DyMixOp", {"gate": "sample"}),
+    "dymixop-dataset": ("opkit.models.DyMixOp", {"gate": "dataset"}),
+    "dymixop-authors-init": ("opkit.models.DyMixOp", {"init": "authors"}),
+    "dymixop-paper": ("opkit.models.DyMixOp", {}),
+}
+
+# Training recipes that differ from `opkit.fit`'s defaults, by model name. The DyMixOp
+# paper's (Lai et al. 2025, configs of Lain-PY/DyMixOp): 10-step autoregressive training
+# (`ar_nseq_train = 10`), AdamW lr 1e-3 (weight decay 0.01, torch's default), StepLR(7, 0.97)
+# per epoch, relative MSE, min-max normalisation.
+RECIPES: dict[str, dict] = {
+    "dymixop-paper": {
+        "unroll": 10,
+        "lr": 1e-3,
+        "weight_decay": 1e-2,
+        "scheduler": "step",
+        "loss": "rel_mse",
+        "normalization": "minmax",
+    },
 }
 
 
@@ -123,6 +143,7 @@ def _run_models(
     match_params: bool,
     accelerator: str,
     model_kwargs: dict[str, dict] | None = None,
+    epochs: int | None = None,
 ) -> Report:
     from ._build import build_from_spec
     from ._datamodule import OperatorDataModule
@@ -143,7 +164,8 @@ def _run_models(
         trained = fit(
             _model_class(name),
             path,
-            max_time=budget,
+            max_time=None if epochs else budget,
+            max_epochs=epochs,
             batch_size=suite.batch_size,
             in_frames=suite.in_frames,
             out_frames=suite.out_frames,
@@ -151,6 +173,7 @@ def _run_models(
             accelerator=accelerator,
             progress=False,
             log_dir=out / "runs" / name,
+            **RECIPES.get(name, {}),
             **model_kwargs.get(name, {}),
         )
         train_s = time.monotonic() - t0
@@ -203,6 +226,7 @@ def _markdown(
         ("model", "model"),
         ("params", "params"),
         ("train_s", "train s"),
+        ("epochs", "epochs"),
         ("rel_l2", "rel L2"),
         ("rel_l2_median", "median"),
         ("nrmse", "nRMSE"),
@@ -279,8 +303,13 @@ def run_suite(
     match_params: bool = False,
     accelerator: str = "auto",
     model_kwargs: dict[str, dict] | None = None,
+    epochs: int | None = None,
 ) -> Report:
     """Train each model on the suite's data with the same budget; write the report.
+
+    ``epochs``: train every model for this many epochs instead of ``budget`` seconds
+    (equal-epoch comparison, which machine load does not distort). Models named in
+    ``RECIPES`` train with their paper's recipe.
 
     Raises:
         ValueError: unknown suite or model names.
@@ -302,6 +331,7 @@ def run_suite(
         match_params=match_params,
         accelerator=accelerator,
         model_kwargs=model_kwargs,
+        epochs=epochs,
     )
 
 
