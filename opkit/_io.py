@@ -175,7 +175,7 @@ def output_lock(out: str | os.PathLike, *, wait: bool = False, poll: float = 0.2
         OSError: the lock file cannot be created (missing or read-only folder).
     """
     lock = lock_path(out)
-    key = str(lock.resolve())
+    key = f"{os.getpid()}:{lock.resolve()}"  # a forked child does not hold its parent's locks
     with _held_guard:
         if key in _held:
             _held[key] += 1

@@ -14,7 +14,9 @@ Sub-commands are implemented next to the layer they belong to and imported lazil
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 
 # command -> (module, function, one-line help). Each function takes the remaining argv
@@ -38,11 +40,69 @@ def _usage() -> str:
     lines = ["usage: opkit COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<10} {doc}" for name, (_, _, doc) in _COMMANDS.items()]
     lines += ["", "`opkit COMMAND --help` describes a command."]
+    lines += ["Any failure ends in one line `opkit: error: ...`; add --debug (or set"]
+    lines += ["OPKIT_DEBUG=1) for the traceback. Exit status: 2 bad input, 1 failed run."]
     return "\n".join(lines)
 
 
+# Exceptions that mean "the input is wrong" (exit 2); anything else is a failed run (1).
+_BAD_INPUT = (ValueError, TypeError, KeyError, FileNotFoundError, IsADirectoryError)
+_BAD_INPUT += (NotADirectoryError, PermissionError)
+
+
+def _is_bad_input(err: BaseException) -> bool:
+    names = {c.__name__ for c in type(err).__mro__}
+    return isinstance(err, _BAD_INPUT) or "ArgumentError" in names
+
+
+def _one_line(err: BaseException) -> str:
+    """The message of ``err`` (or, for a bare wrapper, of its cause) on one line."""
+    seen = err
+    text = str(err).strip()
+    while not text and (seen.__cause__ or seen.__context__) is not None:
+        seen = seen.__cause__ or seen.__context__
+        text = str(seen).strip()
+    text = " ".join(text.split()) or type(err).__name__
+    if isinstance(err, KeyError) and len(err.args) == 1:
+        text = f"missing key {err.args[0]!r}"
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        text += (
+            " -- the disk is full: free some space and rerun the same command (finished "
+            "files are intact; a generation resumes where it stopped)"
+        )
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The console script: run a sub-command; every failure ends in one line.
+
+    ``--debug`` (anywhere) or ``OPKIT_DEBUG=1`` lets the exception propagate with its
+    traceback instead.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("OPKIT_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+    if "--debug" in argv:
+        argv = [a for a in argv if a != "--debug"]
+        debug = True
+    try:
+        return _main(argv)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        print(
+            "opkit: error: interrupted; finished files are intact -- rerun the same command "
+            "to resume (`opkit fit ... --ckpt_path .../last.ckpt` for training).",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as err:
+        if debug:
+            raise
+        print(f"opkit: error: {_one_line(err)} (add --debug for the traceback)", file=sys.stderr)
+        return 2 if _is_bad_input(err) else 1
+
+
+def _main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0

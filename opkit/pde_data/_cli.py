@@ -106,10 +106,10 @@ def generate_main(argv: list[str]) -> int:
             **params,
         )
     except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"opkit generate: error: {err}", file=sys.stderr)
+        print(f"opkit: error: {err}", file=sys.stderr)
         return 2
     except NonFiniteSampleError as err:  # --throw: the partial file stays resumable
-        print(f"opkit generate: {err}", file=sys.stderr)
+        print(f"opkit: error: {err}", file=sys.stderr)
         return 1
     print(path)
     return 0
@@ -156,6 +156,6 @@ def data_main(argv: list[str]) -> int:
 
             print(dataset_info(args.file))
     except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"opkit data {args.command}: error: {err}", file=sys.stderr)
+        print(f"opkit: error: {err}", file=sys.stderr)
         return 2
     return 0

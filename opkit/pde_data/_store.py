@@ -284,7 +284,14 @@ def read_header(path: str | os.PathLike, *, allow_partial: bool = False) -> dict
         attrs["dims"] = ("sample", "t", *SPATIAL_DIMS[: dset.ndim - 2])
     for key in ("pde_params", "recipe", "lengths"):
         if isinstance(attrs.get(key), str):
-            attrs[key] = json.loads(attrs[key])
+            try:
+                attrs[key] = json.loads(attrs[key])
+            except json.JSONDecodeError as err:
+                raise DatasetFileError(
+                    f"{str(path)!r}: its `{key}` attribute is not valid JSON ({err}: "
+                    f"{attrs[key][:60]!r}); the file was edited or damaged. Regenerate it "
+                    "with `opkit generate`."
+                ) from err
     attrs["fields"] = [field]
     return attrs
 

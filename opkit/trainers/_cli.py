@@ -201,6 +201,34 @@ def _namespace_to_dict(ns: Any) -> dict:
     return out
 
 
+def _check_ckpt_path(argv: list[str]) -> None:
+    """Refuse a ``--ckpt_path`` that is missing or not a torch checkpoint, before any work."""
+    import zipfile
+
+    for i, arg in enumerate(argv):
+        if arg.startswith("--ckpt_path="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--ckpt_path" and i + 1 < len(argv):
+            value = argv[i + 1]
+        else:
+            continue
+        if value in ("last", "best", "hpc", "registry", "null", "None"):
+            continue  # Lightning's own names for checkpoints it finds
+        path = Path(value)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"--ckpt_path {value!r} does not exist; give a checkpoint written by `opkit "
+                "fit` (e.g. lightning_logs/version_0/checkpoints/last.ckpt)."
+            )
+        # torch.save writes a zip archive whose directory is at the end: an HDF5 file, a
+        # foreign file or a truncated checkpoint is not one.
+        if not zipfile.is_zipfile(path):
+            raise ValueError(
+                f"--ckpt_path {value!r} is not a checkpoint (truncated, or another kind of file "
+                "such as a dataset); give a .ckpt written by `opkit fit`."
+            )
+
+
 def lightning_main(argv: list[str]) -> int:
     """``opkit fit|validate|test|predict --config FILE [overrides]`` (LightningCLI)."""
     rest = argv[1:]
@@ -212,6 +240,7 @@ def lightning_main(argv: list[str]) -> int:
     from ._console import after_fit, pop_logger
 
     logger, rest = pop_logger(rest)
+    _check_ckpt_path(rest)
     extra = _sizes_from_data(rest)
     start = time.monotonic()
     cli = make_cli([argv[0], *rest, *extra], logger=logger)
@@ -238,7 +267,10 @@ def evaluate_main(argv: list[str]) -> int:
     shown = {k: v for k, v in metrics.items() if not isinstance(v, list)}
     print(json.dumps(shown, indent=2))
     if args.out:
-        Path(args.out).write_text(json.dumps(metrics, indent=2))
+        from .._io import atomic_write
+
+        with atomic_write(args.out, "w", encoding="utf-8") as f:
+            f.write(json.dumps(metrics, indent=2))
     return 0
 
 

@@ -161,6 +161,8 @@ def evaluate(
     if device is not None:
         module.to(device)
     dev = next(module.parameters()).device
+    if dm.spec.spatial_shape != spec.spatial_shape:
+        _check_other_grid(module, dm, spec, path, split, dev)
     nf, ns = spec.n_fields, spec.ndim
 
     rel, nrm, mx, bands = [], [], [], {"low": [], "mid": [], "high": []}
@@ -227,6 +229,24 @@ def evaluate(
     return out
 
 
+def _check_other_grid(module, dm, spec, path, split: str, dev) -> None:
+    """A model evaluated on another grid than its training grid must accept it and return
+    that grid (resolution-invariant models do); otherwise: a clear error before scoring."""
+    x, y = dm._dataset(split)[0]
+    try:
+        out = module(x[None].to(dev))
+    except Exception as err:
+        out, why = None, f"it fails on it ({type(err).__name__}: {err})"
+    else:
+        why = f"it returns {tuple(out.shape[2:])}"
+    if out is None or tuple(out.shape[2:]) != tuple(y.shape[1:]):
+        raise ValueError(
+            f"the model was built for the grid {spec.spatial_shape} but the dataset {str(path)!r} "
+            f"is on {dm.spec.spatial_shape} and {why}; evaluate it on data with its grid "
+            "(or use a resolution-invariant model such as FNO)."
+        )
+
+
 @torch.no_grad()
 def solver_seconds_per_sample(
     path: str | Path, *, n: int = 4, in_frames: int = 1, device: torch.device | None = None
@@ -240,7 +260,7 @@ def solver_seconds_per_sample(
     rebuilt from it.
     """
     from .._records import rebuild
-    from ..pde_data._store import read_header
+    from ..pde_data import read_header
 
     recipe = read_header(path).get("recipe")
     if not isinstance(recipe, dict) or "pde" not in recipe:

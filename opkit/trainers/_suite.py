@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -194,8 +195,9 @@ def _run_models(
     rows.append({"model": "trivial baseline", "params": 0, **base})
     md = _markdown(suite, rows, budget, path, shift_augment=dm.shift_augment)
     paths = {"md": out / f"{suite.name}.md", "json": out / f"{suite.name}.json"}
-    paths["md"].write_text(md)
-    paths["json"].write_text(
+    _write_text(paths["md"], md)
+    _write_text(
+        paths["json"],
         json.dumps(
             {
                 "suite": dataclasses.asdict(suite),
@@ -205,10 +207,17 @@ def _run_models(
                 "rows": rows,
             },
             indent=2,
-        )
+        ),
     )
     paths["png"] = _plot(suite, rows, results, out / f"{suite.name}.png")
     return Report(rows=rows, markdown=md, paths=paths)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from .._io import atomic_write
+
+    with atomic_write(path, "w", encoding="utf-8") as f:  # a failed write keeps the old
+        f.write(text)
 
 
 def _fmt(v: Any) -> str:
@@ -292,6 +301,20 @@ def _plot(suite: Suite, rows: list[dict], results: dict, path: Path) -> Path:
     return path
 
 
+def _check_out_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(
+            f"--out (`out`) {str(out)!r} cannot be created as a report folder ({err}); "
+            "choose a writable folder."
+        ) from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"--out (`out`) {str(out)!r} is not writable; choose a writable report folder."
+        )
+
+
 def run_suite(
     suite: str,
     models: list[str],
@@ -320,6 +343,9 @@ def run_suite(
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}.")
     s = SUITES[suite]
+    if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
+        raise ValueError(f"--budget (`budget`) must be seconds > 0 per model, got {budget!r}.")
+    _check_out_folder(Path(out))  # before generating the suite's data
     path = resolve_dataset(suite, size=size, seed=seed)
     return _run_models(
         s,
