@@ -27,6 +27,7 @@ References:
     using Multimodal Transformers", Neural Networks 180 (2024), arXiv:2309.16816.
 """
 
+from ._codec import MAX_DECODE_DEPTH as MAX_DECODE_DEPTH
 from ._codec import decode as decode
 from ._codec import encode as encode
 from ._codec import system_from_sympy as system_from_sympy

@@ -10,7 +10,12 @@ from ._sympy import tree_from_sympy, tree_to_sympy
 from ._tokens import system_to_tokens, tree_from_tokens
 from ._tree import Placeholder, Tree, leaves
 
-__all__ = ["encode", "decode", "system_from_sympy"]
+__all__ = ["encode", "decode", "system_from_sympy", "MAX_DECODE_DEPTH"]
+
+#: ``decode`` refuses operators nested deeper than this: sympy builds and prints
+#: expressions recursively and fails near 200 nested ``sin`` (Python's default recursion
+#: limit); PROSE's equations nest a few levels. ``vector_field`` has no limit.
+MAX_DECODE_DEPTH = 100
 
 
 def system_from_sympy(system: Sequence[sympy.Expr]) -> list[Tree]:
@@ -77,9 +82,10 @@ def decode(tokens: Sequence[str] | str) -> list[sympy.Expr]:
         ``decode(encode(system)) == round_sig(system)``.
 
     Raises:
-        TokenError: any malformed sequence (the message names the position and token).
+        TokenError: any malformed sequence (the message names the position and token),
+            or operators nested deeper than :data:`MAX_DECODE_DEPTH` (100).
     """
-    trees = tree_from_tokens(tokens)
+    trees = tree_from_tokens(tokens, max_depth=MAX_DECODE_DEPTH)
     out = []
     n_placeholders = 0
     for tree in trees:

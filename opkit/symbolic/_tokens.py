@@ -185,7 +185,7 @@ def _parse_leaf(tokens: list, i: int, end: int) -> tuple[Tree, int]:
     raise TokenError("unknown token (not in opkit.symbolic.VOCAB).", i, tok)
 
 
-def _parse_component(tokens: list, start: int, end: int, k: int) -> Tree:
+def _parse_component(tokens: list, start: int, end: int, k: int, max_depth: int | None) -> Tree:
     frames: list[tuple[str, int, list[Tree]]] = []  # (operator, position, operands so far)
     result: Tree | None = None
     i = start
@@ -199,6 +199,13 @@ def _parse_component(tokens: list, start: int, end: int, k: int) -> Tree:
                 tok,
             )
         if tok in OPERATOR_ARITY:
+            if max_depth is not None and len(frames) >= max_depth:
+                raise TokenError(
+                    f"operators nest deeper than {max_depth} here; sympy's recursion cannot "
+                    "hold such an expression (tree_from_tokens/vector_field have no limit).",
+                    i,
+                    tok,
+                )
             frames.append((tok, i, []))
             i += 1
             continue
@@ -227,13 +234,15 @@ def _parse_component(tokens: list, start: int, end: int, k: int) -> Tree:
     return result
 
 
-def tree_from_tokens(tokens: Sequence[str] | str) -> list[Tree]:
+def tree_from_tokens(tokens: Sequence[str] | str, *, max_depth: int | None = None) -> list[Tree]:
     """Parse a token sequence into one tree per component.
 
     Args:
         tokens: prefix tokens, components separated by ``|``; may start with ``<BOS>`` and
             stop at ``<EOS>`` (tokens after the first ``<EOS>``, e.g. ``<PAD>``, are
             ignored). A string is split on whitespace.
+        max_depth: refuse operators nested deeper than this (``None``: no limit; parsing
+            itself never recurses).
 
     Raises:
         TokenError: unknown token, non-string token, operator short of operands, tokens
@@ -258,6 +267,6 @@ def tree_from_tokens(tokens: Sequence[str] | str) -> list[Tree]:
     component_start = start
     for i in range(start, end + 1):
         if i == end or tokens[i] == SEPARATOR:
-            trees.append(_parse_component(tokens, component_start, i, len(trees)))
+            trees.append(_parse_component(tokens, component_start, i, len(trees), max_depth))
             component_start = i + 1
     return trees

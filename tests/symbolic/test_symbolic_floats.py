@@ -47,7 +47,7 @@ def test_the_issue_examples_decode_to_the_exact_doubles():
     assert decode_float("+ N000 E0") == 0.0
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     sign=st.sampled_from([-1.0, 1.0]),
     log10=st.floats(min_value=-10.0, max_value=10.0, allow_nan=False),

@@ -23,7 +23,7 @@ def _sympy_values(expr, points):
     return np.array(out)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(system=sympy_systems)
 def test_vector_field_matches_sympy_evalf(system):
     try:
