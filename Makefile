@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.opkit-installed
 
-.PHONY: setup demo test lint slow
+.PHONY: setup demo test lint slow docs
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -26,3 +26,7 @@ test: $(STAMP)
 
 slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# The documentation site (mkdocs.yml, docs/) into site/: offline, every warning an error.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
