@@ -50,13 +50,15 @@ import opkit
 from opkit.models.pinns import (
     MLP,
     AllenCahn,
+    CausalLoss,
     CausalSchedule,
     Convection,
+    LagrangianLoss,
     LagrangianPINN,
     PeriodicEmbedding,
-    relative_l2,
+    PlainLoss,
 )
-from opkit.trainers import CollocationDataModule, PINNModule
+from opkit.trainers import CollocationDataModule, PINNModule, evaluate_solution
 
 OUT = Path(__file__).parent / "out"
 PAPER = {
@@ -166,13 +168,13 @@ def _allen_cahn_run(args, name: str, n_windows: int) -> dict:
         args.ac_nt, args.ac_nx, n_ic=256, sampler="random", steps_per_epoch=1000, seed=0
     )
     schedule = CausalSchedule(epsilons=tuple(args.ac_epsilons))
-    causal = schedule if name.startswith("causal") else None
+    causal = name.startswith("causal")
+    loss = CausalLoss(schedule, ic_weight=100.0) if causal else PlainLoss(ic_weight=100.0)
     marching = dict(n_windows=n_windows, steps_per_window=10**9) if n_windows > 1 else {}
     module = PINNModule(
         net,
         problem,
-        causal=causal,
-        ic_weight=100.0,
+        loss=loss,
         lr=1e-3,
         eval_n_t=101,
         eval_n_x=512,
@@ -187,8 +189,8 @@ def _allen_cahn_run(args, name: str, n_windows: int) -> dict:
     else:
         checkpoints = [budget * f for f in (1 / 8, 1 / 4, 1 / 2)]
     out = train(module, data, budget=budget, checkpoints=checkpoints, label=f"allen-cahn {name}")
-    if causal is not None:
-        out["eps_reached"] = causal.epsilons[int(module.eps_index)]
+    if causal:
+        out["eps_reached"] = schedule.epsilons[int(module.eps_index)]
     return out
 
 
@@ -231,7 +233,7 @@ def convection(args) -> dict:
         plain = PINNModule(
             _conv_branch(50, 4, 0),
             problem,
-            ic_weight=args.conv_ic_weight,
+            loss=PlainLoss(ic_weight=args.conv_ic_weight),
             lr=1e-3,
             lr_decay=0.9,
             lr_decay_steps=5000,
@@ -244,7 +246,7 @@ def convection(args) -> dict:
         lpinn = PINNModule(
             lpinn_net,
             problem,
-            formulation="lagrangian",
+            loss=LagrangianLoss(),
             lr=1e-3,
             lr_decay=args.lpinn_lr_decay,
             lr_decay_steps=1000,
@@ -302,9 +304,8 @@ def deepxde_convection(args, beta: float = 30.0) -> dict:
         verbose=0,
     )
 
-    x_ref, u_ref = Convection(beta=beta).reference(
-        torch.linspace(0, 1, 101, dtype=torch.float64), n_x=256
-    )
+    t_ref = torch.linspace(0, 1, 101, dtype=torch.float64)
+    x_ref, u_ref = Convection(beta=beta).reference(t_ref, n_x=256)
     tt, xx = np.meshgrid(np.linspace(0, 1, 101), x_ref.numpy(), indexing="ij")
     query = np.stack([xx.ravel(), tt.ravel()], 1).astype(np.float32)
 
@@ -327,7 +328,15 @@ def deepxde_convection(args, beta: float = 30.0) -> dict:
     )
     cpu, wall = time.process_time() - budget.cpu0, time.perf_counter() - budget.wall0
     pred = torch.from_numpy(model.predict(query).reshape(101, -1)).to(torch.float64)
-    rel = relative_l2(pred, u_ref)
+
+    class Solution:  # scored by the same `evaluate_solution` as opkit's PINNs
+        def reference(self):
+            return t_ref, x_ref, u_ref
+
+        def predict_grid(self, t, x):
+            return pred
+
+    rel = evaluate_solution(Solution())["rel_l2"]
     print(
         f"  deepxde convection b={beta:g}    cpu {cpu:7.1f}s  wall {wall:7.1f}s  step "
         f"{budget.steps:6d}  rel_l2 {rel:.3e}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import torch
@@ -91,6 +91,17 @@ class Advection1D(AbstractPDE1D):
     def default_dt(self) -> float:
         """``dx / |c|`` (``dx`` if ``c == 0``); unused by the exact solver."""
         return self.dx / abs(self.c) if self.c != 0 else self.dx
+
+    def residual(self, d: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``u_t + c u_x - nu u_xx`` from ``d["u_t"]``, ``d["u_x"]`` (and ``d["u_xx"]`` if
+        ``nu > 0``), each ``(N,)`` -> ``(N,)``; see `AbstractPDE1D.residual`."""
+        if self.nu == 0.0:
+            return d["u_t"] + self.c * d["u_x"]
+        return d["u_t"] + self.c * d["u_x"] - self.nu * d["u_xx"]
+
+    def characteristic_speed(self, u: torch.Tensor) -> torch.Tensor:
+        """``f(u) = c`` of the Lagrangian form ``X_t = f(u)``, ``D_t u = nu u_XX``."""
+        return torch.full_like(u, self.c)
 
     def propagator(self, t: torch.Tensor) -> torch.Tensor:
         """``exp((-i c K - nu K^2) t)`` per rfft mode, ``(len(t), n_x // 2 + 1)`` complex128.

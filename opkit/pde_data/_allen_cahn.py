@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
@@ -99,6 +100,12 @@ class AllenCahn1D(SpectralPDE1D):
     def default_dt(self) -> float:
         """``0.02 / k`` (see the class docstring)."""
         return 0.02 / self.k
+
+    def residual(self, d: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``u_t - eps u_xx + k (u^3 - u)`` from ``d["u"]``, ``d["u_t"]``, ``d["u_xx"]`` (each
+        ``(N,)``) -> ``(N,)``; see `AbstractPDE1D.residual`."""
+        u = d["u"]
+        return d["u_t"] - self.eps * d["u_xx"] + self.k * (u**3 - u)
 
     def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         n_x = self.n_x

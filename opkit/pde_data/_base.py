@@ -17,11 +17,15 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
 
-__all__ = ["AbstractPDE", "AbstractPDE1D", "check_solve_inputs"]
+__all__ = ["AbstractPDE", "AbstractPDE1D", "DERIVATIVE_KEYS", "check_solve_inputs"]
+
+# The names under which `residual` reads a field and its derivatives (each ``(N,)``).
+DERIVATIVE_KEYS = ("u", "u_t", "u_x", "u_xx", "u_xxx", "u_xxxx")
 
 
 class AbstractPDE(abc.ABC):
@@ -86,11 +90,26 @@ class AbstractPDE(abc.ABC):
 
 
 class AbstractPDE1D(AbstractPDE):
-    """A PDE on the periodic interval ``[0, length)`` sampled at ``n_x`` points.
+    """A PDE ``u_t = F(u, u_x, ...)`` on the periodic interval ``[0, length)``, ``n_x`` points.
 
     Concrete subclasses are frozen dataclasses with the fields ``length`` and ``n_x``; the
-    grid ``x_j = j * length / n_x`` follows from them.
+    grid ``x_j = j * length / n_x`` follows from them. Besides ``solve`` they state the
+    equation once, as ``residual(d)``: the same PDE is then the solver of a dataset and the
+    loss of a physics-informed network (which passes its own derivatives in ``d``).
     """
+
+    @abc.abstractmethod
+    def residual(self, d: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The pointwise residual of the equation, zero exactly where ``u`` solves it.
+
+        Args:
+            d: the field and its derivatives at ``N`` points, each ``(N,)``, under the
+                names of `DERIVATIVE_KEYS` (``"u"``, ``"u_t"``, ``"u_x"``, ``"u_xx"``, ...);
+                only the ones the equation needs are read, so ``d`` may compute them lazily.
+
+        Returns:
+            ``(N,)``, differentiable through ``d``'s entries.
+        """
 
     length: float
     n_x: int

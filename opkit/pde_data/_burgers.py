@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
@@ -92,6 +93,15 @@ class Burgers1D(SpectralPDE1D):
     def default_dt(self) -> float:
         """``dx`` (advective CFL rule, see the class docstring)."""
         return self.dx
+
+    def residual(self, d: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``u_t + u u_x - nu u_xx`` from ``d["u"]``, ``d["u_t"]``, ``d["u_x"]``, ``d["u_xx"]``
+        (each ``(N,)``) -> ``(N,)``; see `AbstractPDE1D.residual`."""
+        return d["u_t"] + d["u"] * d["u_x"] - self.nu * d["u_xx"]
+
+    def characteristic_speed(self, u: torch.Tensor) -> torch.Tensor:
+        """``f(u) = u`` of the Lagrangian form ``X_t = f(u)``, ``D_t u = nu u_XX``."""
+        return u
 
     def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         k = rfft_wavenumbers(self.n_x, self.length)

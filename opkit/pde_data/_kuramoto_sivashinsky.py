@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
@@ -108,6 +109,17 @@ class KuramotoSivashinsky1D(SpectralPDE1D):
     def default_dt(self) -> float:
         """``0.025 * gamma / beta**2`` (0.025 time units of the standard KS equation)."""
         return 0.025 * self.gamma / self.beta**2
+
+    def residual(self, d: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``u_t + alpha u u_x + beta u_xx + gamma u_xxxx`` from ``d["u"]``, ``d["u_t"]``,
+        ``d["u_x"]``, ``d["u_xx"]``, ``d["u_xxxx"]`` (each ``(N,)``) -> ``(N,)``; see
+        `AbstractPDE1D.residual`."""
+        return (
+            d["u_t"]
+            + self.alpha * d["u"] * d["u_x"]
+            + self.beta * d["u_xx"]
+            + self.gamma * d["u_xxxx"]
+        )
 
     def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         k = rfft_wavenumbers(self.n_x, self.length)

@@ -2,13 +2,13 @@
 
 from ._callbacks import FiniteLossGuard as FiniteLossGuard
 from ._callbacks import PredictionPlot as PredictionPlot
+from ._collocation import CollocationDataModule as CollocationDataModule
 from ._datamodule import OperatorDataModule as OperatorDataModule
 from ._evaluate import evaluate as evaluate
 from ._evaluate import evaluate_solution as evaluate_solution
 from ._fit import fit as fit
 from ._operator import OperatorModule as OperatorModule
 from ._operator import rollout as rollout
-from ._pinn import CollocationDataModule as CollocationDataModule
 from ._pinn import PINNModule as PINNModule
 from ._prose import ProseDataModule as ProseDataModule
 from ._prose import ProseModule as ProseModule

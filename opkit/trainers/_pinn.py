@@ -1,126 +1,117 @@
-"""Physics-informed training: `PINNModule` and the `CollocationDataModule` that feeds it.
+"""Physics-informed training: `PINNModule`.
 
-The module receives a built network, a problem (PDE, domain, initial condition, reference)
-and loss/optimizer settings; it never picks an architecture. One class covers
+The module receives a built network, a problem (a PDE of :mod:`opkit.pde_data`, its domain
+and initial condition; :class:`~opkit.models.pinns.PINNProblem`), a loss object and
+optimizer settings; it never picks an architecture or a formulation. The losses
+(:mod:`opkit.models.pinns`) are
 
-- the plain PINN (mean squared residual + weighted initial-condition loss),
-- the causal PINN (Wang, Sankaran & Perdikaris 2022: per-time residual losses weighted by
-  ``exp(-ε Σ_{k<i} L(t_k))``, ``ε`` advanced on ``min w > δ``),
-- time marching (windows trained one after the other; the next window's initial condition
-  is the previous network's prediction at the end of its window),
-- the Lagrangian PINN (Mojgani et al. 2022; ``formulation="lagrangian"``),
+- ``PlainLoss``: the plain PINN (mean squared residual + weighted initial-condition loss),
+- ``CausalLoss``: the causal PINN (Wang, Sankaran & Perdikaris 2022: per-time residual
+  losses weighted by ``exp(-ε Σ_{k<i} L(t_k))``, ``ε`` advanced on ``min w > δ``),
+- ``LagrangianLoss``: the Lagrangian PINN (Mojgani et al. 2022) for a ``LagrangianPINN``;
 
-with Adam (exponential learning-rate decay, restarted per window) and an optional L-BFGS
-refinement at the end of each window. Everything that decides where training stands (the
-window, the ``ε`` index, the step within the window) is a buffer, so it is saved with the
-checkpoint and a resumed run continues where it stopped.
+any of them with time marching (windows trained one after the other; the next window's
+initial condition is the previous network's prediction at the end of its window), Adam
+(exponential learning-rate decay, restarted per window) and an optional L-BFGS refinement
+at the end of each window. Everything that decides where training stands (the window, the
+loss's stage, the step within the window) is a buffer, so it is saved with the checkpoint
+and a resumed run continues where it stopped.
 
 ``opkit fit --config configs/pinn_<problem>.yaml`` runs it through LightningCLI (subclass
 mode): ``model: {class_path: opkit.trainers.PINNModule, init_args: {network: {class_path:
-...}, problem: {class_path: ...}, ...}}`` and ``data: {class_path:
-opkit.trainers.CollocationDataModule, init_args: {...}}``.
+...}, problem: {class_path: opkit.models.pinns.PINNProblem, ...}, loss: {class_path: ...},
+...}}`` and ``data: {class_path: opkit.trainers.CollocationDataModule, init_args: {...}}``.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
-from typing import Literal
+from collections.abc import Mapping
 
 import lightning as L
 import torch
 from torch import nn
 
+from .._records import is_record, rebuild, record
 from ..models.pinns import (
-    SAMPLERS,
-    AbstractPINNProblem,
+    AbstractPINNLoss,
+    CausalLoss,
     CausalSchedule,
-    LagrangianPINN,
-    causal_loss,
-    collocation_points,
+    CollocationPoints,
+    LagrangianLoss,
+    LossTerms,
+    PINNProblem,
+    PlainLoss,
     evaluate_field,
-    lagrangian_loss,
-    per_time_losses,
-    relative_l2,
     solution_on_grid,
 )
+from ._collocation import CollocationDataModule
+from ._metrics import relative_l2
 
 __all__ = ["PINNModule", "CollocationDataModule"]
 
-Formulation = Literal["eulerian", "lagrangian"]
 
-
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
+def _int_at_least(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
     return value
 
 
-def _positive_float(name: str, value: object, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
+def _legacy_loss(formulation, causal, ic_weight, lagrangian_weights) -> AbstractPINNLoss:
+    """The loss object that the pre-`loss` keywords described (kept for old callers)."""
+    if formulation not in (None, "eulerian", "lagrangian"):
         raise ValueError(
-            f"`{name}` must be a {'non-negative' if allow_zero else 'positive'} "
-            f"finite number, got {value!r}."
+            f"`formulation` must be 'eulerian' or 'lagrangian', got {formulation!r}; better, "
+            "pass `loss=PlainLoss()`, `CausalLoss(...)` or `LagrangianLoss()`."
         )
-    return float(value)
+    if causal is not None and not isinstance(causal, CausalSchedule):
+        raise TypeError(f"`causal` must be a CausalSchedule or None, got {causal!r}.")
+    if formulation == "lagrangian":
+        if causal is not None:
+            raise ValueError("`causal` applies to the Eulerian formulation only; pass None.")
+        if lagrangian_weights is None:
+            return LagrangianLoss()
+        return LagrangianLoss(weights=tuple(lagrangian_weights))
+    ic = 100.0 if ic_weight is None else ic_weight
+    return PlainLoss(ic_weight=ic) if causal is None else CausalLoss(causal, ic_weight=ic)
 
 
-def _public_path(cls: type) -> str:
-    """``package.Name`` of a class re-exported by its package (``a.b._c.Name`` -> ``a.b.Name``)."""
-    import importlib
-
-    module = cls.__module__
-    while "._" in module:
-        parent = module.rsplit(".", 1)[0]
-        if getattr(importlib.import_module(parent), cls.__qualname__, None) is not cls:
-            break
-        module = parent
-    return f"{module}.{cls.__qualname__}"
+_LEGACY = ("formulation", "causal", "ic_weight", "lagrangian_weights")
 
 
 class PINNModule(L.LightningModule):
-    r"""Trains a physics-informed network on a :class:`~opkit.models.pinns.AbstractPINNProblem`.
+    r"""Trains a physics-informed network on a :class:`~opkit.models.pinns.PINNProblem`.
 
     Batches come from :class:`CollocationDataModule` in the unit square and are mapped to the
     current window ``[0, T_w]`` (``T_w = t_final / n_windows``) and the domain
-    ``[x_min, x_min + L)``: ``{"t": (n_t,), "x": (n_t, n_x), "x_ic": (n_ic,)}``.
+    ``[x_min, x_min + L)``: ``{"t": (n_t,), "x": (n_t, n_x), "x_ic": (n_ic,)}``. Each step
+    calls the ``loss`` object on the window's network with these points and the window's
+    initial condition (:class:`~opkit.models.pinns.CollocationPoints`).
 
-    Eulerian loss: ``ic_weight * L_ic + mean_i L(t_i)`` (plain) or the causal loss
-    ``ic_weight * L_ic + mean_i w_i L(t_i)`` with ``L_ic`` acting as the residual at ``t_0``
-    (``causal`` given). A window ends when the causal schedule has run through its last
-    ``ε`` (``min w > δ``) or after ``steps_per_window`` Adam steps; then ``lbfgs_steps``
-    L-BFGS iterations refine the unweighted loss on the window's last batch (the weights
-    are ~1 once the schedule is through), and the next window starts from a copy of the
-    trained weights with the trained network's prediction at ``T_w`` as its initial
-    condition. After the last window training stops.
-
-    Lagrangian loss (``formulation="lagrangian"``, network a
-    :class:`~opkit.models.pinns.LagrangianPINN`): the paper's
-    ``γ_X ‖r_X‖ + γ_u ‖r_u‖ + γ_ic (‖e_X‖ + ‖e_u‖)`` (root-mean-square norms), with
-    ``lagrangian_weights = (γ_X, γ_u, γ_ic)``.
+    A window ends when the loss has run through its last stage (the causal loss: its last
+    ``ε`` with ``min w > δ``) or after ``steps_per_window`` Adam steps; then ``lbfgs_steps``
+    L-BFGS iterations refine the unweighted loss on the window's last batch, and the next
+    window starts from a copy of the trained weights with the trained network's prediction
+    at ``T_w`` as its initial condition. After the last window training stops.
 
     Validation logs ``val/rel_l2``: the relative L2 error of the solution against the
     problem's reference on ``eval_n_t`` uniform times x ``eval_n_x`` grid points — the score
-    ``opkit.evaluate`` uses for operators. Training logs ``train/loss``, ``train/ic_loss``,
-    ``train/residual``, ``train/eps``, ``train/min_weight``, ``train/window``.
+    ``opkit.evaluate`` uses for operators. Training logs ``train/loss``, ``train/window``
+    and the loss's terms (``train/ic_loss``, ``train/residual``; causal: ``train/eps``,
+    ``train/min_weight``).
 
     Args:
         network: the network (``(N, 2)`` coordinates ``(t, x)`` -> ``(N, 1)``), or a
-            ``LagrangianPINN`` for the Lagrangian formulation. With ``n_windows > 1`` it is
-            the network of the first window; the others start as copies of it.
-        problem: the PINN problem.
-        formulation: ``"eulerian"`` (default) or ``"lagrangian"``.
-        causal: a :class:`~opkit.models.pinns.CausalSchedule` for causal training, or None
-            (plain PINN, default). Eulerian only.
-        ic_weight: ``λ_ic`` of the initial-condition loss (default 100.0, the causal-PINN
-            Allen–Cahn code; its KS code uses 1e3).
-        lagrangian_weights: ``(γ_X, γ_u, γ_ic)`` (default ``(10, 1, 100)``).
+            ``LagrangianPINN`` for ``LagrangianLoss``. With ``n_windows > 1`` it is the
+            network of the first window; the others start as copies of it.
+        problem: the PINN problem (or its record ``{"class_path", "init_args"}``).
+        loss: ``PlainLoss()`` (default: ``PlainLoss(ic_weight=100.0)``), ``CausalLoss(...)``
+            or ``LagrangianLoss(...)`` (or its record).
         n_windows: number of time-marching windows (default 1).
-        steps_per_window: Adam steps after which a window ends if the causal schedule has
-            not ended it before (required when ``n_windows > 1``; default None: a single
-            window ends with the causal schedule or with the run).
+        steps_per_window: Adam steps after which a window ends if the loss has not ended it
+            before (required when ``n_windows > 1``; default None: a single window ends
+            with the loss's last stage or with the run).
         lr: Adam learning rate (default 1e-3).
         lr_decay: multiplicative decay of the learning rate every ``lr_decay_steps`` steps,
             applied continuously (default 0.9 per 5000 steps, the papers' schedule).
@@ -129,21 +120,26 @@ class PINNModule(L.LightningModule):
         eval_n_t, eval_n_x: reference grid for ``val/rel_l2`` (defaults 101, 512).
         n_labels: Lagrangian labels per time when an LPINN is mapped back to the grid
             (default 1024).
+        formulation, causal, ic_weight, lagrangian_weights: the keywords that described the
+            loss before ``loss`` existed (``formulation="lagrangian"`` is
+            ``LagrangianLoss(lagrangian_weights)``, ``causal=schedule`` is
+            ``CausalLoss(schedule, ic_weight=ic_weight)``, otherwise
+            ``PlainLoss(ic_weight)``); kept for old callers, not to be combined with ``loss``.
 
     Raises:
-        TypeError/ValueError: for a network/problem of the wrong kind or invalid settings,
-            before any training.
+        TypeError/ValueError: for a network/problem/loss of the wrong kind or invalid
+            settings, before any training.
 
     Checkpoints hold plain tensors and values only (they load with ``weights_only=True``):
-    the network and problem are not pickled, ``hparams["problem"]`` records the problem's
-    class path and fields, so a checkpoint is restored with
-    ``PINNModule.load_from_checkpoint(path, network=..., problem=..., causal=...)``.
+    the network is in the state dict, ``hparams["problem"]`` and ``hparams["loss"]`` are
+    records, so ``PINNModule.load_from_checkpoint(path, network=...)`` rebuilds the rest.
 
     Examples:
         >>> import math
-        >>> from opkit.models.pinns import MLP, Convection, PeriodicEmbedding
+        >>> from opkit.models.pinns import MLP, CausalLoss, Convection, PeriodicEmbedding
         >>> emb = PeriodicEmbedding(periods=(None, 2 * math.pi))
-        >>> module = PINNModule(MLP(width=16, depth=2, embedding=emb), Convection(beta=10.0))
+        >>> net = MLP(width=16, depth=2, embedding=emb)
+        >>> module = PINNModule(net, Convection(beta=10.0), loss=CausalLoss())
         >>> trainer = L.Trainer(max_steps=10, logger=False, enable_progress_bar=False)
         >>> trainer.fit(module, CollocationDataModule(n_t=8, n_x=16))  # doctest: +SKIP
         >>> module.relative_l2()  # doctest: +SKIP
@@ -152,12 +148,9 @@ class PINNModule(L.LightningModule):
     def __init__(
         self,
         network: nn.Module,
-        problem: AbstractPINNProblem,
+        problem: PINNProblem,
         *,
-        formulation: Formulation = "eulerian",
-        causal: CausalSchedule | None = None,
-        ic_weight: float = 100.0,
-        lagrangian_weights: tuple[float, float, float] = (10.0, 1.0, 100.0),
+        loss: AbstractPINNLoss | None = None,
         n_windows: int = 1,
         steps_per_window: int | None = None,
         lr: float = 1e-3,
@@ -167,81 +160,72 @@ class PINNModule(L.LightningModule):
         eval_n_t: int = 101,
         eval_n_x: int = 512,
         n_labels: int = 1024,
+        formulation: str | None = None,
+        causal: CausalSchedule | None = None,
+        ic_weight: float | None = None,
+        lagrangian_weights: tuple[float, float, float] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(network, nn.Module):
             raise TypeError(f"`network` must be a built nn.Module, got {type(network).__name__}.")
-        if not isinstance(problem, AbstractPINNProblem):
+        if is_record(problem):
+            problem = rebuild(problem, base=PINNProblem, what="problem")
+        if not isinstance(problem, PINNProblem):
             raise TypeError(
-                f"`problem` must be an opkit.models.pinns problem (AllenCahn, "
-                f"KuramotoSivashinsky, Convection, Burgers), got {type(problem).__name__}."
+                "`problem` must be an opkit.models.pinns.PINNProblem (e.g. AllenCahn(), "
+                f"Convection(beta=30.0)), got {type(problem).__name__}."
             )
-        if formulation not in ("eulerian", "lagrangian"):
+        legacy = (formulation, causal, ic_weight, lagrangian_weights)
+        if loss is None:
+            loss = _legacy_loss(*legacy)
+        elif any(v is not None for v in legacy):
             raise ValueError(
-                f"`formulation` must be 'eulerian' or 'lagrangian', got {formulation!r}."
+                "pass the loss either as `loss=` or through the old keywords `formulation`, "
+                "`causal`, `ic_weight`, `lagrangian_weights`, not both."
             )
-        if causal is not None and not isinstance(causal, CausalSchedule):
-            raise TypeError(f"`causal` must be a CausalSchedule or None, got {causal!r}.")
-        if formulation == "lagrangian":
-            if not isinstance(network, LagrangianPINN):
-                raise TypeError(
-                    "formulation='lagrangian' needs a LagrangianPINN network (two branches), "
-                    f"got {type(network).__name__}."
-                )
-            if not problem.supports_lagrangian:
-                raise ValueError(
-                    f"{type(problem).__name__} has no Lagrangian form; use Convection or "
-                    "Burgers, or formulation='eulerian'."
-                )
-            if causal is not None:
-                raise ValueError("`causal` applies to the Eulerian formulation only; pass None.")
-            if n_windows != 1:
-                raise ValueError(
-                    f"the Lagrangian formulation trains one window (labels are the initial "
-                    f"positions), got n_windows={n_windows}."
-                )
-        elif isinstance(network, LagrangianPINN):
-            raise ValueError("a LagrangianPINN needs formulation='lagrangian'; got 'eulerian'.")
-        _positive_float("ic_weight", ic_weight, allow_zero=True)
-        lw = tuple(float(w) for w in lagrangian_weights)
-        if len(lw) != 3 or any(not (math.isfinite(w) and w >= 0) for w in lw):
-            raise ValueError(
-                f"`lagrangian_weights` must be three non-negative numbers, got "
-                f"{lagrangian_weights!r}."
+        if is_record(loss):
+            loss = rebuild(loss, base=AbstractPINNLoss, what="loss")
+        if not isinstance(loss, AbstractPINNLoss):
+            raise TypeError(
+                "`loss` must be a PINN loss (PlainLoss, CausalLoss, LagrangianLoss), got "
+                f"{type(loss).__name__}."
             )
-        _positive_int("n_windows", n_windows)
+        _int_at_least("n_windows", n_windows, 1)
+        loss.check(network, problem, n_windows=n_windows)
         if steps_per_window is not None:
-            _positive_int("steps_per_window", steps_per_window)
+            _int_at_least("steps_per_window", steps_per_window, 1)
         if n_windows > 1 and steps_per_window is None:
             raise ValueError(
                 f"n_windows={n_windows} needs `steps_per_window` (the most Adam steps per "
                 "window), otherwise a window that never meets the causal tolerance would "
                 "keep later windows from ever training."
             )
-        _positive_float("lr", lr)
+        lr_ok = isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
+        if not lr_ok or lr <= 0:
+            raise ValueError(f"`lr` must be a positive finite number, got {lr!r}.")
         if not (0 < lr_decay <= 1):
             raise ValueError(f"`lr_decay` must lie in (0, 1], got {lr_decay!r}.")
-        _positive_int("lr_decay_steps", lr_decay_steps)
-        _positive_int("lbfgs_steps", lbfgs_steps, 0)
-        _positive_int("eval_n_t", eval_n_t, 2)
-        _positive_int("eval_n_x", eval_n_x, 2)
-        _positive_int("n_labels", n_labels, 4)
+        _int_at_least("lr_decay_steps", lr_decay_steps, 1)
+        _int_at_least("lbfgs_steps", lbfgs_steps, 0)
+        _int_at_least("eval_n_t", eval_n_t, 2)
+        _int_at_least("eval_n_x", eval_n_x, 2)
+        _int_at_least("n_labels", n_labels, 4)
 
-        # Plain values only, so checkpoints load with weights_only=True; the network is in
-        # the state dict and the problem is recorded as its class path and fields.
-        self.save_hyperparameters(ignore=["network", "problem", "causal"])
-        self.hparams["problem"] = {
-            "class_path": _public_path(type(problem)),
-            "init_args": dataclasses.asdict(problem) if dataclasses.is_dataclass(problem) else {},
-        }
-        self.hparams["causal"] = None if causal is None else dataclasses.asdict(causal)
+        # Plain values only, so checkpoints load with weights_only=True: the network is in
+        # the state dict, the problem and the loss are records.
+        self.save_hyperparameters(ignore=["network", "problem", "loss", *_LEGACY])
+        for key in _LEGACY:
+            self.hparams.pop(key, None)
+        self.hparams["problem"] = record(problem)
+        self.hparams["loss"] = record(loss)
         self.problem = problem
-        self.causal = causal
+        self.loss_fn = loss
         self.networks = nn.ModuleList(
             [network] + [copy.deepcopy(network) for _ in range(n_windows - 1)]
         )
         self.automatic_optimization = False
         self.register_buffer("window", torch.zeros((), dtype=torch.long))
+        # The loss's stage (the causal loss's index into its ε schedule).
         self.register_buffer("eps_index", torch.zeros((), dtype=torch.long))
         self.register_buffer("window_step", torch.zeros((), dtype=torch.long))
         self.register_buffer("finished", torch.zeros((), dtype=torch.bool))
@@ -254,6 +238,11 @@ class PINNModule(L.LightningModule):
     @property
     def window_length(self) -> float:
         return self.problem.t_final / self.hparams.n_windows
+
+    @property
+    def network(self) -> nn.Module:
+        """The network of the first window (the ``network`` argument, trained)."""
+        return self.networks[0]
 
     def solution_networks(self) -> list[nn.Module]:
         """The trained network of each window, in time order."""
@@ -276,16 +265,17 @@ class PINNModule(L.LightningModule):
         return self._reference
 
     def relative_l2(self) -> float:
-        """Relative L2 error of the current solution on the reference grid."""
+        """Relative L2 error of the current solution on the reference grid (the
+        ``rel_l2`` of ``opkit.evaluate``)."""
         t, x, u_ref = self.reference()
-        return relative_l2(self.predict_grid(t, x), u_ref)
+        return float(relative_l2(self.predict_grid(t, x)[None], u_ref[None])[0])
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """The current window's network on ``(N, 2)`` coordinates (local time)."""
         return self.networks[int(self.window)](coords)
 
     # -- losses --------------------------------------------------------------------------
-    def _points(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    def _points(self, batch: Mapping) -> CollocationPoints:
         for key in ("t", "x", "x_ic"):
             if key not in batch:
                 raise ValueError(
@@ -303,7 +293,7 @@ class PINNModule(L.LightningModule):
         t = (t_unit.to(dtype) * self.window_length)[:, None].expand_as(x_unit).reshape(-1)
         x = (p.x_min + p.length * x_unit.to(dtype)).reshape(-1)
         x_ic = p.x_min + p.length * ic_unit.to(dtype)
-        return t, x, x_ic, n_t
+        return CollocationPoints(t, x, n_t, x_ic, self._ic_target(x_ic))
 
     def _ic_target(self, x_ic: torch.Tensor) -> torch.Tensor:
         k = int(self.window)
@@ -318,42 +308,12 @@ class PINNModule(L.LightningModule):
         self._ic_cache = (x_ic.detach().clone(), target.detach())
         return self._ic_cache[1]
 
-    def _eulerian_loss(self, batch: dict, *, weighted: bool):
-        t, x, x_ic, n_t = self._points(batch)
+    def loss(self, batch: Mapping, *, weighted: bool = True) -> LossTerms:
+        """``(loss, logs, weights)`` of a batch for the current window and stage
+        (``weights`` None unless the loss has them, e.g. the causal loss)."""
         net = self.networks[int(self.window)]
-        residual = self.problem.residual(net, t, x)
-        losses = per_time_losses(residual, n_t)
-        u_ic = evaluate_field(net, torch.zeros_like(x_ic), x_ic)
-        ic = self.hparams.ic_weight * (u_ic - self._ic_target(x_ic)).pow(2).mean()
-        if weighted and self.causal is not None:
-            eps = self.causal.epsilons[int(self.eps_index)]
-            loss, w = causal_loss(losses, eps, initial_loss=ic)
-        else:
-            loss, w = ic + losses.mean(), None
-        return loss, {"ic_loss": ic.detach(), "residual": losses.mean().detach()}, w
-
-    def _lagrangian_loss(self, batch: dict):
-        t, x, x_ic, _ = self._points(batch)
-        loss, parts = lagrangian_loss(
-            self.networks[0],
-            self.problem,
-            t,
-            x,
-            x_ic,
-            weights=tuple(self.hparams.lagrangian_weights),
-        )
-        logs = {
-            "ic_loss": parts["ic_x"] + parts["ic_u"],
-            "residual": parts["res_x"] + parts["res_u"],
-        }
-        return loss, logs, None
-
-    def loss(self, batch: dict, *, weighted: bool = True):
-        """``(loss, logs, weights)`` of a batch for the current window (``weights`` None
-        unless causal)."""
-        if self.hparams.formulation == "lagrangian":
-            return self._lagrangian_loss(batch)
-        return self._eulerian_loss(batch, weighted=weighted)
+        stage = min(int(self.eps_index), self.loss_fn.n_stages - 1)
+        return self.loss_fn(net, self.problem, self._points(batch), stage=stage, weighted=weighted)
 
     # -- training ------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -372,26 +332,23 @@ class PINNModule(L.LightningModule):
         opt = self.optimizers()
         self._set_lr(opt.optimizer if hasattr(opt, "optimizer") else opt)
         self._last_batch = batch
-        loss, logs, w = self.loss(batch)
+        terms = self.loss(batch)
         opt.zero_grad()
-        self.manual_backward(loss)
+        self.manual_backward(terms.loss)
         opt.step()
         self.window_step += 1
         window_done = False
-        eps_used = None if w is None else self.causal.epsilons[int(self.eps_index)]
-        if w is not None and self.causal.converged(w):
-            if int(self.eps_index) + 1 < len(self.causal):
+        if self.loss_fn.stage_converged(terms):
+            if int(self.eps_index) + 1 < self.loss_fn.n_stages:
                 self.eps_index += 1
             else:
                 window_done = True
-        # Lightning's `log` costs about as much as a small PINN step: log every n steps.
+        # Lightning's `log` costs about as much as a small PINN step: log the first step
+        # and every n-th after it (global_step already counts this step).
         every = max(int(getattr(self.trainer, "log_every_n_steps", 50) or 1), 1)
-        if self.trainer.global_step % every == 0:
-            metrics = {"train/loss": loss.detach(), "train/window": float(self.window)}
-            metrics.update({f"train/{key}": value for key, value in logs.items()})
-            if w is not None:
-                metrics["train/eps"] = eps_used
-                metrics["train/min_weight"] = w.min()
+        if (self.trainer.global_step - 1) % every == 0:
+            metrics = {"train/loss": terms.loss.detach(), "train/window": float(self.window)}
+            metrics.update({f"train/{key}": value for key, value in terms.logs.items()})
             n = batch["t"].shape[0] * batch["x"].shape[1]
             self.log_dict(metrics, batch_size=n)
         spw = self.hparams.steps_per_window
@@ -399,7 +356,7 @@ class PINNModule(L.LightningModule):
             window_done = True
         if window_done:
             self._finish_window(batch)
-        return loss.detach()
+        return terms.loss.detach()
 
     def end_window(self) -> None:
         """End the current window now and move to the next (or finish after the last).
@@ -431,7 +388,7 @@ class PINNModule(L.LightningModule):
 
         def closure():
             lbfgs.zero_grad()
-            loss, _, _ = self.loss(batch, weighted=False)
+            loss = self.loss(batch, weighted=False).loss
             self.manual_backward(loss)
             return loss
 
@@ -469,90 +426,3 @@ class PINNModule(L.LightningModule):
     def predict_step(self, batch, batch_idx: int):
         t, x, _ = self.reference()
         return self.predict_grid(t, x)
-
-
-class _CollocationStream(torch.utils.data.IterableDataset):
-    """An endless stream of collocation batches (``steps_per_epoch`` per epoch)."""
-
-    def __init__(self, n_t, n_x, n_ic, sampler, steps, seed):
-        super().__init__()
-        self.n_t, self.n_x, self.n_ic, self.sampler = n_t, n_x, n_ic, sampler
-        self.steps, self.seed = steps, seed
-        self._generator: torch.Generator | None = None
-
-    def __iter__(self):
-        if self._generator is None:
-            rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
-            # Each process draws its own points; the stream continues across epochs.
-            self._generator = torch.Generator().manual_seed(self.seed + 1_000_003 * rank)
-        x_ic = torch.arange(self.n_ic, dtype=torch.float32) / self.n_ic
-        for _ in range(self.steps):
-            t, x = collocation_points(
-                self.n_t, self.n_x, sampler=self.sampler, generator=self._generator
-            )
-            yield {"t": t, "x": x, "x_ic": x_ic}
-
-    def __len__(self) -> int:
-        return self.steps
-
-
-class CollocationDataModule(L.LightningDataModule):
-    """Collocation batches for :class:`PINNModule`, in the unit square.
-
-    Each training batch is ``{"t": (n_t,), "x": (n_t, n_x), "x_ic": (n_ic,)}``: sorted times
-    in ``[0, 1]``, positions in ``[0, 1)`` and the uniform initial-condition points
-    ``i / n_ic``; the module maps them to its window and domain. An "epoch" is
-    ``steps_per_epoch`` batches (the validation cadence); validation yields a single
-    placeholder batch (the module scores the whole solution on the reference grid).
-
-    Args:
-        n_t: collocation times per batch (default 32).
-        n_x: positions per time (default 64).
-        n_ic: initial-condition points (default 256).
-        sampler: ``"random"`` (default, fresh uniform points every step), ``"grid"``,
-            ``"sobol"``, ``"halton"`` or ``"lhs"`` (see
-            :func:`~opkit.models.pinns.collocation_points`).
-        steps_per_epoch: batches per epoch (default 1000).
-        seed: seed of the stream (default 0); each process of a multi-device run adds an
-            offset from its rank.
-
-    Raises:
-        ValueError: for sizes below the minimum or an unknown sampler.
-    """
-
-    def __init__(
-        self,
-        n_t: int = 32,
-        n_x: int = 64,
-        *,
-        n_ic: int = 256,
-        sampler: str = "random",
-        steps_per_epoch: int = 1000,
-        seed: int = 0,
-    ) -> None:
-        super().__init__()
-        _positive_int("n_t", n_t, 2)
-        _positive_int("n_x", n_x)
-        _positive_int("n_ic", n_ic, 2)
-        _positive_int("steps_per_epoch", steps_per_epoch)
-        if sampler not in SAMPLERS:
-            raise ValueError(f"`sampler` must be one of {SAMPLERS}, got {sampler!r}.")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"`seed` must be an integer, got {seed!r}.")
-        self.save_hyperparameters()
-        self._train = _CollocationStream(n_t, n_x, n_ic, sampler, steps_per_epoch, seed)
-
-    def train_dataloader(self):
-        return torch.utils.data.DataLoader(self._train, batch_size=None)
-
-    def _single(self):
-        return torch.utils.data.DataLoader([torch.zeros(1)], batch_size=None)
-
-    def val_dataloader(self):
-        return self._single()
-
-    def test_dataloader(self):
-        return self._single()
-
-    def predict_dataloader(self):
-        return self._single()

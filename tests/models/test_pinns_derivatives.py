@@ -1,4 +1,5 @@
-"""Derivatives up to 4th order and the PDE residuals, against analytic results in float64."""
+"""Derivatives up to 4th order and the PDE residuals of networks, against analytic results
+in float64 (the residuals themselves are the PDEs' own, `opkit.pde_data`)."""
 
 import math
 
@@ -11,12 +12,9 @@ from opkit.models.pinns import (
     AllenCahn,
     Burgers,
     Convection,
+    FieldDerivatives,
     KuramotoSivashinsky,
-    allen_cahn_residual,
-    burgers_residual,
-    convection_residual,
     derivatives,
-    kuramoto_sivashinsky_residual,
     taylor_derivatives,
 )
 
@@ -123,24 +121,74 @@ def _points(n=64, x0=-1.0, x1=1.0):
     )
 
 
-def test_residuals_vanish_on_exact_solutions():
-    t, x = _points(x0=0.0, x1=2 * math.pi)
-    beta, nu = 7.0, 0.3
-    # Convection-diffusion: a decaying travelling mode.
-    wave = _Field(lambda t, x: torch.exp(-nu * 4 * t) * torch.sin(2 * (x - beta * t)))
-    assert convection_residual(wave, t, x, beta=beta, nu=nu).abs().max() < 1e-12
-    assert Convection(beta=beta, nu=nu).residual(wave, t, x).abs().max() < 1e-12
-    # Burgers: the viscous travelling front u = c - A tanh(A (x - c t) / (2 nu)).
-    c, A = 1.5, 0.8
-    front = _Field(lambda t, x: c - A * torch.tanh(A * (x - 3 - c * t) / (2 * nu)))
-    assert burgers_residual(front, t, x, nu=nu).abs().max() < 1e-12
-    assert Burgers(nu=nu).residual(front, t, x).abs().max() < 1e-12
-    # Allen-Cahn: the standing kink tanh(x sqrt(k / (2 eps))).
-    eps, k = 0.01, 5.0
-    kink = _Field(lambda t, x: torch.tanh(x * math.sqrt(k / (2 * eps))) + 0 * t)
+def test_field_derivatives_match_analytic_and_are_computed_once():
+    # u = exp(-t) sin(2x): every entry against its formula.
     t, x = _points()
-    assert allen_cahn_residual(kink, t, x, eps=eps, k=k).abs().max() < 1e-10
-    assert AllenCahn(eps=eps, k=k).residual(kink, t, x).abs().max() < 1e-10
+    calls = []
+
+    def fn(t_, x_):
+        calls.append(1)
+        return torch.exp(-t_) * torch.sin(2 * x_)
+
+    d = FieldDerivatives(_Field(fn), t, x)
+    e, s, c = torch.exp(-t), torch.sin(2 * x), torch.cos(2 * x)
+    exact = {
+        "u": e * s,
+        "u_t": -e * s,
+        "u_x": 2 * e * c,
+        "u_xx": -4 * e * s,
+        "u_xxx": -8 * e * c,
+        "u_xxxx": 16 * e * s,
+    }
+    torch.testing.assert_close(d["u_xxxx"], exact["u_xxxx"], rtol=1e-12, atol=1e-11)
+    assert set(d) == set(exact) and len(d) == 6
+    for key, value in exact.items():
+        torch.testing.assert_close(d[key], value, rtol=1e-12, atol=1e-11)
+    assert len(calls) == 1  # one forward pass, the derivatives are cached
+    with pytest.raises(KeyError, match="u_y"):
+        d["u_y"]
+
+
+def _perturbed(fn):
+    # A smooth perturbation of size 1e-2 that no exact solution below absorbs.
+    return lambda t, x: fn(t, x) + 1e-2 * torch.sin(x) * torch.cos(3 * t)
+
+
+def test_residuals_vanish_on_exact_solutions_and_not_on_perturbed_ones():
+    beta, nu = 7.0, 0.3
+    c, A = 1.5, 0.8
+    eps, k = 0.01, 5.0
+    cases = [
+        # Convection-diffusion: a decaying travelling mode.
+        (
+            Convection(beta=beta, nu=nu),
+            lambda t, x: torch.exp(-nu * 4 * t) * torch.sin(2 * (x - beta * t)),
+            1e-12,
+        ),
+        # Pure convection: any profile carried at speed beta.
+        (Convection(beta=beta), lambda t, x: torch.exp(torch.cos(x - beta * t)), 1e-12),
+        # Burgers: the viscous travelling front u = c - A tanh(A (x - c t) / (2 nu)).
+        (Burgers(nu=nu), lambda t, x: c - A * torch.tanh(A * (x - 3 - c * t) / (2 * nu)), 1e-12),
+        # Allen-Cahn: the standing kink tanh(x sqrt(k / (2 eps))).
+        (
+            AllenCahn(eps=eps, k=k),
+            lambda t, x: torch.tanh(x * math.sqrt(k / (2 * eps))) + 0 * t,
+            1e-10,
+        ),
+        # Kuramoto-Sivashinsky with alpha = 0 is linear: exp((beta - gamma) t) sin(x) solves
+        # u_t + beta u_xx + gamma u_xxxx = 0 (wavenumber 1: u_xx = -u, u_xxxx = u).
+        (
+            KuramotoSivashinsky(alpha=0.0, beta=0.5, gamma=0.005),
+            lambda t, x: torch.exp((0.5 - 0.005) * t) * torch.sin(x),
+            1e-12,
+        ),
+    ]
+    for problem, fn, tol in cases:
+        t, x = _points(x0=problem.x_min, x1=problem.x_min + problem.length)
+        exact = problem.residual(_Field(fn), t, x)
+        assert exact.abs().max() < tol, (problem.pde, float(exact.abs().max()))
+        wrong = problem.residual(_Field(_perturbed(fn)), t, x)
+        assert wrong.abs().max() > 1e-3, problem.pde
 
 
 def test_kuramoto_sivashinsky_residual_matches_hand_computation():
@@ -151,18 +199,18 @@ def test_kuramoto_sivashinsky_residual_matches_hand_computation():
     u = torch.exp(-t) * torch.sin(p * x)
     u_x = torch.exp(-t) * p * torch.cos(p * x)
     expected = -u + al * u * u_x + be * (-(p**2) * u) + ga * (p**4 * u)
-    got = kuramoto_sivashinsky_residual(field, t, x, alpha=al, beta=be, gamma=ga)
+    got = KuramotoSivashinsky(alpha=al, beta=be, gamma=ga).residual(field, t, x)
     torch.testing.assert_close(got, expected, rtol=1e-11, atol=1e-11)
-    torch.testing.assert_close(KuramotoSivashinsky().residual(field, t, x), expected)
 
 
 def test_residual_gradients_reach_the_parameters_and_work_under_no_grad():
     net = MLP(2, 1, width=8, depth=2).double()
     t, x = _points(16)
+    problem = KuramotoSivashinsky()
     with torch.no_grad():
-        r = kuramoto_sivashinsky_residual(net, t, x)
+        r = problem.residual(net, t, x)
     assert r.shape == (16,) and torch.isfinite(r).all()
-    kuramoto_sivashinsky_residual(net, t, x).pow(2).mean().backward()
+    problem.residual(net, t, x).pow(2).mean().backward()
     assert all(p.grad is not None for p in net.parameters())
     with pytest.raises(ValueError, match="same length"):
-        convection_residual(net, t, x[:3], beta=1.0)
+        Convection(beta=1.0).residual(net, t, x[:3])

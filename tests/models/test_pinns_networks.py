@@ -63,14 +63,42 @@ def test_modified_mlp_matches_its_formula_on_fixed_weights():
 def test_mlp_matches_its_formula_and_glorot_init():
     net = MLP(3, 2, width=64, depth=2, activation="sin", generator=_gen(5)).double()
     z = torch.rand(7, 3, dtype=torch.float64, generator=_gen(6))
+    *hidden, head = net.mlp.linears
     h = z
-    for layer in net.hidden:
+    for layer in hidden:
         h = torch.sin(h @ layer.weight.T + layer.bias)
-    torch.testing.assert_close(net(z), h @ net.head.weight.T + net.head.bias)
+    torch.testing.assert_close(net(z), h @ head.weight.T + head.bias)
     # Glorot normal: std sqrt(2 / (fan_in + fan_out)), zero bias.
-    w = net.hidden[1].weight
+    w = hidden[1].weight
     assert abs(float(w.std()) - math.sqrt(2 / 128)) < 0.1 * math.sqrt(2 / 128)
-    assert float(net.hidden[1].bias.abs().max()) == 0.0
+    assert float(hidden[1].bias.abs().max()) == 0.0
+
+
+def test_pinn_mlp_is_the_layers_mlp_after_the_embedding():
+    # One MLP in opkit: the PINN network is `layers.MLP` on the embedded coordinates, with
+    # the same weights for the same generator.
+    from opkit.models.layers import MLP as LayersMLP
+
+    emb = PeriodicEmbedding(periods=(None, 2.0), n_harmonics=3)
+    net = MLP(width=16, depth=3, embedding=emb, generator=_gen(11)).double()
+    plain = LayersMLP([emb.out_features, 16, 16, 16, 1], generator=_gen(11)).double()
+    for a, b in zip(net.mlp.parameters(), plain.parameters()):
+        assert torch.equal(a, b)
+    z = torch.rand(9, 2, dtype=torch.float64, generator=_gen(12))
+    torch.testing.assert_close(net(z), plain(emb(z)), rtol=0, atol=0)
+
+
+def test_deeponet_and_pinns_share_one_periodic_embedding():
+    # DeepONet's trunk features are PeriodicEmbedding(periods=(1,) * d, constant=False):
+    # cos/sin(2 pi k y) for k = 1..K, all cosines first.
+    from opkit.models import layers, pinns
+
+    assert pinns.PeriodicEmbedding is layers.PeriodicEmbedding
+    emb = layers.PeriodicEmbedding(periods=(1.0, 1.0), n_harmonics=3, constant=False)
+    y = torch.rand(4, 5, 2, generator=_gen(13))
+    angle = (2 * math.pi) * (y[..., None] * torch.arange(1.0, 4.0)).flatten(-2)
+    expected = torch.cat([torch.cos(angle), torch.sin(angle)], dim=-1)
+    assert torch.equal(emb(y), expected)  # bit for bit: DeepONet's numerics are unchanged
 
 
 def test_initialisation_is_reproducible_from_the_generator():
@@ -101,8 +129,10 @@ def test_fourier_features_formula_and_shapes():
 
 
 def test_bad_input_is_rejected_before_work():
-    with pytest.raises(ValueError, match="activation"):
+    with pytest.raises(ValueError, match="smooth"):
         MLP(activation="relu")
+    with pytest.raises(ValueError, match="activation"):
+        ModifiedMLP(activation="swish")
     with pytest.raises(ValueError, match="width"):
         ModifiedMLP(width=0)
     with pytest.raises(ValueError, match="periods"):
@@ -123,7 +153,10 @@ def test_docstring_examples_run():
     import doctest
     import importlib
 
-    for name in ("_networks", "_derivatives", "_causal", "_sampling", "_lagrangian"):
-        module = importlib.import_module(f"opkit.models.pinns.{name}")
+    names = ["_networks", "_derivatives", "_causal", "_sampling", "_lagrangian"]
+    names += ["_initial_conditions", "_problems", "_losses"]
+    modules = [f"opkit.models.pinns.{name}" for name in names] + ["opkit.models.layers._embeddings"]
+    for name in modules:
+        module = importlib.import_module(name)
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, name

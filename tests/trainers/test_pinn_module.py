@@ -7,13 +7,18 @@ import lightning as L
 import pytest
 import torch
 
+from opkit._records import RecordError
 from opkit.models.pinns import (
     MLP,
     AllenCahn,
+    CausalLoss,
     CausalSchedule,
     Convection,
+    KuramotoSivashinsky,
+    LagrangianLoss,
     LagrangianPINN,
     PeriodicEmbedding,
+    PlainLoss,
     evaluate_field,
 )
 from opkit.trainers import CollocationDataModule, PINNModule
@@ -76,13 +81,22 @@ def test_every_pinn_config_instantiates_with_lightning_cli(path):
     small = {"t": batch["t"][:2], "x": batch["x"][:2, :8], "x_ic": batch["x_ic"][:16]}
     loss, _, _ = cli.model.loss(small)
     assert torch.isfinite(loss)
+    # The configs still describe the published problems and losses.
+    published = {
+        "pinn_allen_cahn": (AllenCahn(), CausalLoss(ic_weight=100.0)),
+        "pinn_ks": (KuramotoSivashinsky(), CausalLoss(ic_weight=1000.0)),
+        "pinn_convection_lpinn.yaml": (Convection(beta=30.0), LagrangianLoss()),
+        "pinn_convection_lpinn_paper": (Convection(beta=50.0), LagrangianLoss()),
+    }
+    key = next(k for k in published if path.name.startswith(k))
+    assert (cli.model.problem, cli.model.loss_fn) == published[key]
 
 
 def test_causal_schedule_advances_and_training_stops(tmp_path):
     # Tiny ε: every weight is ~1 > δ, so each step moves to the next ε; after the last the
     # window (and the run) ends.
     module = PINNModule(
-        _net(), Convection(beta=1.0), causal=CausalSchedule(epsilons=(1e-9, 1e-8, 1e-7))
+        _net(), Convection(beta=1.0), loss=CausalLoss(CausalSchedule(epsilons=(1e-9, 1e-8, 1e-7)))
     )
     trainer = _trainer(tmp_path, max_steps=100, limit_val_batches=0)
     trainer.fit(module, _data())
@@ -197,9 +211,8 @@ def test_lbfgs_refinement_lowers_the_loss(tmp_path):
 
 
 def test_checkpoint_resumes_the_schedule_and_loads_weights_only(tmp_path):
-    module = PINNModule(
-        _net(), AllenCahn(), causal=CausalSchedule(epsilons=(1e-9, 1e-8, 1e-7, 1.0))
-    )
+    loss = CausalLoss(CausalSchedule(epsilons=(1e-9, 1e-8, 1e-7, 1.0)), ic_weight=50.0)
+    module = PINNModule(_net(), AllenCahn(), loss=loss)
     trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)
     trainer.fit(module, _data())
     assert int(module.eps_index) == 2
@@ -207,22 +220,45 @@ def test_checkpoint_resumes_the_schedule_and_loads_weights_only(tmp_path):
     trainer.save_checkpoint(path)
     ckpt = torch.load(path, weights_only=True)
     assert int(ckpt["state_dict"]["eps_index"]) == 2
-    fresh = PINNModule(
-        _net(seed=1), AllenCahn(), causal=CausalSchedule(epsilons=(1e-9, 1e-8, 1e-7, 1.0))
-    )
-    fresh.load_state_dict(ckpt["state_dict"])
+    # The problem (holding its PDE and initial condition) and the loss are records.
+    problem = ckpt["hyper_parameters"]["problem"]
+    assert problem["class_path"] == "opkit.models.pinns.PINNProblem"
+    assert problem["init_args"]["pde"]["class_path"] == "opkit.pde_data.AllenCahn1D"
+    assert problem["init_args"]["pde"]["init_args"]["eps"] == 1e-4
+    assert ckpt["hyper_parameters"]["loss"]["class_path"] == "opkit.models.pinns.CausalLoss"
+    # Only the network has to be given back: the rest is rebuilt from the records.
+    fresh = PINNModule.load_from_checkpoint(path, network=_net(seed=1), weights_only=True)
+    assert fresh.problem == AllenCahn() and fresh.loss_fn == loss
     assert int(fresh.eps_index) == 2
     for a, b in zip(module.parameters(), fresh.parameters()):
         assert torch.equal(a, b)
-    problem = ckpt["hyper_parameters"]["problem"]
-    assert problem["class_path"] == "opkit.models.pinns.AllenCahn"
-    assert problem["init_args"]["eps"] == 1e-4
+    t, x, u = fresh.reference()
+    torch.testing.assert_close(u, module.reference()[2], rtol=0, atol=0)
+
+
+def test_old_loss_keywords_build_the_same_loss_objects():
+    schedule = CausalSchedule(epsilons=(1.0, 10.0))
+    cases = [
+        (dict(), PlainLoss(ic_weight=100.0)),
+        (dict(ic_weight=7.0), PlainLoss(ic_weight=7.0)),
+        (dict(causal=schedule, ic_weight=3.0), CausalLoss(schedule, ic_weight=3.0)),
+    ]
+    for kwargs, loss in cases:
+        assert PINNModule(_net(), Convection(), **kwargs).loss_fn == loss
+    lpinn = LagrangianPINN(_net(0), _net(1))
+    legacy = PINNModule(lpinn, Convection(), formulation="lagrangian", lagrangian_weights=(1, 2, 3))
+    assert legacy.loss_fn == LagrangianLoss(weights=(1.0, 2.0, 3.0))
+    # The same numbers for the same batch, whichever way the loss was given.
+    batch = next(iter(_data().train_dataloader()))
+    new = PINNModule(_net(), Convection(), loss=CausalLoss(schedule, ic_weight=3.0))
+    old = PINNModule(_net(), Convection(), causal=schedule, ic_weight=3.0)
+    torch.testing.assert_close(new.loss(batch).loss, old.loss(batch).loss, rtol=0, atol=0)
 
 
 def test_lagrangian_formulation_trains(tmp_path):
     branch = lambda s: _net(seed=s)  # noqa: E731
     net = LagrangianPINN(branch(0), branch(1), displacement_scale=5.0)
-    module = PINNModule(net, Convection(beta=5.0), formulation="lagrangian", lr=3e-3)
+    module = PINNModule(net, Convection(beta=5.0), loss=LagrangianLoss(), lr=3e-3)
     batch = next(iter(_data(sampler="grid").train_dataloader()))
     before = float(module.loss(batch)[0].detach())
     _trainer(tmp_path, max_steps=60, limit_val_batches=0).fit(module, _data(sampler="grid"))
@@ -233,9 +269,27 @@ def test_bad_settings_are_rejected_before_training():
     with pytest.raises(TypeError, match="problem"):
         PINNModule(_net(), "allen_cahn")
     with pytest.raises(TypeError, match="LagrangianPINN"):
+        PINNModule(_net(), Convection(), loss=LagrangianLoss())
+    with pytest.raises(TypeError, match="LagrangianPINN"):
         PINNModule(_net(), Convection(), formulation="lagrangian")
     with pytest.raises(ValueError, match="Lagrangian"):
-        PINNModule(LagrangianPINN(_net(0), _net(1)), AllenCahn(), formulation="lagrangian")
+        PINNModule(LagrangianPINN(_net(0), _net(1)), AllenCahn(), loss=LagrangianLoss())
+    with pytest.raises(ValueError, match="LagrangianLoss"):
+        PINNModule(LagrangianPINN(_net(0), _net(1)), Convection(), loss=CausalLoss())
+    with pytest.raises(ValueError, match="one window"):
+        PINNModule(
+            LagrangianPINN(_net(0), _net(1)),
+            Convection(),
+            loss=LagrangianLoss(),
+            n_windows=2,
+            steps_per_window=5,
+        )
+    with pytest.raises(ValueError, match="not both"):
+        PINNModule(_net(), Convection(), loss=PlainLoss(), ic_weight=10.0)
+    with pytest.raises(TypeError, match="loss"):
+        PINNModule(_net(), Convection(), loss="causal")
+    with pytest.raises(RecordError, match="outside"):
+        PINNModule(_net(), {"class_path": "os.system", "init_args": {}})
     with pytest.raises(ValueError, match="steps_per_window"):
         PINNModule(_net(), Convection(), n_windows=3)
     with pytest.raises(ValueError, match="formulation"):

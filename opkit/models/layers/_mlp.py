@@ -18,6 +18,7 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "elu": nn.functional.elu,
     "sigmoid": torch.sigmoid,
     "sin": torch.sin,
+    "softplus": nn.functional.softplus,
 }
 
 
@@ -26,7 +27,7 @@ def activation_function(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
     Args:
         name: one of ``"relu"``, ``"tanh"``, ``"gelu"``, ``"silu"``, ``"elu"``,
-            ``"sigmoid"``, ``"sin"``.
+            ``"sigmoid"``, ``"sin"``, ``"softplus"``.
 
     Raises:
         TypeError: ``name`` is not a string.

@@ -12,15 +12,21 @@ Both rely on the network being *pointwise* (row ``i`` of the output depends only
 of the input, true of every network in this package): the Jacobian of ``u`` with respect
 to the column of points is then diagonal, so a single vector-Jacobian (or Jacobian-vector)
 product with a vector of ones returns all the pointwise derivatives at once.
+
+:class:`FieldDerivatives` hands a network's field and its derivatives at collocation points
+to a PDE's ``residual(d)`` (:mod:`opkit.pde_data`), computing each on first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import torch
+from torch import nn
 
-__all__ = ["derivatives", "taylor_derivatives", "MAX_ORDER"]
+from opkit.pde_data import DERIVATIVE_KEYS
+
+__all__ = ["derivatives", "taylor_derivatives", "evaluate_field", "FieldDerivatives", "MAX_ORDER"]
 
 MAX_ORDER = 4
 
@@ -122,3 +128,92 @@ def taylor_derivatives(
             f"{tuple(values[0].shape)}."
         )
     return values
+
+
+def _points(t: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if not (isinstance(t, torch.Tensor) and isinstance(x, torch.Tensor)):
+        raise TypeError(
+            f"`t` and `x` must be torch.Tensors, got {type(t).__name__} and {type(x).__name__}."
+        )
+    if t.ndim != 1 or t.shape != x.shape:
+        raise ValueError(
+            f"`t` and `x` must be 1-D with the same length (flattened collocation points), got "
+            f"{tuple(t.shape)} and {tuple(x.shape)}; flatten a grid with .reshape(-1)."
+        )
+    # Collocation points are data: cut any history and make them differentiable leaves.
+    return t.detach().requires_grad_(True), x.detach().requires_grad_(True)
+
+
+def evaluate_field(net: nn.Module, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The network's scalar field ``u(t, x)`` at points ``(N,)`` -> ``(N,)``.
+
+    Raises:
+        ValueError: if the network does not return ``(N, 1)`` (or ``(N,)``).
+    """
+    out = net(torch.stack([t, x], dim=-1))
+    if out.ndim == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    if out.shape != t.shape:
+        raise ValueError(
+            f"the network must map (N, 2) coordinates (t, x) to (N, 1), got output shape "
+            f"{tuple(out.shape)} for N = {t.shape[0]}."
+        )
+    return out
+
+
+class FieldDerivatives(Mapping):
+    r"""A network's field ``u(t, x)`` and its derivatives at points, computed on first use.
+
+    The mapping a PDE's ``residual(d)`` reads (keys ``opkit.pde_data.DERIVATIVE_KEYS``:
+    ``"u"``, ``"u_t"``, ``"u_x"``, ``"u_xx"``, ``"u_xxx"``, ``"u_xxxx"``, each ``(N,)``).
+    ``u_t`` and ``u_x`` come from one backward pass; higher ``x`` derivatives are taken
+    from ``u_x`` with :func:`derivatives`, each once. The graph is kept, so a loss built
+    from the entries back-propagates to the network's parameters. Build and read it under
+    ``torch.enable_grad()`` (the residuals of :class:`PINNProblem` do).
+
+    Args:
+        net: a pointwise network ``(N, 2)`` coordinates ``(t, x)`` -> ``(N, 1)``.
+        t, x: the points, 1-D of equal length ``N`` (detached and made leaves).
+
+    Raises:
+        TypeError/ValueError: for points that are not 1-D tensors of equal length, or a
+            network with the wrong output shape.
+        KeyError: reading a name outside ``DERIVATIVE_KEYS``.
+
+    Examples:
+        >>> net = lambda z: (z[:, :1] * torch.sin(z[:, 1:]))  # u = t sin x
+        >>> d = FieldDerivatives(net, torch.ones(3), torch.zeros(3))
+        >>> d["u_t"].tolist(), d["u_x"].tolist(), d["u_xxx"].tolist()
+        ([0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [-1.0, -1.0, -1.0])
+    """
+
+    def __init__(self, net: nn.Module, t: torch.Tensor, x: torch.Tensor) -> None:
+        self.t, self.x = _points(t, x)
+        self._values = {"u": evaluate_field(net, self.t, self.x)}
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key in self._values:
+            return self._values[key]
+        if key not in DERIVATIVE_KEYS:
+            raise KeyError(f"{key!r} is not a derivative name; expected one of {DERIVATIVE_KEYS}.")
+        u = self._values["u"]
+        if "u_x" not in self._values:
+            u_t, u_x = torch.autograd.grad(
+                u, (self.t, self.x), torch.ones_like(u), create_graph=True, allow_unused=True
+            )
+            # A field that does not depend on t (or x) has a derivative of exactly zero there.
+            self._values["u_t"] = torch.zeros_like(self.t) if u_t is None else u_t
+            self._values["u_x"] = torch.zeros_like(self.x) if u_x is None else u_x
+        order = len(key) - 2  # "u_xx" -> 2
+        have = max(len(k) - 2 for k in self._values if k.startswith("u_x"))
+        if order > have:
+            start = self._values["u_x" + "x" * (have - 1)]
+            for k, d in enumerate(derivatives(start, self.x, order - have), start=have + 1):
+                self._values["u_" + "x" * k] = d
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DERIVATIVE_KEYS)
+
+    def __len__(self) -> int:
+        return len(DERIVATIVE_KEYS)

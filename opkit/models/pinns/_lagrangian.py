@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ._derivatives import derivatives
-from ._problems import AbstractPINNProblem
+from ._problems import PINNProblem
 
 __all__ = [
     "LagrangianPINN",
@@ -121,18 +121,18 @@ class LagrangianPINN(nn.Module):
         return torch.stack([self.positions(coords), self.values(coords)], dim=-1)
 
 
-def _check_lagrangian(net: nn.Module, problem: AbstractPINNProblem) -> None:
+def _check_lagrangian(net: nn.Module, problem: PINNProblem) -> None:
     if not isinstance(net, LagrangianPINN):
         raise TypeError(f"`net` must be a LagrangianPINN, got {type(net).__name__}.")
     if not getattr(problem, "supports_lagrangian", False):
         raise ValueError(
-            f"{type(problem).__name__} has no Lagrangian form; LPINNs apply to "
-            "convection-diffusion problems (Convection, Burgers)."
+            f"{type(getattr(problem, 'pde', problem)).__name__} has no Lagrangian form; LPINNs "
+            "apply to convection-diffusion problems (Convection, Burgers)."
         )
 
 
 def lagrangian_residuals(
-    net: LagrangianPINN, problem: AbstractPINNProblem, t: torch.Tensor, x0: torch.Tensor
+    net: LagrangianPINN, problem: PINNProblem, t: torch.Tensor, x0: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""``(r_X, r_u) = (X_t - f(u), u_t - ν u_XX)`` at flattened points ``(N,)``.
 
@@ -173,7 +173,7 @@ def _rms(v: torch.Tensor) -> torch.Tensor:
 
 def lagrangian_loss(
     net: LagrangianPINN,
-    problem: AbstractPINNProblem,
+    problem: PINNProblem,
     t: torch.Tensor,
     x0: torch.Tensor,
     x0_ic: torch.Tensor,
@@ -213,7 +213,7 @@ def lagrangian_loss(
 @torch.no_grad()
 def lagrangian_to_eulerian(
     net: LagrangianPINN,
-    problem: AbstractPINNProblem,
+    problem: PINNProblem,
     t: torch.Tensor,
     x: torch.Tensor,
     *,

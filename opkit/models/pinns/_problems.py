@@ -1,98 +1,118 @@
-"""PINN problems: a PDE, its periodic domain, its initial condition and its reference solution.
+"""A PINN problem: a PDE of :mod:`opkit.pde_data`, its space-time domain and initial condition.
 
-A problem is a frozen dataclass that validates itself. It tells a trainer everything that is
-not the network: where to put collocation points (``x_min``, ``length``, ``t_final``), the
-residual as a function of a network, the initial condition, and a reference solution from
-opkit's own solvers (or the exact one) on a uniform periodic grid, so that a PINN is scored
-exactly like an operator (relative L2 on the reference grid).
+The PDE is stated once, in :mod:`opkit.pde_data`: its ``residual(d)`` (written in terms of a
+field's derivatives) is the PINN's loss here, and its ``solve`` gives the reference solution
+a PINN is scored against (relative L2 on a uniform periodic grid, like an operator).
 
-The domain is periodic ``[x_min, x_min + length)``. The spectral solvers of
-:mod:`opkit.pde_data` live on ``[0, length)``; a problem on ``[-1, 1)`` is the same PDE
+The domain is ``[x_min, x_min + pde.length) x [0, t_final]``, periodic in ``x``. The solvers
+of :mod:`opkit.pde_data` live on ``[0, length)``; a problem on ``[-1, 1)`` is the same PDE
 relabelled by ``x -> x - x_min``, so its reference is the solver's solution for the initial
 condition evaluated at ``x_min + x_solver``.
+
+``AllenCahn()``, ``KuramotoSivashinsky()``, ``Convection(beta)`` and ``Burgers()`` build the
+published benchmark problems.
 """
 
 from __future__ import annotations
 
-import abc
 import dataclasses
 import math
-from typing import ClassVar
 
 import torch
 from torch import nn
 
-from ._residuals import (
-    allen_cahn_residual,
-    burgers_residual,
-    convection_residual,
-    kuramoto_sivashinsky_residual,
+from opkit.pde_data import (
+    AbstractPDE1D,
+    Advection1D,
+    AllenCahn1D,
+    Burgers1D,
+    KuramotoSivashinsky1D,
 )
 
-__all__ = [
-    "AbstractPINNProblem",
-    "AllenCahn",
-    "KuramotoSivashinsky",
-    "Convection",
-    "Burgers",
-]
+from ._derivatives import FieldDerivatives
+from ._initial_conditions import (
+    AbstractInitialCondition,
+    MonomialCosine,
+    PeriodicBump,
+    SineWave,
+)
+
+__all__ = ["PINNProblem", "AllenCahn", "KuramotoSivashinsky", "Convection", "Burgers"]
 
 
-def _positive(name: str, value: object, *, allow_zero: bool = False) -> float:
+def _positive(name: str, value: object) -> float:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"`{name}` must be a finite number {bound}, got {value!r}.")
+    if not ok or value <= 0:
+        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
     return float(value)
 
 
-def _finite(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
-    return float(value)
+@dataclasses.dataclass(frozen=True)
+class PINNProblem:
+    r"""A PDE, its domain and its initial condition: everything a PINN trainer needs but the
+    network.
 
+    Args:
+        pde: a 1-D PDE of :mod:`opkit.pde_data` (``Advection1D``, ``Burgers1D``,
+            ``AllenCahn1D``, ``KuramotoSivashinsky1D``); its ``residual`` is the PINN's
+            residual, its ``length`` the period of the domain, its ``n_x`` the default
+            reference grid.
+        initial_condition: ``u0(x)``, e.g. :class:`SineWave`.
+        t_final: final time (keyword, default 1.0).
+        x_min: left end of the periodic domain ``[x_min, x_min + pde.length)`` (keyword,
+            default 0.0).
+        solver_dt: time step of the reference solver (keyword; default None: the PDE's
+            ``default_dt``, capped by ``solver_cfl``).
+        solver_cfl: when given, the reference step is at most ``solver_cfl * dx / max|u0|``
+            (an explicit advection term with a large solution, e.g. Burgers with a mean
+            flow; default None).
 
-def _check_times(t: torch.Tensor) -> torch.Tensor:
-    t = torch.as_tensor(t, dtype=torch.float64)
-    if t.ndim != 1 or t.numel() < 1 or float(t[0]) != 0.0:
-        raise ValueError(
-            f"`t` must be a 1-D increasing tensor of times starting at 0, got shape "
-            f"{tuple(t.shape)}" + (f" with t[0] = {float(t[0])}." if t.numel() else ".")
-        )
-    if t.numel() > 1 and not bool((t[1:] > t[:-1]).all()):
-        raise ValueError("`t` must be strictly increasing.")
-    return t
+    Raises:
+        TypeError: for a ``pde`` without a residual or a non-callable initial condition.
+        ValueError: for a non-positive ``t_final``, ``solver_dt`` or ``solver_cfl`` or a
+            non-finite ``x_min``.
 
-
-class AbstractPINNProblem(abc.ABC):
-    """Interface of a PINN problem (concrete problems are frozen dataclasses).
-
-    Concrete problems define ``x_min``, ``length`` and ``t_final`` (fields or properties) and:
-
-    - ``residual(net, t, x) -> (N,)``: the PDE residual at flattened points ``(N,)``;
-    - ``initial_condition(x) -> u0``: any shape, elementwise;
-    - ``reference(t, *, n_x) -> (x, u)``: the reference solution ``u`` of shape
-      ``(len(t), n_x)`` (float64) on the grid ``x = x_min + i * length / n_x``;
-    - ``supports_lagrangian``; if True also ``characteristic_speed(u)`` (the right-hand side
-      ``f`` of ``X_t = f``) and ``nu`` (the diffusivity of ``D_t u = ν u_xx``).
+    Examples:
+        >>> from opkit.pde_data import Advection1D
+        >>> problem = PINNProblem(Advection1D(c=1.0), SineWave(), t_final=0.5)
+        >>> x, u = problem.reference(torch.tensor([0.0, 0.5]), n_x=8)
+        >>> bool(torch.allclose(u[1], torch.sin(x - 0.5)))
+        True
     """
 
-    supports_lagrangian: ClassVar[bool] = False
-    x_min: float
-    length: float
-    t_final: float
+    pde: AbstractPDE1D
+    initial_condition: AbstractInitialCondition
+    _: dataclasses.KW_ONLY
+    t_final: float = 1.0
+    x_min: float = 0.0
+    solver_dt: float | None = None
+    solver_cfl: float | None = None
 
-    @abc.abstractmethod
-    def residual(self, net: nn.Module, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Pointwise PDE residual of ``net`` at flattened points ``(N,)`` -> ``(N,)``."""
+    def __post_init__(self) -> None:
+        if not isinstance(self.pde, AbstractPDE1D):
+            raise TypeError(
+                f"`pde` must be a 1-D PDE of opkit.pde_data (Advection1D, Burgers1D, "
+                f"AllenCahn1D, KuramotoSivashinsky1D), got {type(self.pde).__name__}."
+            )
+        if not callable(self.initial_condition):
+            raise TypeError(
+                f"`initial_condition` must be a callable u0(x) such as SineWave(), got "
+                f"{type(self.initial_condition).__name__}."
+            )
+        _positive("t_final", self.t_final)
+        x_min = self.x_min
+        ok = isinstance(x_min, (int, float)) and not isinstance(x_min, bool)
+        if not ok or not math.isfinite(x_min):
+            raise ValueError(f"`x_min` must be a finite number, got {x_min!r}.")
+        for name in ("solver_dt", "solver_cfl"):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
 
-    @abc.abstractmethod
-    def initial_condition(self, x: torch.Tensor) -> torch.Tensor:
-        """``u(0, x)``, elementwise."""
-
-    @abc.abstractmethod
-    def reference(self, t: torch.Tensor, *, n_x: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x, u)``: grid ``(n_x,)`` and reference ``(len(t), n_x)``, float64."""
+    # -- the domain ------------------------------------------------------------------------
+    @property
+    def length(self) -> float:
+        """The period of the domain, ``pde.length``."""
+        return float(self.pde.length)
 
     def grid(self, n_x: int) -> torch.Tensor:
         """The periodic grid ``x_min + i * length / n_x``, ``(n_x,)`` float64."""
@@ -100,248 +120,168 @@ class AbstractPINNProblem(abc.ABC):
             raise ValueError(f"`n_x` must be an integer >= 2, got {n_x!r}.")
         return self.x_min + torch.arange(n_x, dtype=torch.float64) * (self.length / n_x)
 
-    def characteristic_speed(self, u: torch.Tensor) -> torch.Tensor:
-        raise ValueError(
-            f"{type(self).__name__} has no Lagrangian (characteristic) form; LPINNs apply to "
-            "convection-diffusion problems such as Convection and Burgers."
-        )
+    # -- the physics -----------------------------------------------------------------------
+    def residual(self, net: nn.Module, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``pde.residual`` of the network's field at flattened points ``(N,)`` -> ``(N,)``.
 
-    def _spectral_reference(self, pde, t: torch.Tensor, n_x: int, dt: float | None):
-        t = _check_times(t)
+        Gradients are enabled inside, so this also works under ``torch.no_grad()``; the
+        graph is kept, so ``residual.pow(2).mean()`` back-propagates to the parameters.
+
+        Raises:
+            TypeError/ValueError: for points that are not 1-D tensors of equal length or a
+                network that does not map ``(N, 2)`` to ``(N, 1)``.
+        """
+        with torch.enable_grad():
+            return self.pde.residual(FieldDerivatives(net, t, x))
+
+    @property
+    def supports_lagrangian(self) -> bool:
+        """Whether the PDE has a Lagrangian form ``X_t = f(u)``, ``D_t u = ν u_XX``
+        (``characteristic_speed`` and ``nu``: advection and Burgers)."""
+        return callable(getattr(self.pde, "characteristic_speed", None))
+
+    @property
+    def nu(self) -> float:
+        """The diffusivity ``ν`` of the Lagrangian form."""
+        self._need_lagrangian()
+        return float(self.pde.nu)
+
+    def characteristic_speed(self, u: torch.Tensor) -> torch.Tensor:
+        """``f(u)`` of the Lagrangian form ``X_t = f(u)``."""
+        self._need_lagrangian()
+        return self.pde.characteristic_speed(u)
+
+    def _need_lagrangian(self) -> None:
+        if not self.supports_lagrangian:
+            raise ValueError(
+                f"{type(self.pde).__name__} has no Lagrangian (characteristic) form; LPINNs "
+                "apply to convection-diffusion problems such as Convection and Burgers."
+            )
+
+    # -- the reference ---------------------------------------------------------------------
+    def reference(
+        self, t: torch.Tensor, *, n_x: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, u)``: the grid ``(n_x,)`` and ``pde.solve``'s solution ``(len(t), n_x)``,
+        float64.
+
+        Args:
+            t: 1-D increasing times starting at 0.
+            n_x: grid size (default: ``pde.n_x``).
+
+        Raises:
+            ValueError: for bad times or grid size.
+        """
+        n_x = self.pde.n_x if n_x is None else n_x
         x = self.grid(n_x)
-        u0 = self.initial_condition(x)[None]
-        u = pde.solve(u0, t, dt=dt)[0]
+        pde = self.pde if n_x == self.pde.n_x else dataclasses.replace(self.pde, n_x=n_x)
+        u0 = self.initial_condition(x).to(torch.float64)[None]
+        dt = self.solver_dt
+        if dt is None and self.solver_cfl is not None:
+            speed = float(u0.abs().max())
+            dt = pde.default_dt
+            if speed > 0:
+                dt = min(dt, self.solver_cfl * (self.length / n_x) / speed)
+        u = pde.solve(u0, torch.as_tensor(t, dtype=torch.float64), dt=dt)[0]
         return x, u
 
 
-@dataclasses.dataclass(frozen=True)
-class AllenCahn(AbstractPINNProblem):
+def AllenCahn(  # noqa: N802 - the benchmark's name, a factory of PINNProblem
+    eps: float = 1e-4,
+    k: float = 5.0,
+    *,
+    t_final: float = 1.0,
+    x_min: float = -1.0,
+    length: float = 2.0,
+    solver_dt: float | None = None,
+) -> PINNProblem:
     r"""Allen–Cahn ``u_t - ε u_xx + k (u³ - u) = 0`` on periodic ``[-1, 1)``, ``u0 = x² cos πx``.
 
     The defaults are the benchmark of Wang, Sankaran & Perdikaris (2022), where a plain
     PINN reaches a relative L2 error of 0.498 and a causal PINN 1.43e-3 (plain MLP) /
-    1.39e-4 (modified MLP). The reference comes from ``opkit.pde_data.AllenCahn1D``
-    (ETDRK4, pseudo-spectral) on the relabelled domain ``[0, 2)``.
-
-    Args:
-        eps: diffusion coefficient ε (default 1e-4).
-        k: reaction rate (default 5.0).
-        t_final: final time (default 1.0).
-        x_min: left end of the periodic domain (default -1.0).
-        length: period (default 2.0).
-        solver_dt: time step of the reference solver (default None: the solver's default).
+    1.39e-4 (modified MLP). Reference: ``AllenCahn1D`` (ETDRK4) on 512 points.
 
     Raises:
         ValueError: for a non-positive ``eps``, ``k``, ``t_final``, ``length`` or ``solver_dt``.
     """
-
-    eps: float = 1e-4
-    k: float = 5.0
-    t_final: float = 1.0
-    x_min: float = -1.0
-    length: float = 2.0
-    solver_dt: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("eps", "k", "t_final", "length"):
-            _positive(name, getattr(self, name))
-        _finite("x_min", self.x_min)
-        if self.solver_dt is not None:
-            _positive("solver_dt", self.solver_dt)
-
-    def residual(self, net, t, x):
-        return allen_cahn_residual(net, t, x, eps=self.eps, k=self.k)
-
-    def initial_condition(self, x):
-        return x**2 * torch.cos(math.pi * x)
-
-    def reference(self, t, *, n_x=512):
-        from opkit.pde_data import AllenCahn1D
-
-        pde = AllenCahn1D(eps=self.eps, k=self.k, length=self.length, n_x=n_x)
-        return self._spectral_reference(pde, t, n_x, self.solver_dt)
+    pde = AllenCahn1D(eps=eps, k=k, length=length, n_x=512)
+    return PINNProblem(pde, MonomialCosine(), t_final=t_final, x_min=x_min, solver_dt=solver_dt)
 
 
-@dataclasses.dataclass(frozen=True)
-class KuramotoSivashinsky(AbstractPINNProblem):
+def KuramotoSivashinsky(  # noqa: N802 - the benchmark's name, a factory of PINNProblem
+    alpha: float = 5.0,
+    beta: float = 0.5,
+    gamma: float = 0.005,
+    *,
+    t_final: float = 1.0,
+    x_min: float = -1.0,
+    length: float = 2.0,
+    solver_dt: float | None = None,
+) -> PINNProblem:
     r"""Kuramoto–Sivashinsky ``u_t + α u u_x + β u_xx + γ u_xxxx = 0``, ``u0 = -sin πx``.
 
     Periodic ``[-1, 1)``; the defaults (``α = 5, β = 0.5, γ = 0.005``, ``T = 1``) are the
     regular case of Wang et al. 2022 (causal PINN with 10 time windows: relative L2
-    3.49e-4). Reference: ``opkit.pde_data.KuramotoSivashinsky1D``.
-
-    Args:
-        alpha, beta, gamma: coefficients (defaults 5.0, 0.5, 0.005).
-        t_final: final time (default 1.0).
-        x_min, length: the periodic domain (defaults -1.0, 2.0).
-        solver_dt: time step of the reference solver (default None: the solver's default).
-
-    Raises:
-        ValueError: for non-finite coefficients or non-positive ``t_final``/``length``.
+    3.49e-4). Reference: ``KuramotoSivashinsky1D`` on 512 points.
     """
-
-    alpha: float = 5.0
-    beta: float = 0.5
-    gamma: float = 0.005
-    t_final: float = 1.0
-    x_min: float = -1.0
-    length: float = 2.0
-    solver_dt: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("alpha", "beta"):
-            _finite(name, getattr(self, name))
-        for name in ("gamma", "t_final", "length"):
-            _positive(name, getattr(self, name))
-        _finite("x_min", self.x_min)
-        if self.solver_dt is not None:
-            _positive("solver_dt", self.solver_dt)
-
-    def residual(self, net, t, x):
-        return kuramoto_sivashinsky_residual(
-            net, t, x, alpha=self.alpha, beta=self.beta, gamma=self.gamma
-        )
-
-    def initial_condition(self, x):
-        return -torch.sin(math.pi * x)
-
-    def reference(self, t, *, n_x=512):
-        from opkit.pde_data import KuramotoSivashinsky1D
-
-        pde = KuramotoSivashinsky1D(
-            length=self.length, n_x=n_x, alpha=self.alpha, beta=self.beta, gamma=self.gamma
-        )
-        return self._spectral_reference(pde, t, n_x, self.solver_dt)
+    pde = KuramotoSivashinsky1D(length=length, n_x=512, alpha=alpha, beta=beta, gamma=gamma)
+    u0 = SineWave(amplitude=-1.0, wavenumber=math.pi)
+    return PINNProblem(pde, u0, t_final=t_final, x_min=x_min, solver_dt=solver_dt)
 
 
-_CONVECTION_ICS = ("sin", "bump")
-
-
-@dataclasses.dataclass(frozen=True)
-class Convection(AbstractPINNProblem):
+def Convection(  # noqa: N802 - the benchmark's name, a factory of PINNProblem
+    beta: float = 30.0,
+    nu: float = 0.0,
+    u0: str = "sin",
+    *,
+    t_final: float = 1.0,
+    x_min: float = 0.0,
+    length: float = 2 * math.pi,
+) -> PINNProblem:
     r"""Convection(–diffusion) ``u_t + β u_x - ν u_xx = 0`` on periodic ``[0, 2π)``.
 
-    With ``u0="sin"`` (``u0 = sin x``) and ``ν = 0`` this is the failure-mode
-    benchmark of Krishnapriyan et al. (2021), whose plain PINN reaches relative errors of
-    1.08e-2, 0.75, 0.897 and 0.961 at ``β = 10, 20, 30, 40``. ``"bump"`` is the smooth
-    periodic pulse ``exp((cos(θ - π) - 1) / (π/8)²)`` with ``θ = 2π (x - x_min) / L`` (a
-    Gaussian of width π/8 made exactly periodic), a moving front. The reference is exact
-    (``u0(x - βt)``) for ``ν = 0`` and ``opkit.pde_data.Advection1D`` (exact in Fourier
-    space) otherwise.
-
-    Lagrangian form: ``X_t = β``, ``D_t u = ν u_XX``.
-
-    Args:
-        beta: convection speed β (default 30.0).
-        nu: diffusivity ν >= 0 (default 0.0).
-        u0: the initial condition, ``"sin"`` (default) or ``"bump"``.
-        t_final: final time (default 1.0).
-        x_min, length: the periodic domain (defaults 0.0, 2π).
+    With ``u0="sin"`` (one period of a sine on the domain) and ``ν = 0`` this is the
+    failure-mode benchmark of Krishnapriyan et al. (2021), whose plain PINN reaches
+    relative errors of 1.08e-2, 0.75, 0.897 and 0.961 at ``β = 10, 20, 30, 40``.
+    ``"bump"`` is a :class:`PeriodicBump` of width ``length / 16`` in the middle of the
+    domain, a moving front. Reference: ``Advection1D`` (exact in Fourier space) on 256
+    points. Lagrangian form: ``X_t = β``, ``D_t u = ν u_XX``.
 
     Raises:
-        ValueError: for non-finite ``beta``, negative ``nu``, an unknown initial condition or
+        ValueError: for non-finite ``beta``, negative ``nu``, an unknown ``u0`` or
             non-positive ``t_final``/``length``.
     """
-
-    supports_lagrangian: ClassVar[bool] = True
-    beta: float = 30.0
-    nu: float = 0.0
-    u0: str = "sin"
-    t_final: float = 1.0
-    x_min: float = 0.0
-    length: float = 2 * math.pi
-
-    def __post_init__(self) -> None:
-        _finite("beta", self.beta)
-        _positive("nu", self.nu, allow_zero=True)
-        _positive("t_final", self.t_final)
-        _positive("length", self.length)
-        _finite("x_min", self.x_min)
-        if self.u0 not in _CONVECTION_ICS:
-            raise ValueError(f"`u0` must be one of {_CONVECTION_ICS}, got {self.u0!r}.")
-
-    def residual(self, net, t, x):
-        return convection_residual(net, t, x, beta=self.beta, nu=self.nu)
-
-    def initial_condition(self, x):
-        # Both are written in the phase 2π (x - x_min) / length so they are periodic.
-        theta = (x - self.x_min) * (2 * math.pi / self.length)
-        if self.u0 == "sin":
-            return torch.sin(theta)
-        return torch.exp((torch.cos(theta - math.pi) - 1) / (math.pi / 8) ** 2)
-
-    def characteristic_speed(self, u):
-        return torch.full_like(u, self.beta)
-
-    def reference(self, t, *, n_x=256):
-        t = _check_times(t)
-        x = self.grid(n_x)
-        if self.nu == 0.0:
-            shifted = self.x_min + torch.remainder(
-                x[None, :] - self.beta * t[:, None] - self.x_min, self.length
-            )
-            return x, self.initial_condition(shifted)
-        from opkit.pde_data import Advection1D
-
-        pde = Advection1D(c=self.beta, nu=self.nu, length=self.length, n_x=n_x)
-        return self._spectral_reference(pde, t, n_x, None)
+    ics = {
+        "sin": lambda: SineWave(wavenumber=2 * math.pi / length, shift=x_min),
+        "bump": lambda: PeriodicBump(center=x_min + length / 2, width=length / 16, period=length),
+    }
+    if u0 not in ics:
+        raise ValueError(f"`u0` must be one of {tuple(ics)}, got {u0!r}.")
+    pde = Advection1D(c=beta, nu=nu, length=length, n_x=256)
+    return PINNProblem(pde, ics[u0](), t_final=t_final, x_min=x_min)
 
 
-@dataclasses.dataclass(frozen=True)
-class Burgers(AbstractPINNProblem):
-    r"""Viscous Burgers ``u_t + u u_x - ν u_xx = 0`` on periodic ``[0, 2π)``.
+def Burgers(  # noqa: N802 - the benchmark's name, a factory of PINNProblem
+    nu: float = 0.01,
+    offset: float = 5.0,
+    *,
+    t_final: float = 1.0,
+    x_min: float = 0.0,
+    length: float = 2 * math.pi,
+    solver_dt: float | None = None,
+) -> PINNProblem:
+    r"""Viscous Burgers ``u_t + u u_x - ν u_xx = 0`` on periodic ``[0, 2π)``, ``u0 = c + sin x``.
 
-    ``u0 = offset + sin x``: the sine steepens into a front (breaking time 1 without
-    viscosity) that travels at speed ``offset`` — the moving-front case of the LPINN paper
-    (Mojgani et al. 2022). Reference: ``opkit.pde_data.Burgers1D``.
-
-    Lagrangian form: ``X_t = u``, ``D_t u = ν u_XX``.
-
-    Args:
-        nu: viscosity ν > 0 (default 0.01).
-        offset: mean of the initial condition, the speed of the front (default 5.0).
-        t_final: final time (default 1.0).
-        x_min, length: the periodic domain (defaults 0.0, 2π).
-        solver_dt: time step of the reference solver (default None: the solver's default;
-            the explicit nonlinear term needs ``dt ≲ dx / max|u|``).
+    ``c`` is the ``offset``.
+    The sine steepens into a front (breaking time 1 without viscosity) that travels at
+    speed ``offset`` — the moving-front case of the LPINN paper (Mojgani et al. 2022).
+    Reference: ``Burgers1D`` on 256 points with the step capped at a CFL number
+    ``max|u0| dt / dx`` of 1/4 (the advection term is explicit). Lagrangian form:
+    ``X_t = u``, ``D_t u = ν u_XX``.
 
     Raises:
         ValueError: for a non-positive ``nu``, ``t_final`` or ``length``.
     """
-
-    supports_lagrangian: ClassVar[bool] = True
-    nu: float = 0.01
-    offset: float = 5.0
-    t_final: float = 1.0
-    x_min: float = 0.0
-    length: float = 2 * math.pi
-    solver_dt: float | None = None
-
-    def __post_init__(self) -> None:
-        _positive("nu", self.nu)
-        _finite("offset", self.offset)
-        _positive("t_final", self.t_final)
-        _positive("length", self.length)
-        _finite("x_min", self.x_min)
-        if self.solver_dt is not None:
-            _positive("solver_dt", self.solver_dt)
-
-    def residual(self, net, t, x):
-        return burgers_residual(net, t, x, nu=self.nu)
-
-    def initial_condition(self, x):
-        return self.offset + torch.sin((x - self.x_min) * (2 * math.pi / self.length))
-
-    def characteristic_speed(self, u):
-        return u
-
-    def reference(self, t, *, n_x=256):
-        from opkit.pde_data import Burgers1D
-
-        pde = Burgers1D(nu=self.nu, length=self.length, n_x=n_x)
-        dt = self.solver_dt
-        if dt is None:
-            # The advection term is explicit: keep the CFL number max|u| dt / dx at 1/4.
-            speed = abs(self.offset) + 1.0
-            dt = min(pde.default_dt, 0.25 * (self.length / n_x) / speed)
-        return self._spectral_reference(pde, t, n_x, dt)
+    pde = Burgers1D(nu=nu, length=length, n_x=256)
+    u0 = SineWave(wavenumber=2 * math.pi / length, shift=x_min, offset=offset)
+    return PINNProblem(pde, u0, t_final=t_final, x_min=x_min, solver_dt=solver_dt, solver_cfl=0.25)

@@ -1,18 +1,18 @@
-"""A trained PINN as a solution on a grid, and its relative L2 error against a reference."""
+"""A trained PINN as a solution on a grid (scored by ``opkit.evaluate`` against the problem's
+reference)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from ._derivatives import evaluate_field
 from ._lagrangian import LagrangianPINN, lagrangian_to_eulerian
-from ._problems import AbstractPINNProblem
-from ._residuals import evaluate_field
+from ._problems import PINNProblem
 
-__all__ = ["field_on_grid", "solution_on_grid", "relative_l2"]
+__all__ = ["field_on_grid", "solution_on_grid"]
 
 
 @torch.no_grad()
@@ -39,7 +39,7 @@ def field_on_grid(
 
 def solution_on_grid(
     networks: nn.Module | Sequence[nn.Module],
-    problem: AbstractPINNProblem,
+    problem: PINNProblem,
     t: torch.Tensor,
     x: torch.Tensor,
     *,
@@ -85,21 +85,3 @@ def solution_on_grid(
             u = field_on_grid(net, local, x)
         out[mask] = u.to(torch.float64).cpu()
     return out
-
-
-def relative_l2(pred: torch.Tensor, reference: torch.Tensor) -> float:
-    r"""``‖pred - ref‖₂ / ‖ref‖₂`` over all entries (the score of ``opkit.evaluate``).
-
-    Raises:
-        ValueError: for different shapes or a zero reference.
-    """
-    if pred.shape != reference.shape:
-        raise ValueError(
-            f"`pred` {tuple(pred.shape)} and `reference` {tuple(reference.shape)} must have the "
-            "same shape (evaluate the PINN on the reference grid)."
-        )
-    ref = reference.to(torch.float64)
-    den = float(ref.norm())
-    if den == 0.0 or not math.isfinite(den):
-        raise ValueError(f"`reference` must have a finite, non-zero norm, got {den}.")
-    return float((pred.to(torch.float64) - ref).norm()) / den
