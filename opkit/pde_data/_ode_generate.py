@@ -84,6 +84,7 @@ __all__ = ["ODEDatasetRecipe", "ODE_FAMILIES", "attempt_seed", "generate_odes", 
 ODE_FAMILIES: tuple[str, ...] = tuple(ODE_SYSTEMS)
 EQUATION_WIDTH = 1024  # bytes per stored equation (fixed width keeps the file layout static)
 KIND = "ode_trajectories"
+_SPREAD = 16  # attempts tried at once per remaining sample after the first round
 
 
 def attempt_seed(seed: int, index: int, attempt: int) -> int:
@@ -253,13 +254,17 @@ def solve_samples_ode(
         by_family.setdefault(recipe.family_of(int(i)), []).append(pos)
     for fam, positions in by_family.items():
         system = ODE_SYSTEMS[ODE_FAMILIES[fam]]
-        todo = list(positions)
-        for attempt in range(recipe.max_attempts):
-            if not todo:
-                break
+        todo, first = list(positions), 0
+        while todo and first < recipe.max_attempts:
+            # The first round tries attempt 0 of every sample; later rounds try the next
+            # `spread` attempts of each remaining sample at once (few samples, so nearly free
+            # in a batched solve). Each sample keeps its lowest successful attempt, exactly as
+            # if the attempts had been tried one after another.
+            spread = 1 if first == 0 else _SPREAD
+            last = min(first + spread, recipe.max_attempts)
+            jobs = [(p, r) for p in todo for r in range(first, last)]
             draws = [
-                _draw(system, attempt_seed(seed, indices[p], attempt), recipe.ic_range)
-                for p in todo
+                _draw(system, attempt_seed(seed, indices[p], r), recipe.ic_range) for p, r in jobs
             ]
             u0 = torch.stack([d[1] for d in draws]).to(device)
             params = {
@@ -270,11 +275,11 @@ def solve_samples_ode(
                 system, u0, t, params, rtol=recipe.rtol, atol=recipe.atol, blow_up=recipe.blow_up
             )
             u, status = u.cpu().numpy(), status.cpu().numpy()
-            failed = []
-            for j, p in enumerate(todo):
-                if status[j] != 0:
-                    failed.append(p)
+            done = set()
+            for j, (p, r) in enumerate(jobs):
+                if status[j] != 0 or p in done:
                     continue
+                done.add(p)
                 d = system.dim
                 out["u"][p] = 0.0
                 out["u"][p, :, :d] = u[j].astype(np.float32)
@@ -282,11 +287,11 @@ def solve_samples_ode(
                 out["u0"][p, :d] = draws[j][1].numpy()
                 out["params"][p] = 0.0
                 out["params"][p, : len(system.param_names)] = list(draws[j][0].values())
-                out["attempt"][p] = attempt
+                out["attempt"][p] = r
                 out["status"][p] = STATUS_OK
                 eq = np.frombuffer(_equation(system, draws[j][0]).encode(), "S1")
                 out["equation"][p, : len(eq)] = eq
-            todo = failed
+            todo, first = [p for p in todo if p not in done], last
         for p in todo:  # gave up: recorded as failed
             out["attempt"][p] = recipe.max_attempts
     return out

@@ -117,64 +117,64 @@ def solve_ode(
         return torch.stack(torch.broadcast_tensors(*system._rhs(list(y.unbind(0)), p)))
 
     y = pad(u0).T.contiguous()  # (dim, B)
-    out = torch.full((n_t, dim, n_pad), float("nan"), dtype=dtype, device=device)
+    # One spare frame absorbs the writes of samples that record nothing this iteration.
+    out = torch.full((n_t + 1, dim, n_pad), float("nan"), dtype=dtype, device=device)
     out[0] = y
     time = torch.full((n_pad,), float(t[0]), dtype=dtype, device=device)
     h = torch.full((n_pad,), float(h0), dtype=dtype, device=device)
     k_next = torch.ones(n_pad, dtype=torch.long, device=device)  # next output index
+    columns = torch.arange(n_pad, device=device)
     status = torch.zeros(n_pad, dtype=torch.int8, device=device)
     active = torch.full((n_pad,), n_t > 1, dtype=torch.bool, device=device)
     steps = torch.zeros(n_pad, dtype=torch.long, device=device)
+    t_out = torch.cat([t, t[-1:]])
     k1 = f(y)
-    t_out = t.clone()
     while bool(active.any()):
-        target = t_out[k_next.clamp(max=n_t - 1)]
+        target = t_out[k_next]
         remaining = target - time
         # Land exactly on the next output time; halve a last step that would leave a sliver.
         step = torch.where(
             h >= remaining, remaining, torch.where(2 * h > remaining, remaining / 2, h)
         )
         lands = step == remaining
-        ks = [k1]
+        hk = [k1 * step]
         for i in range(1, 7):
             stage = y
             for j in range(i):
                 if _A[i][j] != 0.0:
-                    stage = stage + ks[j] * (_A[i][j] * step)
-            if i == 6:
-                y_new = stage  # the FSAL stage is evaluated at the 5th-order solution
-            ks.append(f(stage))
-        err = ks[0] * (_E[0] * step)
+                    stage = torch.add(stage, hk[j], alpha=_A[i][j])
+            k = f(stage)
+            hk.append(k * step)
+        y_new = stage  # the FSAL stage is evaluated at the 5th-order solution
+        err = hk[0] * _E[0]
         for j in range(1, 7):
             if _E[j] != 0.0:
-                err = err + ks[j] * (_E[j] * step)
-        scale = atol + rtol * torch.maximum(y.abs(), y_new.abs())
-        err_norm = (err.abs() / scale).amax(0)
-        finite = torch.isfinite(y_new).all(0) & torch.isfinite(err_norm)
-        accept = active & finite & (err_norm <= 1.0)
-        factor = torch.clamp(0.9 * err_norm.clamp(min=1e-30) ** -0.2, 0.2, 10.0)
-        factor = torch.where(finite, factor, torch.full_like(factor, 0.2))
+                err = torch.add(err, hk[j], alpha=_E[j])
+        y_abs = y_new.abs()
+        scale = torch.maximum(y.abs(), y_abs).mul_(rtol).add_(atol)
+        err_norm = err.abs_().div_(scale).amax(0)
+        finite = torch.isfinite(err_norm)
+        accept = active & (err_norm <= 1.0)
+        factor = torch.where(
+            finite, (0.9 * err_norm.clamp(min=1e-30) ** -0.2).clamp_(0.2, 10.0), 0.2
+        )
         h_new = step * factor
+        record = accept & lands
         # After a step shortened to land on an output time, keep the controller's proposal.
-        h = torch.where(active, torch.where(accept & lands, torch.maximum(h_new, h), h_new), h)
+        h = torch.where(active, torch.where(record, torch.maximum(h_new, h), h_new), h)
         time = torch.where(accept, torch.where(lands, target, time + step), time)
         y = torch.where(accept, y_new, y)
-        k1 = torch.where(accept, ks[6], k1)
-        steps = steps + active.long()
-        record = accept & lands
-        if bool(record.any()):
-            idx = record.nonzero().squeeze(1)
-            out[k_next[idx], :, idx] = y[:, idx].T
-            k_next = torch.where(record, k_next + 1, k_next)
-        blown = active & accept & ~(y.abs().amax(0) < blow_up)
+        k1 = torch.where(accept, k, k1)
+        out[torch.where(record, k_next, n_t), :, columns] = y.T
+        k_next = k_next + record
+        steps = steps + active
+        blown = accept & ~(y_abs.amax(0) < blow_up)
+        # A non-finite step at a tiny step size means the sample blew up.
+        blown |= active & ~finite & (step <= 1e-14 * time.abs().clamp(min=1.0))
         stalled = active & ~blown & (steps >= max_steps)
-        status = torch.where(blown, STATUS_BLOWN_UP, status).to(torch.int8)
-        status = torch.where(stalled, STATUS_STALLED, status).to(torch.int8)
-        # A step that is non-finite even at tiny size means the sample blew up.
-        dead = active & ~finite & (step <= 1e-14 * time.abs().clamp(min=1.0))
-        status = torch.where(dead, STATUS_BLOWN_UP, status).to(torch.int8)
+        status = torch.where(blown, STATUS_BLOWN_UP, torch.where(stalled, STATUS_STALLED, status))
         active = active & (k_next < n_t) & (status == STATUS_OK)
-    result = out.permute(2, 0, 1)[:n]
+    result = out[:n_t].permute(2, 0, 1)[:n]
     failed = status[:n] != STATUS_OK
     result[failed] = float("nan")
-    return result.contiguous(), status[:n].clone()
+    return result.contiguous(), status[:n].to(torch.int8).clone()
