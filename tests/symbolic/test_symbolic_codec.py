@@ -174,11 +174,8 @@ def test_constants_with_three_digits_survive_exactly():
 
 
 def test_ode_systems_of_pde_data_round_trip():
-    import opkit.pde_data
+    from opkit.pde_data import ODE_SYSTEMS
 
-    ODE_SYSTEMS = getattr(opkit.pde_data, "ODE_SYSTEMS", None)
-    if ODE_SYSTEMS is None:  # interim, while pde_data's ODE systems are being written
-        pytest.skip("opkit.pde_data.ODE_SYSTEMS is not there yet")
     assert len(ODE_SYSTEMS) == 15
     rng = np.random.default_rng(1)
     for name, system in ODE_SYSTEMS.items():
