@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pytest
 import sympy
+import torch
 from hypothesis import HealthCheck, assume, given, settings
 from sympy import Float, Integer, Rational, Symbol, cos, sin
 
@@ -18,6 +19,7 @@ from opkit.symbolic import (
     round_sig,
     tree_from_sympy,
     tree_to_sympy,
+    vector_field,
 )
 from tests.symbolic._symbolic_strategies import numeric_trees, sympy_systems
 
@@ -185,12 +187,15 @@ def test_ode_systems_of_pde_data_round_trip():
         assert encode(decoded) == encode(expressions), name  # Floats only: same tokens
         symbols = [Symbol(f"u_{i}") for i in range(system.dim)]
         points = rng.uniform(-2, 2, size=(16, system.dim))
-        for original, back in zip(expressions, decoded):
+        torch_values = vector_field(decoded)(torch.from_numpy(points)).numpy()
+        for k, (original, back) in enumerate(zip(expressions, decoded)):
             a = np.broadcast_to(sympy.lambdify(symbols, original)(*points.T), (16,))
             b = np.broadcast_to(sympy.lambdify(symbols, back)(*points.T), (16,))
             # the generated coefficients already have 3 significant digits; fixed constants
             # such as 1/3 are rounded, which moves values by well under 1 %
             assert np.allclose(a, b, rtol=1e-2, atol=1e-2 * np.abs(a).max()), name
+            # the tree walk in torch agrees with sympy's evaluation of the decoded system
+            assert np.allclose(torch_values[:, k], b, rtol=1e-12, atol=1e-12), name
 
 
 def _same_up_to_float_rounding(a, b) -> bool:

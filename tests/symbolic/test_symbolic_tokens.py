@@ -221,6 +221,21 @@ def test_symbolic_source_calls_no_code_executing_function():
             assert not bad, f"{path.name}:{node.lineno} uses {name}"
 
 
+def test_symbolic_imports_no_other_layer():
+    """opkit.symbolic sits below models, trainers and pde_data: it imports none of them."""
+    package = Path(opkit.symbolic.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert node.level <= 1, f"{path.name}:{node.lineno} imports from outside"
+                module = node.module or ""
+            elif isinstance(node, ast.Import):
+                module = ",".join(alias.name for alias in node.names)
+            else:
+                continue
+            assert "opkit" not in module, f"{path.name}:{node.lineno} imports {module}"
+
+
 def test_deep_nesting_does_not_recurse():
     x = sympy.Symbol("u_0")
     assert decode(["neg"] * 99 + ["u_0"]) == [-x]
