@@ -44,8 +44,8 @@ from ._tree import INT_MAX, INT_MIN, MAX_DIM, Const, Int, Op, Placeholder, Tree,
 
 __all__ = ["tree_from_sympy", "tree_to_sympy", "round_sig", "placeholder_symbol"]
 
-_VAR_NAME = re.compile(r"u_(\d+)")
-_PLACEHOLDER_NAME = re.compile(r"c(_\d+)?")
+_VAR_NAME = re.compile(r"u_(0|[1-9][0-9]*)")  # "u_01" is not u_1
+_PLACEHOLDER_NAME = re.compile(r"c(_(0|[1-9][0-9]*))?")
 _SUPPORTED = "u_0..u_9, numbers, +, -, *, /, integer powers, sin, cos"
 
 

@@ -117,6 +117,8 @@ def test_components_are_separated_by_bars():
         (x ** Float(2.0), "integer powers"),
         (Symbol("v"), "'v'"),
         (Symbol("u_10"), "'u_10'"),
+        (Symbol("u_01"), "'u_01'"),
+        (Symbol("c_01"), "'c_01'"),
         (sympy.I * x, "ImaginaryUnit"),
         (sympy.zoo * x, "zoo"),
         (sympy.Abs(x), "Abs"),
