@@ -8,6 +8,9 @@ from __future__ import annotations
 import torch
 
 __all__ = [
+    "METRICS",
+    "score",
+    "reduce",
     "relative_l2",
     "nrmse",
     "max_error",
@@ -91,3 +94,40 @@ def valid_prediction_time(
         bad.any(dim=1), bad.float().argmax(dim=1), torch.full_like(bad[:, 0], f, dtype=torch.long)
     )
     return first.to(torch.float64) * dt
+
+
+def _bands(pred: torch.Tensor, true: torch.Tensor, *, n_spatial: int) -> dict:
+    return {f"frmse_{k}": v for k, v in fourier_band_rmse(pred, true, n_spatial=n_spatial).items()}
+
+
+# The one table of per-sample metrics: name -> (function, how samples are reduced).
+# A function maps ``(pred, true, n_spatial=...)`` to ``(batch,)`` or to a dict of such
+# named tensors; the reduction is "mean" or "max" (NaN entries are ignored by "mean":
+# a band can be empty on a coarse grid). Every scorer (`evaluate`, `evaluate_solution`,
+# `OperatorModule`'s validation and test steps) loops over this table, so a new metric is
+# one entry here.
+METRICS: dict = {
+    "rel_l2": (lambda p, q, *, n_spatial: relative_l2(p, q), "mean"),
+    "nrmse": (nrmse, "mean"),
+    "max_error": (lambda p, q, *, n_spatial: max_error(p, q), "max"),
+    "frmse": (_bands, "mean"),
+}
+
+
+def score(pred: torch.Tensor, true: torch.Tensor, *, n_spatial: int) -> dict[str, torch.Tensor]:
+    """Every metric of :data:`METRICS` per sample: ``{name: (batch,)}``.
+
+    Shapes as in this module: ``(batch, frames, n_fields, *spatial)``.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for name, (fn, _) in METRICS.items():
+        value = fn(pred, true, n_spatial=n_spatial)
+        out.update(value if isinstance(value, dict) else {name: value})
+    return out
+
+
+def reduce(name: str, values: torch.Tensor) -> float:
+    """Reduce per-sample values of metric ``name`` over samples (see :data:`METRICS`)."""
+    how = METRICS[name if name in METRICS else name.split("_")[0]][1]
+    values = values.double()
+    return float(values.max() if how == "max" else values.nanmean())

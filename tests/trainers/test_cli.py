@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from opkit.cli import main
+from opkit.trainers._suite import trivial_baseline
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 
@@ -22,8 +23,10 @@ def test_fit_then_evaluate_from_the_command_line(burgers_file, tmp_path, capsys)
             str(burgers_file),
             "--model.init_args.model.init_args.hidden_channels",
             "16",
+            "--data.init_args.batch_size",
+            "8",
             "--trainer.max_epochs",
-            "2",
+            "6",
             "--trainer.accelerator",
             "cpu",
             "--trainer.default_root_dir",
@@ -38,7 +41,10 @@ def test_fit_then_evaluate_from_the_command_line(burgers_file, tmp_path, capsys)
     out = tmp_path / "metrics.json"
     assert main(["evaluate", str(ckpts[0]), "--data", str(burgers_file), "--out", str(out)]) == 0
     metrics = json.loads(out.read_text())
-    assert 0 < metrics["rel_l2"] < 1.5 and metrics["n_samples"] == 20
+    assert metrics["n_samples"] == 20
+    # learned something: below the mean-output predictor (zeros would score 1.0)
+    baseline = trivial_baseline(burgers_file, in_frames=1)["rel_l2"]
+    assert 0 < metrics["rel_l2"] < 0.8 * baseline < 1.0, (metrics["rel_l2"], baseline)
 
 
 def test_unknown_config_key_is_reported(burgers_file, tmp_path):

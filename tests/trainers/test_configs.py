@@ -3,8 +3,12 @@
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+import opkit
+from opkit._records import class_path
+from opkit.trainers import OperatorModule
 from opkit.trainers._cli import _sizes_from_data, make_cli
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
@@ -32,6 +36,25 @@ def test_config_instantiates_and_runs(path, request, tmp_path):
             args += ["--model.init_args.model.init_args.n_modes", "6"]
     args += ["--trainer.fast_dev_run", "true", "--trainer.accelerator", "cpu"]
     cli = make_cli(args + _sizes_from_data(args), run=False)
-    assert cli.model is not None and cli.datamodule is not None
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    module, dm = cli.model, cli.datamodule
+    inner = cfg["model"]["init_args"].get("model") or cfg["model"]["init_args"].get("network")
+    if isinstance(inner, dict) and "class_path" in inner:
+        assert (
+            class_path(getattr(module, "model", getattr(module, "network", None)))
+            == (inner["class_path"])
+        )
+    cli.trainer.fit(module, datamodule=dm)
     assert cli.trainer.state.finished
+    loss = cli.trainer.callback_metrics.get("train/loss")
+    assert loss is not None and torch.isfinite(loss), cli.trainer.callback_metrics
+    if isinstance(module, OperatorModule):
+        # the data's description reached the module as a constructor argument, so that
+        # Lightning's own checkpoint rebuilds the trained network with `opkit.load`
+        assert module.spec == dm.spec
+        ckpt = tmp_path / "check.ckpt"
+        cli.trainer.save_checkpoint(ckpt)
+        again = opkit.load(ckpt)
+        x, _ = dm.example("val")
+        module.eval()
+        with torch.no_grad():
+            assert torch.equal(again.module(x[None].float()), module(x[None].float()))
