@@ -91,8 +91,8 @@ class CPUBudget(L.Callback):
         self.eval_cpu += time.process_time() - t0
         used = self.elapsed()
         self.curve.append((used, trainer.global_step, rel))
-        causal = module.causal
-        self.eps.append(None if causal is None else causal.epsilons[int(module.eps_index)])
+        schedule = getattr(module.loss_fn, "schedule", None)  # CausalLoss's ε schedule
+        self.eps.append(None if schedule is None else schedule.epsilons[int(module.eps_index)])
         wall = time.perf_counter() - self.wall0
         print(
             f"  {self.label:<28} cpu {used:7.1f}s  wall {wall:7.1f}s  step {trainer.global_step:6d}"

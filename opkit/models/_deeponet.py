@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..pde_data import DataSpec
+from .layers import PeriodicEmbedding
 from .layers._mlp import MLP, _check_widths
 
 __all__ = ["DeepONet", "PODDeepONet"]
@@ -167,7 +168,11 @@ class DeepONet(nn.Module):
 
         self.branch = branch
         self.trunk = trunk
-        self.features = _PeriodicFeatures(periodic_features) if periodic_features else None
+        self.features = (
+            PeriodicEmbedding(periods=(1.0,) * dim, n_harmonics=periodic_features, constant=False)
+            if periodic_features
+            else None
+        )
         self.bias = nn.Parameter(torch.zeros(n_outputs))
         self.x_norm = _ChannelAffine(in_channels)
         self.y_norm = _ChannelAffine(n_outputs)
@@ -680,21 +685,6 @@ class _ChannelAffine(nn.Module):
 
     def denormalize(self, x: torch.Tensor, *, dim: int) -> torch.Tensor:
         return x * self._view(self.std, x, dim) + self._view(self.mean, x, dim)
-
-
-class _PeriodicFeatures(nn.Module):
-    """``(..., d) -> (..., 2 K d)``: ``cos(2 pi k y), sin(2 pi k y)`` for ``k = 1..K``."""
-
-    def __init__(self, n_harmonics: int):
-        super().__init__()
-        # Integer harmonics are exact in every dtype; 2 pi is applied as a Python float so
-        # that it is rounded to the points' dtype, not frozen at float32.
-        harmonics = torch.arange(1, n_harmonics + 1, dtype=torch.float32)
-        self.register_buffer("harmonics", harmonics, persistent=False)
-
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
-        angle = (2 * math.pi) * (y[..., None] * self.harmonics).flatten(-2)
-        return torch.cat([torch.cos(angle), torch.sin(angle)], dim=-1)
 
 
 def _unit_grid(shape: tuple[int, ...]) -> torch.Tensor:
