@@ -8,6 +8,7 @@ Sub-commands are implemented next to the layer they belong to and imported lazil
     opkit fit|validate|test|predict --config configs/<task>.yaml   # LightningCLI
     opkit evaluate CKPT --data FILE
     opkit benchmark --suite burgers|ks|ns --models deeponet,fno
+    opkit compress CKPT --k K --m M --out OUT  # POD-DEIM reduction of a NeuralODE
     opkit demo                             # the README's main job
     opkit report reports/*.json --out reports/summary   # table + accuracy/speed plot
 """
@@ -30,6 +31,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "predict": ("opkit.trainers._cli", "lightning_main", "predict with a config/checkpoint"),
     "evaluate": ("opkit.trainers._cli", "evaluate_main", "score a checkpoint on a dataset"),
     "benchmark": ("opkit.trainers._cli", "benchmark_main", "run the shared evaluation suite"),
+    "compress": ("opkit.trainers._compress", "compress_main", "POD-DEIM-reduce a NeuralODE"),
     "demo": ("opkit.trainers._cli", "demo_main", "small end-to-end demo on CPU"),
     "report": ("opkit.trainers._report", "report_main", "collect benchmark runs: table + plot"),
 }

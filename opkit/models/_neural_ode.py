@@ -378,7 +378,7 @@ class NeuralODE(AbstractLatentODE):
     vector-field evaluations of the last call.
 
     There is no published configuration for PDE surrogates (the paper compresses neural
-    ODE classifiers); the defaults (``latent_channels=2``, ``width=32``, ``kernel_size=5``)
+    ODE classifiers); the defaults (``latent_channels=2``, ``width=16``, ``kernel_size=5``)
     are sized for the 1-D KS suite on 256 points (``n = 512``).
 
     Args:
@@ -388,7 +388,7 @@ class NeuralODE(AbstractLatentODE):
         grid_shape: the grid ``(n_x[, n_y])``; the state size depends on it, so a model runs
             on this grid only. Default ``(256,)``.
         latent_channels: latent channels per grid point (default 2).
-        width: hidden channels of the encoder and decoder (default 32).
+        width: hidden channels of the encoder and decoder (default 16).
         kernel_size: odd kernel of the periodic convolutions (default 5).
         n_layers: layers of the vector field (default 1; :func:`~opkit.models.mor.compress`
             needs 1).
@@ -432,7 +432,7 @@ class NeuralODE(AbstractLatentODE):
         n_fields: int = 1,
         grid_shape: Sequence[int] = (256,),
         latent_channels: int = 2,
-        width: int = 32,
+        width: int = 16,
         kernel_size: int = 5,
         n_layers: int = 1,
         activation: str = "tanh",

@@ -23,6 +23,7 @@ MODELS: dict[str, tuple[str, dict]] = {
     "pod-deeponet": ("opkit.models.PODDeepONet", {}),
     "fno": ("opkit.models.FNO", {}),
     "dymixop": ("opkit.models.DyMixOp", {}),
+    "neural_ode": ("opkit.models.NeuralODE", {}),
     "dymixop-sum": ("opkit.models.DyMixOp", {"mixing": "sum"}),
     "dymixop-local": ("opkit.models.DyMixOp", {"mixing": "local"}),
     "dymixop-global": ("opkit.models.DyMixOp", {"mixing": "global"}),
