@@ -400,7 +400,6 @@ def test_learns_the_antiderivative_operator():
 
 
 # -- against an independent implementation ----------------------------------------------------
-@pytest.mark.slow  # importing DeepXDE takes seconds
 @pytest.mark.parametrize("n_outputs", [1, 3])
 def test_equals_deepxde_cartesian_product_deeponet_on_the_same_weights(n_outputs, monkeypatch):
     monkeypatch.setenv("DDE_BACKEND", "pytorch")
