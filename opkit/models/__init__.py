@@ -3,10 +3,10 @@
 from . import mor as mor
 from . import pinns as pinns
 from ._deeponet import DeepONet as DeepONet
-from ._deeponet import PODDeepONet as PODDeepONet
 from ._dymixop import DyMixOp as DyMixOp
 from ._fno import FNO as FNO
 from ._neural_ode import NeuralODE as NeuralODE
+from ._pod_deeponet import PODDeepONet as PODDeepONet
 from ._prose import PROSE as PROSE
 from .pinns import LagrangianPINN as LagrangianPINN
 from .pinns import ModifiedMLP as ModifiedMLP
