@@ -26,6 +26,7 @@ _COLUMNS = [
     ("model", "model"),
     ("params", "params"),
     ("budget_s", "budget s"),
+    ("epochs", "epochs"),
     ("rel_l2", "rel. L2"),
     ("rollout_rel_l2", "rollout rel. L2"),
     ("valid_prediction_time", "VPT"),
