@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import Literal
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from .._records import jsonable
 from ..pde_data import DataSpec
+from ._budget import budget_spent
 from ._metrics import relative_l2
 from ._normalizer import FieldNormalizer
 
@@ -127,7 +126,6 @@ class OperatorModule(L.LightningModule):
         self.in_norm = FieldNormalizer(n_fields)
         self.out_norm = FieldNormalizer(n_fields)
         self.register_buffer("statistics_ready", torch.zeros((), dtype=torch.bool))
-        self._t0: float | None = None
 
     @property
     def spec(self) -> DataSpec | None:
@@ -169,7 +167,6 @@ class OperatorModule(L.LightningModule):
             hook(self.in_norm.encode(x), self.out_norm.encode(y[:, : self._out_channels(y)]))
 
     def on_fit_start(self) -> None:
-        self._t0 = time.monotonic()
         dm = getattr(self.trainer, "datamodule", None)
         if dm is not None:
             self.prepare(dm)
@@ -238,16 +235,7 @@ class OperatorModule(L.LightningModule):
     # -- optimisation ------------------------------------------------------------------
     def _progress(self) -> float:
         """Fraction of the training budget spent (steps or wall-clock, whichever is ahead)."""
-        trainer = self.trainer
-        frac = 0.0
-        total = trainer.estimated_stepping_batches
-        if total and math.isfinite(total):
-            frac = trainer.global_step / max(1.0, float(total))
-        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-        max_time = getattr(timer, "_duration", None)
-        if max_time and self._t0 is not None:
-            frac = max(frac, (time.monotonic() - self._t0) / max_time)
-        return min(frac, 1.0)
+        return budget_spent(self.trainer)
 
     def configure_optimizers(self):
         hp = self.hparams
