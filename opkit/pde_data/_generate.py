@@ -220,6 +220,7 @@ def generate(
             throw=throw,
             progress=progress,
             overwrite=overwrite,
+            wait=wait,
             splits=splits,
         )
     plan = _plan(

@@ -88,7 +88,8 @@ class ODETrajectories(Dataset):
         noise_target: also return the noisy target (default False).
 
     Raises:
-        FileNotFoundError, DatasetFileError: missing or not an ``odes`` file.
+        FileNotFoundError, DatasetFileError: missing or not an ``odes`` file; reading an item
+            whose chunk is damaged (Fletcher-32 checksum) or holds NaN/Inf.
         ValueError: bad ``split``, ``noise``, ``corrupt``, ``seed`` or ``n_input``.
 
     References:
@@ -98,8 +99,8 @@ class ODETrajectories(Dataset):
     Examples:
         >>> ds = ODETrajectories("data/odes.h5", split="train", noise=0.02, corrupt=0.15)
         >>> item = ds[0]
-        >>> item["u_in"].shape, item["u_out"].shape, item["symbols_target"][:3]
-        (torch.Size([64, 5]), torch.Size([128, 5]), ['sub', 'mul', ...])
+        >>> item["u_in"].shape, item["u_out"].shape, item["dim"], item["family"]
+        (torch.Size([64, 5]), torch.Size([128, 5]), tensor(3), tensor(0))
     """
 
     def __init__(
@@ -194,6 +195,22 @@ class ODETrajectories(Dataset):
         self.close()
 
     # ---------------------------------------------------------------- items
+    def _read(self, i: int) -> np.ndarray:
+        where = f"sample {int(self.sample_index[i])} of {self.path!r}"
+        try:
+            u = np.asarray(self._handle()["u"][int(self.positions[i])], np.float32)
+        except OSError as err:
+            raise DatasetFileError(
+                f"cannot read {where}: {err} -- the stored bytes are damaged (their checksum "
+                "fails) or the file is truncated. Regenerate the file."
+            ) from err
+        if not np.isfinite(u).all():
+            raise DatasetFileError(
+                f"{where} holds NaN/Inf values although its status is 0 (ok); regenerate the "
+                "file, or set that sample's status to 1 to skip it."
+            )
+        return u
+
     def system(self, i: int) -> list[Any]:
         """The clean system of item ``i`` as sympy expressions (its drawn coefficients)."""
         name = self.families[int(self._family[i])]
@@ -221,7 +238,7 @@ class ODETrajectories(Dataset):
         if not -n <= i < n:
             raise IndexError(f"index {i} out of range for {n} items.")
         i = int(i) % n
-        u = torch.from_numpy(np.asarray(self._handle()["u"][int(self.positions[i])], np.float32))
+        u = torch.from_numpy(self._read(i))
         dim = int(self._dim[i])
         if self.noise > 0:
             x = u[:, :dim].double()

@@ -74,6 +74,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .._io import output_lock, replace_durably
+from . import _store as store
 from ._named import canonical, resolve_splits, sample_seed, split_codes
 from ._ode_solve import solve_ode
 from ._odes import MAX_DIM, MAX_PARAMS, ODE_SYSTEMS
@@ -342,6 +344,8 @@ def _create(
         }
         for name, (dims, dtype, fill, chunks) in specs.items():
             kwargs = {"chunks": chunks} if chunks else {}
+            if name == "u":  # Fletcher-32 checksums per sample, as every opkit field
+                kwargs["fletcher32"] = store.CHECKSUMS
             f.create_variable(name, dims, dtype, fillvalue=fill, dcpl=_early_dcpl(), **kwargs)
         f.variables["u"].attrs["long_name"] = "state u(t), zero-padded to 5 components"
         f.variables["u0"].attrs["long_name"] = "initial condition, zero-padded"
@@ -363,14 +367,32 @@ def _create(
         f.attrs["complete"] = np.int8(0)
 
 
+def _sync(f: h5py.File) -> None:
+    f.flush()
+    if store.FSYNC:  # the values reach the disk before the status that vouches for them
+        os.fsync(f.id.get_vfd_handle())
+
+
 def _write(f: h5py.File, positions: np.ndarray, values: dict[str, np.ndarray]) -> None:
-    """Store rows ``positions`` (contiguous, increasing): all values, flush, then status."""
+    """Store rows ``positions`` (contiguous, increasing): all values, sync, then status."""
     rows = slice(int(positions[0]), int(positions[-1]) + 1)
     for name in _PER_SAMPLE:
         f[name][rows] = values[name]
-    f.flush()
+    _sync(f)
     f["status"][rows] = values["status"]
-    f.flush()
+    _sync(f)
+
+
+def _create_partial(partial: Path, **kwargs: Any) -> None:
+    """Create ``partial`` through ``partial.creating`` (only a complete file becomes the
+    ``.partial`` that resuming trusts; a failed creation leaves nothing)."""
+    creating = Path(f"{partial}.creating")
+    try:
+        _create(creating, **kwargs)
+        replace_durably(creating, partial)
+    except BaseException:
+        creating.unlink(missing_ok=True)
+        raise
 
 
 def _runs(positions: np.ndarray) -> list[np.ndarray]:
@@ -415,6 +437,7 @@ def generate_odes(
     throw: bool = False,
     progress: bool = True,
     overwrite: bool = False,
+    wait: bool = False,
     splits: Sequence[float] | None = None,
 ) -> Path:
     """Generate an ``odes`` file (called by :func:`opkit.generate` for ODE recipes).
@@ -426,6 +449,7 @@ def generate_odes(
     from ._generate import (
         DatasetExistsError,
         NonFiniteSampleError,
+        _check_folder,
         _check_positive_int,
         _differences,
         _partial,
@@ -463,87 +487,84 @@ def generate_odes(
     rows = shard_rows(n, k, n_shards)
     recipe_json = recipe.to_json(n_samples=n, seed=seed, splits=split_counts, device=dev.type)
     attrs = _attrs(recipe, recipe_json, n_samples=n, shard=(k, n_shards))
-    partial = _partial(target)
-    if target.exists() and not overwrite:
-        raise DatasetExistsError(
-            f"output {str(target)!r} already exists; pass overwrite=True (CLI: --overwrite) "
-            "to replace it, or choose another `out`."
-        )
-    if not target.parent.is_dir():
-        raise ValueError(
-            f"the folder of `out` ({str(target.parent)!r}) does not exist; create it first."
-        )
-    if partial.exists():
-        try:
-            header = read_header(partial, allow_partial=True)
-            old = {
-                **header.get("recipe", {}),
-                "shard": [header["shard_index"], header["shard_count"]],
-            }
-        except (DatasetFileError, FileNotFoundError, KeyError) as err:
-            if not overwrite:
-                raise DatasetFileError(
-                    f"cannot resume from {str(partial)!r}: {err} Delete it to start over."
-                ) from err
-            old = None
-        new = {**recipe_json, "shard": [k, n_shards]}
-        if old is None or json.loads(canonical(old)) != json.loads(canonical(new)):
-            if not overwrite:
-                raise ValueError(
-                    f"{str(partial)!r} was started with different arguments "
-                    f"({_differences(old, new)}). Rerun with the same arguments to resume it, "
-                    "or delete it (or pass overwrite=True) to start over."
-                )
-            partial.unlink()
-    if not partial.exists():
-        row_ids = np.arange(rows.start, rows.stop, dtype=np.int64)
-        creating = Path(f"{partial}.creating")
-        _create(
-            creating,
-            recipe=recipe,
-            rows=row_ids,
-            seeds=np.array([sample_seed(seed, int(i)) for i in row_ids], np.int64),
-            split=split_codes(split_counts)[row_ids],
-            attrs=attrs,
-        )
-        os.replace(creating, partial)
-    with h5py.File(partial, "r+") as f:
-        pending = np.flatnonzero(f["status"][:] == STATUS_PENDING)
-        total = len(rows)
-        with tqdm(
-            total=total,
-            initial=total - len(pending),
-            disable=not progress,
-            unit="sample",
-            desc=f"generate {recipe.name}",
-        ) as bar:
-            for start in range(0, len(pending), batch):
-                positions = pending[start : start + batch]
-                values = solve_samples_ode(recipe, seed, (positions + rows.start).tolist(), dev)
-                if throw and (values["status"] != STATUS_OK).any():
-                    bad = positions[values["status"] != STATUS_OK] + rows.start
-                    raise NonFiniteSampleError(
-                        f"sample(s) {bad[:10].tolist()} of {recipe.name!r} failed "
-                        f"{recipe.max_attempts} draws (seed {seed}); the file {str(partial)!r} "
-                        "keeps the samples written before them. Use throw=False to record "
-                        "them with status=1."
+    _check_folder(target)
+    # One writer per output (OUT.lock), taken before any file of this output is touched.
+    with output_lock(target, wait=bool(wait)):
+        partial = _partial(target)
+        if target.exists() and not overwrite:
+            raise DatasetExistsError(
+                f"output {str(target)!r} already exists; pass overwrite=True (CLI: --overwrite) "
+                "to replace it, or choose another `out`."
+            )
+        if partial.exists():
+            try:
+                header = read_header(partial, allow_partial=True)
+                old = {
+                    **header.get("recipe", {}),
+                    "shard": [header["shard_index"], header["shard_count"]],
+                }
+            except (DatasetFileError, FileNotFoundError, KeyError) as err:
+                if not overwrite:
+                    raise DatasetFileError(
+                        f"cannot resume from {str(partial)!r}: {err} Delete it to start over."
+                    ) from err
+                old = None
+            new = {**recipe_json, "shard": [k, n_shards]}
+            if old is None or json.loads(canonical(old)) != json.loads(canonical(new)):
+                if not overwrite:
+                    raise ValueError(
+                        f"{str(partial)!r} was started with different arguments "
+                        f"({_differences(old, new)}). Rerun with the same arguments to resume it, "
+                        "or delete it (or pass overwrite=True) to start over."
                     )
-                offset = 0
-                for run in _runs(positions):
-                    part = {key: v[offset : offset + len(run)] for key, v in values.items()}
-                    _write(f, run, part)
-                    offset += len(run)
-                bar.update(len(positions))
-    n_failed = finalize(partial, target)
-    if n_failed:
-        warnings.warn(
-            f"{n_failed} of {len(rows)} samples of {recipe.name!r} failed {recipe.max_attempts} "
-            f"draws; they are stored with status=1 in {str(target)!r} and skipped by "
-            "ODETrajectories.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return target
+                partial.unlink()
+        if not partial.exists():
+            row_ids = np.arange(rows.start, rows.stop, dtype=np.int64)
+            _create_partial(
+                partial,
+                recipe=recipe,
+                rows=row_ids,
+                seeds=np.array([sample_seed(seed, int(i)) for i in row_ids], np.int64),
+                split=split_codes(split_counts)[row_ids],
+                attrs=attrs,
+            )
+        with h5py.File(partial, "r+") as f:
+            pending = np.flatnonzero(f["status"][:] == STATUS_PENDING)
+            total = len(rows)
+            with tqdm(
+                total=total,
+                initial=total - len(pending),
+                disable=not progress,
+                unit="sample",
+                desc=f"generate {recipe.name}",
+            ) as bar:
+                for start in range(0, len(pending), batch):
+                    positions = pending[start : start + batch]
+                    values = solve_samples_ode(recipe, seed, (positions + rows.start).tolist(), dev)
+                    if throw and (values["status"] != STATUS_OK).any():
+                        bad = positions[values["status"] != STATUS_OK] + rows.start
+                        raise NonFiniteSampleError(
+                            f"sample(s) {bad[:10].tolist()} of {recipe.name!r} failed "
+                            f"{recipe.max_attempts} draws (seed {seed}); the file {str(partial)!r} "
+                            "keeps the samples written before them. Use throw=False to record "
+                            "them with status=1."
+                        )
+                    offset = 0
+                    for run in _runs(positions):
+                        part = {key: v[offset : offset + len(run)] for key, v in values.items()}
+                        _write(f, run, part)
+                        offset += len(run)
+                    bar.update(len(positions))
+        n_failed = finalize(partial, target)
+        if n_failed:
+            warnings.warn(
+                f"{n_failed} of {len(rows)} samples of {recipe.name!r} failed "
+                f"{recipe.max_attempts} draws; they are stored with status=1 in "
+                f"{str(target)!r} and skipped by ODETrajectories.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return target
 
 
 def merge_odes(shards: Sequence[Path], headers: list[dict], out: Path, *, progress: bool) -> Path:
@@ -577,16 +598,14 @@ def merge_odes(shards: Sequence[Path], headers: list[dict], out: Path, *, progre
         n_input=recipe_json["n_input"],
     )
     partial = _partial(out)
-    creating = Path(f"{partial}.creating")
-    _create(
-        creating,
+    _create_partial(
+        partial,
         recipe=recipe,
         rows=np.arange(n_total, dtype=np.int64),
         seeds=np.concatenate(seeds),
         split=np.concatenate(splits),
         attrs=attrs,
     )
-    os.replace(creating, partial)
     block = 256
     with (
         h5py.File(partial, "r+") as dst,

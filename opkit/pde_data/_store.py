@@ -281,7 +281,9 @@ def read_header(path: str | os.PathLike, *, allow_partial: bool = False) -> dict
             )
         dset = f[field]
         attrs["shape"] = tuple(int(s) for s in dset.shape)
-        attrs["dims"] = ("sample", "t", *SPATIAL_DIMS[: dset.ndim - 2])
+        # ODE trajectories (``opkit.pde_data._ode_generate``) store components, not a grid.
+        inner = ("component",) if "component" in f else SPATIAL_DIMS[: dset.ndim - 2]
+        attrs["dims"] = ("sample", "t", *inner)
     for key in ("pde_params", "recipe", "lengths"):
         if isinstance(attrs.get(key), str):
             try:

@@ -18,6 +18,7 @@ from opkit.pde_data import (
     ODE_FAMILIES,
     ODE_SYSTEMS,
     DatasetExistsError,
+    DatasetFileError,
     ODEDatasetRecipe,
     ODETrajectories,
     _ode_generate,
@@ -267,3 +268,18 @@ def test_corruption_rates_at_zero_and_one(ref):
         assert one[i]["symbols_in"] == corrupted  # deterministic
     partial = ODETrajectories(ref, split=None, corrupt=0.15)
     assert sum(partial[i]["symbols_in"] != zero[i]["symbols_in"] for i in range(12)) < 12
+
+
+def test_damaged_chunk_is_named_not_returned(ref, tmp_path):
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(ref.read_bytes())
+    with h5py.File(damaged, "r") as f:
+        assert f["u"].fletcher32  # per-sample checksums, like every opkit field
+        offset = f["u"].id.get_chunk_info(3).byte_offset
+    with open(damaged, "r+b") as fh:
+        fh.seek(offset + 40)
+        fh.write(b"\x7f\x7f\x7f\x7f")
+    ds = ODETrajectories(damaged, split=None)
+    assert torch.equal(ds[2]["u_in"], ODETrajectories(ref, split=None)[2]["u_in"])
+    with pytest.raises(DatasetFileError, match="sample 3 of"):
+        ds[3]
