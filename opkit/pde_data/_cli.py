@@ -51,6 +51,7 @@ def _generate_parser() -> argparse.ArgumentParser:
             "  opkit generate burgers --n-samples 1000 --out data/burgers.h5\n"
             "  opkit generate burgers --out data/b.h5 --param nu=0.1\n"
             "  opkit generate ns --size paper --device cuda --shard 0/8 --out data/ns.h5\n"
+            "  opkit generate odes --n-samples 3000 --out data/odes.h5   # PROSE's 15 ODEs\n"
             "  opkit data merge data/ns.h5 data/ns.shard-*-of-8.h5"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
