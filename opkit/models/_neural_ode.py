@@ -313,12 +313,26 @@ class AbstractLatentODE(nn.Module):
         """ODE states ``(len(t), batch, s)`` at times ``t`` from the window ``x``."""
         return self._solve(x, t, u)[0]
 
+    def latent_trajectory_from(
+        self, latent: torch.Tensor, t: torch.Tensor, u: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Project the encoder output ``latent`` ``(batch, n)``, solve, lift: the latent
+        vectors ``(len(t), batch, n)`` the decoder reads (for timing the solve alone)."""
+        u = self._check_inputs_u(u, latent.shape[0])
+        states, context = self._solve_from(latent, t, u)
+        return self.lift(states, context)
+
     def _solve(
         self, x: torch.Tensor, t: torch.Tensor, u: torch.Tensor | None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = self._check_input(x)
         u = self._check_inputs_u(u, x.shape[0])
-        state0, context = self.project(self.encoder(x))
+        return self._solve_from(self.encoder(x), t, u)
+
+    def _solve_from(
+        self, latent: torch.Tensor, t: torch.Tensor, u: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        state0, context = self.project(latent)
         self.vector_field.nfe = 0
         states = integrate(
             _Bound(self.vector_field, u, context),

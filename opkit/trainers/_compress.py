@@ -95,8 +95,10 @@ def compress_trained(
             )
     model = trained.model
     from ..models.mor._compress import check_compressible
+    from ..models.mor._reduced import check_reduced_sizes
 
     check_compressible(model)
+    check_reduced_sizes(k, m, model.state_size)  # before any work
     windows = training_windows(trained, dataset, split=split, max_windows=max_windows)
     reduced = compress(model, windows, k, m)
     rec = record(ReducedNeuralODE, {"full_config": model.config, "k": k, "m": m})
