@@ -58,6 +58,19 @@ def _int_at_least(name: str, value: object, minimum: int) -> int:
     return value
 
 
+def _built(name: str, value: object, base: type, examples: str):
+    """``value`` itself, or the object its record ``{"class_path", "init_args"}`` describes
+    (a checkpoint's hparams), checked to be a ``base``."""
+    if is_record(value):
+        value = rebuild(value, base=base, what=name)
+    if not isinstance(value, base):
+        raise TypeError(
+            f"`{name}` must be an opkit.models.pinns.{base.__name__} ({examples}), got "
+            f"{type(value).__name__}."
+        )
+    return value
+
+
 def _legacy_loss(formulation, causal, ic_weight, lagrangian_weights) -> AbstractPINNLoss:
     """The loss object that the pre-`loss` keywords described (kept for old callers)."""
     if formulation not in (None, "eulerian", "lagrangian"):
@@ -168,13 +181,7 @@ class PINNModule(L.LightningModule):
         super().__init__()
         if not isinstance(network, nn.Module):
             raise TypeError(f"`network` must be a built nn.Module, got {type(network).__name__}.")
-        if is_record(problem):
-            problem = rebuild(problem, base=PINNProblem, what="problem")
-        if not isinstance(problem, PINNProblem):
-            raise TypeError(
-                "`problem` must be an opkit.models.pinns.PINNProblem (e.g. AllenCahn(), "
-                f"Convection(beta=30.0)), got {type(problem).__name__}."
-            )
+        problem = _built("problem", problem, PINNProblem, "e.g. AllenCahn(), Convection(beta=30.0)")
         legacy = (formulation, causal, ic_weight, lagrangian_weights)
         if loss is None:
             loss = _legacy_loss(*legacy)
@@ -183,13 +190,7 @@ class PINNModule(L.LightningModule):
                 "pass the loss either as `loss=` or through the old keywords `formulation`, "
                 "`causal`, `ic_weight`, `lagrangian_weights`, not both."
             )
-        if is_record(loss):
-            loss = rebuild(loss, base=AbstractPINNLoss, what="loss")
-        if not isinstance(loss, AbstractPINNLoss):
-            raise TypeError(
-                "`loss` must be a PINN loss (PlainLoss, CausalLoss, LagrangianLoss), got "
-                f"{type(loss).__name__}."
-            )
+        loss = _built("loss", loss, AbstractPINNLoss, "PlainLoss, CausalLoss, LagrangianLoss")
         _int_at_least("n_windows", n_windows, 1)
         loss.check(network, problem, n_windows=n_windows)
         if steps_per_window is not None:
