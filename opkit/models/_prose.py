@@ -54,10 +54,12 @@ class PROSE(nn.Module):
        asinh u_i)`` with ``z_i = (u_i - \mu) / \sigma`` the trajectory standardised per
        sample and component over the input window (components zero-padded to
        ``max_dim``) pass through an MLP and ``n_data_encoder_layers`` self-attention
-       layers. No positional encoding: time is an input. The prediction is made in the
-       standardised units and mapped back with the same ``(\mu, \sigma)``, so one network
-       serves trajectories whose scales differ by orders of magnitude; ``asinh u`` keeps
-       the absolute scale visible (the coefficients depend on it).
+       layers. No positional encoding: time is an input. The decoder predicts the
+       departure from the last observed state in units of ``\sigma``,
+       ``\hat u(t) = u_{N-1} + \sigma\, \hat z(t)``, so one network serves trajectories
+       whose scales differ by orders of magnitude, and an untrained decoder (``\hat z
+       \approx 0``) starts at the trivial forecast; ``asinh u`` keeps the absolute scale
+       visible (the coefficients depend on it).
     2. **Symbol encoder.** Token embedding (scaled by ``sqrt(width)``) plus sinusoidal
        positions, ``n_symbol_encoder_layers`` self-attention layers with a key padding
        mask for ``<PAD>``.
@@ -264,7 +266,8 @@ class PROSE(nn.Module):
         symbol_pad_mask: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """Data encoder, symbol encoder and fusion: ``{"data": (B, N, width), "symbols":
-        (B, S, width) or None, "symbol_mask": (B, S) or None, "mean", "std": (B, 1, D)}``."""
+        (B, S, width) or None, "symbol_mask": (B, S) or None, "anchor" (the last observed
+        state), "std": (B, 1, D)}``."""
         if u_in.ndim != 3 or u_in.shape[-1] != self.max_dim:
             raise ValueError(
                 f"`u_in` must have shape (batch, n_times, {self.max_dim}) (components "
@@ -288,7 +291,13 @@ class PROSE(nn.Module):
                     "pass the empty expression [<BOS>, <EOS>] to give it no symbols."
                 )
             fused = self.fusion(data + self.modality.weight[0])
-            return {"data": fused, "symbols": None, "symbol_mask": None, "mean": mean, "std": std}
+            return {
+                "data": fused,
+                "symbols": None,
+                "symbol_mask": None,
+                "anchor": u_in[:, -1:],
+                "std": std,
+            }
         if symbols.ndim != 2 or symbols.shape[0] != u_in.shape[0]:
             raise ValueError(
                 f"`symbols` must be token ids of shape (batch={u_in.shape[0]}, length), got "
@@ -303,7 +312,7 @@ class PROSE(nn.Module):
             "data": fused[:, :n],
             "symbols": fused[:, n:],
             "symbol_mask": mask,
-            "mean": mean,
+            "anchor": u_in[:, -1:],
             "std": std,
         }
 
@@ -323,14 +332,17 @@ class PROSE(nn.Module):
         for layer in self.data_decoder:
             h = layer(h, fused)
         z = self.data_head(self.data_norm(h))
-        u = memory["mean"] + memory["std"] * z
+        u = memory["anchor"] + memory["std"] * z
         if dim is not None:
             keep = torch.arange(self.max_dim, device=u.device) < dim.to(u.device)[:, None]
             u = u * keep[:, None, :]
         return u
 
-    def decode_symbols(self, memory: dict, target_in: torch.Tensor) -> torch.Tensor:
-        """Causal symbol decoder: shifted target ids ``(B, L)`` -> logits ``(B, L, V)``.
+    def decode_symbols(
+        self, memory: dict, target_in: torch.Tensor, *, last_only: bool = False
+    ) -> torch.Tensor:
+        """Causal symbol decoder: shifted target ids ``(B, L)`` -> logits ``(B, L, V)``
+        (``(B, V)`` of the last position with ``last_only``).
 
         Position ``k`` sees the target tokens ``0..k`` and the fused symbol part only.
         """
@@ -344,6 +356,8 @@ class PROSE(nn.Module):
             tgt_mask=causal,
             memory_key_padding_mask=memory["symbol_mask"],
         )
+        if last_only:
+            h = h[:, -1]
         return h @ self.token_embed.weight.T
 
     # -- calls ---------------------------------------------------------------------------
@@ -404,7 +418,7 @@ class PROSE(nn.Module):
         seq = torch.full((b, 1), self.bos_id, dtype=torch.long, device=u_in.device)
         done = torch.zeros(b, dtype=torch.bool, device=u_in.device)
         for _ in range(max_len):
-            logits = self.decode_symbols(memory, seq)[:, -1].float()
+            logits = self.decode_symbols(memory, seq, last_only=True).float()
             if temperature == 0:
                 nxt = logits.argmax(-1)
             else:

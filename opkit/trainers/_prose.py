@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import math
 import os
 import tempfile
@@ -39,6 +40,7 @@ from ._callbacks import FiniteLossGuard
 __all__ = [
     "ProseModule",
     "ProseDataModule",
+    "CPUTimeBudget",
     "TrainedProse",
     "ProsePrediction",
     "collate_prose",
@@ -76,8 +78,11 @@ def _pad(rows: list[list[int]]) -> torch.Tensor:
     return out
 
 
-def collate_prose(items: list[dict]) -> dict[str, Any]:
+def collate_prose(items: list[dict], *, families: list[str] | None = None) -> dict[str, Any]:
     """Stack `opkit.pde_data.ODETrajectories` items into a PROSE batch.
+
+    ``families`` names the family indices the items carry (``ODETrajectories.families``);
+    items whose ``family`` is already a string keep it.
 
     Returns ``t_in (B, 64)``, ``u_in (B, 64, 5)``, ``t_out (B, 128)``, ``u_out (B, 128, 5)``,
     ``dim (B,)``, ``family`` (list of str), ``symbols (B, S)`` (``<BOS>`` input ``<EOS>``,
@@ -88,10 +93,24 @@ def collate_prose(items: list[dict]) -> dict[str, Any]:
     for key in ("t_in", "u_in", "t_out", "u_out"):
         out[key] = torch.stack([torch.as_tensor(it[key]) for it in items]).float()
     out["dim"] = torch.tensor([int(it["dim"]) for it in items])
-    out["family"] = [str(it.get("family", "")) for it in items]
+    out["family"] = [_family_name(it.get("family", ""), families) for it in items]
     out["symbols"] = _pad([_ids(it["symbols_in"]) for it in items])
     out["target"] = _pad([_ids(it["symbols_target"]) for it in items])
     return out
+
+
+def _family_name(family, families: list[str] | None) -> str:
+    if isinstance(family, torch.Tensor):
+        family = family.item()
+    if families is not None and isinstance(family, int):
+        return families[family]
+    return str(family)
+
+
+def _families(ds) -> list[str] | None:
+    while isinstance(ds, Subset):
+        ds = ds.dataset
+    return getattr(ds, "families", None)
 
 
 def _component_mask(dim: torch.Tensor, d: int) -> torch.Tensor:
@@ -156,8 +175,9 @@ class ProseDataModule(L.LightningDataModule):
         num_workers: DataLoader workers.
         noise: relative noise level of the training inputs (default 0; the paper: 0.02
             for its noisy experiments).
-        corrupt: corrupt the training symbol inputs (add/delete terms, default True: the
-            paper trains on corrupted guesses).
+        corrupt: probability of adding and of deleting a term per component of the
+            training symbol inputs (default 0.15: the paper trains on corrupted guesses);
+            the draws are renewed every epoch.
         max_train_samples: use only the first N training items.
         size: size of the built-in dataset (``"cpu"`` or ``"paper"``).
         seed: seed of the built-in dataset and of the loading randomness.
@@ -173,7 +193,7 @@ class ProseDataModule(L.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         noise: float = 0.0,
-        corrupt: bool = True,
+        corrupt: float = 0.15,
         max_train_samples: int | None = None,
         max_eval_samples: int | None = None,
         size: str = "cpu",
@@ -187,11 +207,11 @@ class ProseDataModule(L.LightningDataModule):
         self.save_hyperparameters()
         self.path = str(resolve_odes(path, size=size, seed=seed))
         self.batch_size, self.num_workers = batch_size, num_workers
-        self.noise, self.corrupt = float(noise), bool(corrupt)
+        self.noise, self.corrupt = float(noise), float(corrupt)
         self.max_train_samples, self.max_eval_samples = max_train_samples, max_eval_samples
         self.seed = seed
 
-    def dataset(self, split: str, *, noise: float = 0.0, corrupt: bool = False):
+    def dataset(self, split: str, *, noise: float = 0.0, corrupt: float = 0.0):
         """The `ODETrajectories` of a split (limited by ``max_*_samples``)."""
         from ..pde_data import ODETrajectories
 
@@ -207,8 +227,7 @@ class ProseDataModule(L.LightningDataModule):
             batch_size=batch_size or self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
-            collate_fn=collate_prose,
-            persistent_workers=self.num_workers > 0,
+            collate_fn=functools.partial(collate_prose, families=_families(ds)),
         )
 
     def train_dataloader(self):
@@ -220,6 +239,33 @@ class ProseDataModule(L.LightningDataModule):
 
     def test_dataloader(self):
         return self.loader(self.dataset("test"))
+
+
+class CPUTimeBudget(L.Callback):
+    """Stop training once this process has spent ``seconds`` of CPU time in training.
+
+    CPU time (``time.process_time``, validation included) rather than wall-clock makes
+    budgets comparable on a shared machine; `ProseModule`'s cosine schedule follows it.
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        if not (isinstance(seconds, (int, float)) and seconds > 0):
+            raise ValueError(f"`seconds` must be > 0, got {seconds!r}.")
+        self.seconds = float(seconds)
+        self.start: float | None = None
+
+    def fraction(self) -> float:
+        if self.start is None:
+            return 0.0
+        return (time.process_time() - self.start) / self.seconds
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.start = time.process_time()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.fraction() >= 1.0:
+            trainer.should_stop = True
 
 
 # -- the LightningModule ------------------------------------------------------------------
@@ -338,6 +384,15 @@ class ProseModule(L.LightningModule):
     def on_fit_start(self) -> None:
         self._t0 = time.monotonic()
 
+    def on_train_epoch_start(self) -> None:
+        # new noise and corruption draws every epoch (items are functions of the epoch)
+        loader = self.trainer.train_dataloader
+        ds = getattr(loader, "dataset", None)
+        while isinstance(ds, Subset):
+            ds = ds.dataset
+        if callable(getattr(ds, "set_epoch", None)):
+            ds.set_epoch(self.current_epoch)
+
     def training_step(self, batch, batch_idx):
         out = self.losses(batch, subsample=True)
         b = batch["u_in"].shape[0]
@@ -378,6 +433,9 @@ class ProseModule(L.LightningModule):
         max_time = getattr(timer, "_duration", None)
         if max_time and self._t0 is not None:
             frac = max(frac, (time.monotonic() - self._t0) / max_time)
+        for cb in trainer.callbacks:
+            if isinstance(cb, CPUTimeBudget):
+                frac = max(frac, cb.fraction())
         return min(frac, 1.0)
 
     def configure_optimizers(self):
@@ -614,6 +672,7 @@ def fit_prose(
     max_epochs: int | None = None,
     max_steps: int | None = None,
     max_time: float | _dt.timedelta | None = None,
+    max_cpu_time: float | None = None,
     batch_size: int = 32,
     lr: float = 1e-3,
     weight_decay: float = 1e-4,
@@ -623,7 +682,7 @@ def fit_prose(
     data_weight: float = 6.0,
     train_query_points: int | None = None,
     noise: float = 0.0,
-    corrupt: bool = True,
+    corrupt: float = 0.15,
     size: str = "cpu",
     accelerator: str = "auto",
     devices: int | str = "auto",
@@ -645,6 +704,7 @@ def fit_prose(
         dataset: an ODE file or ``"odes"`` (the built-in dataset of ``size``).
         max_epochs, max_steps, max_time: budgets (seconds or ``timedelta`` for time);
             100 epochs when none is given.
+        max_cpu_time: a budget in CPU seconds of this process (see `CPUTimeBudget`).
         batch_size, lr, weight_decay, scheduler, warmup, warmup_steps, data_weight,
         train_query_points: the recipe (see `ProseModule`).
         noise, corrupt: loading options of the training split (see `ProseDataModule`).
@@ -665,7 +725,7 @@ def fit_prose(
         if not (isinstance(seconds, (int, float)) and seconds > 0):
             raise ValueError(f"`max_time` must be seconds > 0 or a timedelta, got {max_time!r}.")
         max_time = _dt.timedelta(seconds=float(seconds))
-    if max_epochs is None and max_steps is None and max_time is None:
+    if max_epochs is None and max_steps is None and max_time is None and max_cpu_time is None:
         max_epochs = 100
     dm = ProseDataModule(
         str(dataset),
@@ -707,7 +767,8 @@ def fit_prose(
             max_time=max_time,
             accelerator=accelerator,
             devices=devices,
-            callbacks=[ckpt, FiniteLossGuard()],
+            callbacks=[ckpt, FiniteLossGuard()]
+            + ([CPUTimeBudget(max_cpu_time)] if max_cpu_time is not None else []),
             logger=CSVLogger(str(log_dir), name="logs"),
             enable_progress_bar=progress,
             enable_model_summary=False,
@@ -717,6 +778,8 @@ def fit_prose(
         )
         trainer.fit(module, datamodule=dm)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        metrics["train/steps"] = float(trainer.global_step)
+        metrics["train/epochs"] = float(trainer.current_epoch)
         if ckpt.best_model_path:
             best = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)
             module.load_state_dict(best["state_dict"])
@@ -777,6 +840,7 @@ def evaluate_prose(
     *,
     batch_size: int = 64,
     noise: float = 0.02,
+    corrupt: float = 0.15,
     n_points: int = 50,
     max_len: int = 300,
     max_samples: int | None = None,
@@ -809,6 +873,7 @@ def evaluate_prose(
         split: ``"train"``, ``"val"`` or ``"test"``.
         batch_size, max_len: evaluation batch and decoding length.
         noise: relative noise of the ``noisy`` variant (2 %).
+        corrupt: add/delete probability of the ``corrupted`` variant (0.15, the paper).
         n_points: points of the vector-field comparison.
         max_samples: score only the first N items of the split.
         variants: which variants to score.
@@ -843,7 +908,7 @@ def evaluate_prose(
     sources = {
         "clean": clean,
         "noisy": dm.dataset(split, noise=noise),
-        "corrupted": dm.dataset(split, corrupt=True),
+        "corrupted": dm.dataset(split, corrupt=corrupt),
         "no_symbols": clean,
     }
     out: dict[str, Any] = {"split": split, "n_samples": len(clean)}
