@@ -165,3 +165,11 @@ def test_importing_opkit_changes_no_warning_filter():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.slow  # generates 40 Burgers samples and trains two models for 5 s each
+def test_demo_is_quiet(tmp_path):
+    args = ["demo", "--budget", "5", "--n-samples", "40", "--out", str(tmp_path / "d")]
+    out = _run(args, tmp_path)
+    assert _noise(out) == [], "\n".join(_noise(out))
+    assert (tmp_path / "d" / "burgers_demo.md").is_file()
