@@ -283,3 +283,24 @@ def test_damaged_chunk_is_named_not_returned(ref, tmp_path):
     assert torch.equal(ds[2]["u_in"], ODETrajectories(ref, split=None)[2]["u_in"])
     with pytest.raises(DatasetFileError, match="sample 3 of"):
         ds[3]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_cli_generates_every_family(tmp_path):
+    """All 15 systems through `opkit generate odes` (slow: Chen-Lee and Lorenz need ~3000
+    and ~1200 adaptive steps at rtol 1e-10)."""
+    from opkit.pde_data._cli import generate_main
+
+    out = tmp_path / "odes.h5"
+    assert generate_main(["odes", "--n-samples", "30", "--out", str(out), "--no-progress"]) == 0
+    data = ODETrajectories(out, split=None)
+    assert len(data) == 30
+    with open_dataset(out) as ds:
+        assert (ds["status"] == 0).all()
+        np.testing.assert_array_equal(ds["family"], np.arange(30) % 15)
+        for i in range(30):
+            name = ODE_FAMILIES[int(ds["family"][i])]
+            u = ds["u"].values[i, :, : ODE_SYSTEMS[name].dim]
+            assert np.abs(u).max() < ODE_SYSTEMS[name].blow_up
+            assert data[i]["symbols_target"] == ds["equation"].values[i].split()
