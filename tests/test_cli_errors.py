@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -67,8 +68,9 @@ def files(tmp_path_factory):
         f.attrs["recipe"] = "{not json"
     (root / "outdir").mkdir()
     allen_cahn = (CONFIGS / "pinn_allen_cahn_causal.yaml").read_text()
-    assert "eps: 1.0e-4" in allen_cahn
-    (root / "negative_eps.yaml").write_text(allen_cahn.replace("eps: 1.0e-4", "eps: -1.0e-4"))
+    negative, n = re.subn(r"epsilons: \[(\d)", r"epsilons: [-\1", allen_cahn, count=1)
+    assert n == 1, "the Allen-Cahn config no longer lists `epsilons: [...]`"
+    (root / "negative_eps.yaml").write_text(negative)
     for name, path, batch in [
         ("ok", data, 4),
         ("negative_batch", data, -4),

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import h5py
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -272,3 +273,71 @@ def test_datamodule_names_nonfinite_samples_of_a_split(tmp_path, split_code):
         dm.setup("fit")
         dm.val_dataloader()
         dm.test_dataloader()
+
+
+# ------------------------------------------------------------ 5. exact training resume
+class _Crash(L.Callback):
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError("killed")
+
+
+def _train(path: Path, log: Path, *, crash_at=None, resume=None):
+    from opkit.models import FNO
+    from opkit.trainers import OperatorDataModule, OperatorModule
+    from opkit.trainers._callbacks import last_checkpoint
+
+    torch.manual_seed(0)
+    dm = OperatorDataModule(str(path), batch_size=4, seed=3, shift_augment=True)
+    module = OperatorModule(FNO.from_spec(dm.spec, n_modes=4, hidden_channels=4, n_layers=1))
+    module.prepare(dm)
+    callbacks = [last_checkpoint(log)] + ([_Crash(crash_at)] if crash_at is not None else [])
+    trainer = L.Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        callbacks=callbacks,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    torch.manual_seed(1234)  # the global RNG state differs between the runs below
+    trainer.fit(module, datamodule=dm, ckpt_path=resume)
+    return module
+
+
+def test_resume_from_an_epoch_boundary_is_bitwise(tmp_path):
+    path = _tiny(tmp_path / "b.h5", n=24)
+    whole = _train(path, tmp_path / "whole")
+    with pytest.raises(RuntimeError, match="killed"):
+        _train(path, tmp_path / "killed", crash_at=2)
+    last = tmp_path / "killed" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 1  # written after epoch 1
+    torch.manual_seed(99)
+    resumed = _train(path, tmp_path / "resumed", resume=last)
+    a, b = whole.state_dict(), resumed.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+# ---------------------------------------------------------- 10. class paths from files
+def test_cli_never_imports_a_class_named_by_a_checkpoint(tmp_path, capsys):
+    import sys
+
+    from opkit.cli import main
+
+    bad = tmp_path / "evil.ckpt"
+    hparams = {
+        "_class_path": "opkit.trainers.OperatorModule",
+        "model": {"class_path": "opkit_test_never_imported.Payload", "init_args": {}},
+    }
+    torch.save({"state_dict": {}, "hyper_parameters": hparams}, bad)
+    code = main(["fit", "--config", str(tmp_path / "any.yaml"), "--ckpt_path", str(bad)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("opkit: error:") and "opkit_test_never_imported" in err[-1]
+    assert "opkit_test_never_imported" not in sys.modules

@@ -8,9 +8,35 @@ from pathlib import Path
 import lightning as L
 import torch
 
-__all__ = ["PredictionPlot", "FiniteLossGuard", "NonFiniteLossError"]
+__all__ = ["PredictionPlot", "FiniteLossGuard", "NonFiniteLossError", "last_checkpoint"]
 
 log = logging.getLogger("opkit")
+
+
+def last_checkpoint(dirpath: str | Path | None = None):
+    """A ``ModelCheckpoint`` that writes ``last.ckpt`` at the end of every training epoch.
+
+    Also when training stops early (``max_time``, a guard): the epoch loop still ends and
+    the checkpoint is written. Lightning's ``save_last=True`` on a monitored checkpoint
+    rewrites ``last.ckpt`` only when the monitored metric improves, so a kill could lose
+    several epochs. Resume with ``opkit fit ... --ckpt_path .../last.ckpt`` or
+    ``opkit.fit(..., resume=".../last.ckpt")``. In YAML::
+
+        - class_path: lightning.pytorch.callbacks.ModelCheckpoint
+          init_args: {filename: last, save_top_k: 1, every_n_epochs: 1,
+                      save_on_train_epoch_end: true, enable_version_counter: false}
+    """
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    return ModelCheckpoint(
+        dirpath=None if dirpath is None else str(dirpath),
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_epochs=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
 
 
 class NonFiniteLossError(RuntimeError):

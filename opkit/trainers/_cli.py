@@ -227,6 +227,41 @@ def _check_ckpt_path(argv: list[str]) -> None:
                 f"--ckpt_path {value!r} is not a checkpoint (truncated, or another kind of file "
                 "such as a dataset); give a .ckpt written by `opkit fit`."
             )
+        _check_class_paths(path)
+
+
+def _check_class_paths(path: Path) -> None:
+    """LightningCLI rebuilds the classes named in a checkpoint's hyper-parameters: refuse,
+    before anything is imported, a checkpoint naming a class outside opkit./torch."""
+    import torch
+
+    from .._records import ALLOWED_PREFIXES
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle errors differ between torch versions
+        raise ValueError(
+            f"--ckpt_path {str(path)!r} is not a checkpoint opkit can read safely: {err}"
+        ) from err
+
+    def walk(node: Any):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("class_path", "_class_path") and isinstance(value, str):
+                    yield value
+                yield from walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                yield from walk(value)
+
+    hparams = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    foreign = [c for c in walk(hparams) if not c.startswith(ALLOWED_PREFIXES)]
+    if foreign:
+        raise ValueError(
+            f"--ckpt_path {str(path)!r} names classes outside {ALLOWED_PREFIXES} in its "
+            f"hyper-parameters ({foreign[:3]}); opkit never imports classes named in a file. "
+            "Use a checkpoint written by `opkit fit`."
+        )
 
 
 def lightning_main(argv: list[str]) -> int:

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..pde_data import generate, open_dataset
 from ._build import build_from_spec
-from ._callbacks import FiniteLossGuard, PredictionPlot
+from ._callbacks import FiniteLossGuard, PredictionPlot, last_checkpoint
 from ._datamodule import OperatorDataModule
 from ._operator import OperatorModule
 from ._trained import TrainedOperator
@@ -129,6 +129,7 @@ def fit(
     progress: bool = True,
     plot: bool = False,
     trainer_kwargs: dict | None = None,
+    resume: str | Path | None = None,
     **model_kwargs: Any,
 ) -> TrainedOperator:
     """Train an operator on a dataset and return a `TrainedOperator`.
@@ -159,6 +160,10 @@ def fit(
         log_dir: where checkpoints, CSV logs and plots go (default: a temporary folder).
         plot: write prediction/truth/error plots at each validation.
         trainer_kwargs: extra ``lightning.Trainer`` arguments.
+        resume: a ``last.ckpt`` of an interrupted call with the same arguments (it is
+            written to ``log_dir/checkpoints`` after every epoch and when ``max_time``
+            stops training): training continues from it. Resumed from an epoch boundary,
+            the result equals the uninterrupted run's bit for bit on CPU.
 
     Returns:
         `TrainedOperator` with ``.model``, ``.metrics`` (``test/rel_l2``, ``val/rel_l2``,
@@ -172,6 +177,11 @@ def fit(
     if max_epochs is not None and (not isinstance(max_epochs, int) or max_epochs < 1):
         raise ValueError(f"`max_epochs` must be a positive int, got {max_epochs!r}.")
     seconds = _seconds(max_time)
+    if resume is not None and not Path(resume).is_file():
+        raise FileNotFoundError(
+            f"`resume` ({str(resume)!r}) does not exist; pass the last.ckpt that the "
+            "interrupted call wrote to its log_dir/checkpoints."
+        )
     if max_epochs is None and seconds is None:
         max_epochs = DEFAULT_MAX_EPOCHS
     if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
@@ -190,6 +200,7 @@ def fit(
         normalization=normalization,
         max_train_samples=max_train_samples,
         shift_augment=shift_augment,
+        seed=seed,
         unroll=unroll,
     )
     if unroll > 1 and dm.mode != "windows":
@@ -223,10 +234,9 @@ def fit(
             dirpath=log_dir / "checkpoints",
             monitor="val/rel_l2",
             mode="min",
-            save_last=True,
             filename="best",
         )
-        callbacks: list = [ckpt, FiniteLossGuard()]
+        callbacks: list = [ckpt, last_checkpoint(log_dir / "checkpoints"), FiniteLossGuard()]
         if plot:
             callbacks.append(PredictionPlot(dirpath=str(log_dir / "plots")))
         trainer = L.Trainer(
@@ -241,7 +251,7 @@ def fit(
             log_every_n_steps=10,
             **(trainer_kwargs or {}),
         )
-        trainer.fit(module, datamodule=dm)
+        trainer.fit(module, datamodule=dm, ckpt_path=None if resume is None else str(resume))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         if ckpt.best_model_path:
             best = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)
