@@ -5,15 +5,10 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from .._checks import check_int
 from ..models.pinns import SAMPLERS, collocation_points
 
 __all__ = ["CollocationDataModule"]
-
-
-def _int_at_least(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
-    return value
 
 
 class _CollocationStream(torch.utils.data.IterableDataset):
@@ -76,10 +71,10 @@ class CollocationDataModule(L.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        _int_at_least("n_t", n_t, 2)
-        _int_at_least("n_x", n_x, 1)
-        _int_at_least("n_ic", n_ic, 2)
-        _int_at_least("steps_per_epoch", steps_per_epoch, 1)
+        check_int("n_t", n_t, minimum=2)
+        check_int("n_x", n_x, minimum=1)
+        check_int("n_ic", n_ic, minimum=2)
+        check_int("steps_per_epoch", steps_per_epoch, minimum=1)
         if sampler not in SAMPLERS:
             raise ValueError(f"`sampler` must be one of {SAMPLERS}, got {sampler!r}.")
         if isinstance(seed, bool) or not isinstance(seed, int):

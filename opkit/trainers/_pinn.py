@@ -26,13 +26,13 @@ mode): ``model: {class_path: opkit.trainers.PINNModule, init_args: {network: {cl
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping
 
 import lightning as L
 import torch
 from torch import nn
 
+from .._checks import check_int, check_positive
 from .._records import is_record, rebuild, record
 from ..models.pinns import (
     AbstractPINNLoss,
@@ -50,12 +50,6 @@ from ._collocation import CollocationDataModule
 from ._metrics import relative_l2
 
 __all__ = ["PINNModule", "CollocationDataModule"]
-
-
-def _int_at_least(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
-    return value
 
 
 def _built(name: str, value: object, base: type, examples: str):
@@ -191,26 +185,24 @@ class PINNModule(L.LightningModule):
                 "`causal`, `ic_weight`, `lagrangian_weights`, not both."
             )
         loss = _built("loss", loss, AbstractPINNLoss, "PlainLoss, CausalLoss, LagrangianLoss")
-        _int_at_least("n_windows", n_windows, 1)
+        check_int("n_windows", n_windows, minimum=1)
         loss.check(network, problem, n_windows=n_windows)
         if steps_per_window is not None:
-            _int_at_least("steps_per_window", steps_per_window, 1)
+            check_int("steps_per_window", steps_per_window, minimum=1)
         if n_windows > 1 and steps_per_window is None:
             raise ValueError(
                 f"n_windows={n_windows} needs `steps_per_window` (the most Adam steps per "
                 "window), otherwise a window that never meets the causal tolerance would "
                 "keep later windows from ever training."
             )
-        lr_ok = isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
-        if not lr_ok or lr <= 0:
-            raise ValueError(f"`lr` must be a positive finite number, got {lr!r}.")
+        check_positive("lr", lr)
         if not (0 < lr_decay <= 1):
             raise ValueError(f"`lr_decay` must lie in (0, 1], got {lr_decay!r}.")
-        _int_at_least("lr_decay_steps", lr_decay_steps, 1)
-        _int_at_least("lbfgs_steps", lbfgs_steps, 0)
-        _int_at_least("eval_n_t", eval_n_t, 2)
-        _int_at_least("eval_n_x", eval_n_x, 2)
-        _int_at_least("n_labels", n_labels, 4)
+        check_int("lr_decay_steps", lr_decay_steps, minimum=1)
+        check_int("lbfgs_steps", lbfgs_steps, minimum=0)
+        check_int("eval_n_t", eval_n_t, minimum=2)
+        check_int("eval_n_x", eval_n_x, minimum=2)
+        check_int("n_labels", n_labels, minimum=4)
 
         # Plain values only, so checkpoints load with weights_only=True: the network is in
         # the state dict, the problem and the loss are records.

@@ -8,13 +8,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..._checks import check_int
+
 __all__ = ["PeriodicEmbedding"]
-
-
-def _int_at_least(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
-    return value
 
 
 class PeriodicEmbedding(nn.Module):
@@ -74,8 +70,8 @@ class PeriodicEmbedding(nn.Module):
         periods = tuple(None if p is None else float(p) for p in periods)
         if in_features is None:
             in_features = len(periods)
-        self.in_features = _int_at_least("in_features", in_features, 1)
-        self.n_harmonics = _int_at_least("n_harmonics", n_harmonics, 1)
+        self.in_features = check_int("in_features", in_features, minimum=1)
+        self.n_harmonics = check_int("n_harmonics", n_harmonics, minimum=1)
         if len(periods) != in_features:
             raise ValueError(
                 f"`periods` must give one entry (a period or None) per input column "

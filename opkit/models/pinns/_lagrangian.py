@@ -28,6 +28,7 @@ import math
 import torch
 from torch import nn
 
+from ..._checks import check_int, check_positive
 from ._derivatives import derivatives
 from ._problems import PINNProblem
 
@@ -92,17 +93,9 @@ class LagrangianPINN(nn.Module):
         for name, branch in (("characteristic", characteristic), ("state", state)):
             if not isinstance(branch, nn.Module):
                 raise TypeError(f"`{name}` must be an nn.Module, got {type(branch).__name__}.")
-        ok = isinstance(displacement_scale, (int, float)) and not isinstance(
-            displacement_scale, bool
-        )
-        if not ok or not math.isfinite(displacement_scale) or displacement_scale <= 0:
-            raise ValueError(
-                f"`displacement_scale` must be a positive number (e.g. |beta| * t_final), got "
-                f"{displacement_scale!r}."
-            )
+        self.displacement_scale = check_positive("displacement_scale", displacement_scale)
         self.characteristic = characteristic
         self.state = state
-        self.displacement_scale = float(displacement_scale)
 
     def positions(self, coords: torch.Tensor) -> torch.Tensor:
         """``X(t, x0)`` at coordinates ``(N, 2)`` -> ``(N,)``."""
@@ -235,8 +228,7 @@ def lagrangian_to_eulerian(
         ValueError: for ``n_labels < 4`` or ``t``/``x`` that are not 1-D.
     """
     _check_lagrangian(net, problem)
-    if isinstance(n_labels, bool) or not isinstance(n_labels, int) or n_labels < 4:
-        raise ValueError(f"`n_labels` must be an integer >= 4, got {n_labels!r}.")
+    check_int("n_labels", n_labels, minimum=4)
     if t.ndim != 1 or x.ndim != 1:
         raise ValueError(f"`t` and `x` must be 1-D, got {tuple(t.shape)} and {tuple(x.shape)}.")
     param = next(net.parameters())

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import math
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
+from ..._checks import check_positive
 from ._causal import CausalSchedule, causal_loss, per_time_losses
 from ._derivatives import evaluate_field
 from ._lagrangian import LagrangianPINN, lagrangian_loss
@@ -66,12 +66,6 @@ class LossTerms(NamedTuple):
     loss: torch.Tensor
     logs: dict[str, torch.Tensor]
     weights: torch.Tensor | None
-
-
-def _non_negative(name: str, value: object) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0:
-        raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
 
 
 class AbstractPINNLoss(abc.ABC):
@@ -137,7 +131,7 @@ class PlainLoss(AbstractPINNLoss):
     ic_weight: float = 100.0
 
     def __post_init__(self) -> None:
-        _non_negative("ic_weight", self.ic_weight)
+        check_positive("ic_weight", self.ic_weight, strict=False)
 
     def __call__(self, net, problem, points, *, stage=0, weighted=True) -> LossTerms:
         losses, ic = _eulerian_terms(net, problem, points, self.ic_weight)
@@ -173,7 +167,7 @@ class CausalLoss(AbstractPINNLoss):
     def __post_init__(self) -> None:
         if not isinstance(self.schedule, CausalSchedule):
             raise TypeError(f"`schedule` must be a CausalSchedule, got {self.schedule!r}.")
-        _non_negative("ic_weight", self.ic_weight)
+        check_positive("ic_weight", self.ic_weight, strict=False)
 
     @property
     def n_stages(self) -> int:  # type: ignore[override]
@@ -216,7 +210,7 @@ class LagrangianLoss(AbstractPINNLoss):
         if len(w) != 3:
             raise ValueError(f"`weights` must be three non-negative numbers, got {w!r}.")
         for name, value in zip(("γ_X", "γ_u", "γ_ic"), w):
-            _non_negative(f"weights ({name})", value)
+            check_positive(f"weights ({name})", value, strict=False)
         object.__setattr__(self, "weights", tuple(float(v) for v in w))
 
     def check(self, network, problem, *, n_windows):

@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from ..._checks import check_int, check_positive
 from ..layers import MLP as _LayersMLP
 from ..layers import activation_function
 
@@ -24,12 +25,6 @@ __all__ = ["MLP", "ModifiedMLP", "FourierFeatures", "SMOOTH_ACTIVATIONS"]
 # differentiates the network up to four times, so piecewise-linear activations (ReLU) would
 # make every second derivative vanish.
 SMOOTH_ACTIVATIONS = ("tanh", "sin", "gelu", "silu", "softplus", "sigmoid")
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
-    return value
 
 
 def _activation(name: str):
@@ -81,7 +76,7 @@ def _check_network(in_features, out_features, width, depth, activation, embeddin
         ("width", width),
         ("depth", depth),
     ):
-        _check_int(name, value, 1)
+        check_int(name, value, minimum=1)
     _activation(activation)
     return _embedded_width(embedding, in_features)
 
@@ -116,11 +111,9 @@ class FourierFeatures(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = _check_int("in_features", in_features, 1)
-        _check_int("n_features", n_features, 1)
-        if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
-            raise ValueError(f"`sigma` must be a positive float, got {sigma!r}.")
-        self.sigma = float(sigma)
+        self.in_features = check_int("in_features", in_features, minimum=1)
+        check_int("n_features", n_features, minimum=1)
+        self.sigma = check_positive("sigma", sigma)
         # A fixed (non-trainable) buffer, saved with the model so predictions are reproducible.
         self.register_buffer(
             "B", torch.randn(in_features, n_features, generator=generator) * self.sigma

@@ -29,6 +29,7 @@ from opkit.pde_data import (
     KuramotoSivashinsky1D,
 )
 
+from ..._checks import check_int, check_positive
 from ._derivatives import FieldDerivatives
 from ._initial_conditions import (
     AbstractInitialCondition,
@@ -38,13 +39,6 @@ from ._initial_conditions import (
 )
 
 __all__ = ["PINNProblem", "AllenCahn", "KuramotoSivashinsky", "Convection", "Burgers"]
-
-
-def _positive(name: str, value: object) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value <= 0:
-        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
-    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,14 +93,14 @@ class PINNProblem:
                 f"`initial_condition` must be a callable u0(x) such as SineWave(), got "
                 f"{type(self.initial_condition).__name__}."
             )
-        _positive("t_final", self.t_final)
+        check_positive("t_final", self.t_final)
         x_min = self.x_min
         ok = isinstance(x_min, (int, float)) and not isinstance(x_min, bool)
         if not ok or not math.isfinite(x_min):
             raise ValueError(f"`x_min` must be a finite number, got {x_min!r}.")
         for name in ("solver_dt", "solver_cfl"):
             if getattr(self, name) is not None:
-                _positive(name, getattr(self, name))
+                check_positive(name, getattr(self, name))
 
     # -- the domain ------------------------------------------------------------------------
     @property
@@ -116,8 +110,7 @@ class PINNProblem:
 
     def grid(self, n_x: int) -> torch.Tensor:
         """The periodic grid ``x_min + i * length / n_x``, ``(n_x,)`` float64."""
-        if isinstance(n_x, bool) or not isinstance(n_x, int) or n_x < 2:
-            raise ValueError(f"`n_x` must be an integer >= 2, got {n_x!r}.")
+        check_int("n_x", n_x, minimum=2)
         return self.x_min + torch.arange(n_x, dtype=torch.float64) * (self.length / n_x)
 
     # -- the physics -----------------------------------------------------------------------

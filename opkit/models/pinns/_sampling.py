@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import torch
 
+from ..._checks import check_int
+
 __all__ = ["SAMPLERS", "collocation_points"]
 
 SAMPLERS = ("grid", "random", "sobol", "halton", "lhs")
@@ -76,9 +78,8 @@ def collocation_points(
         >>> t.tolist(), x[0].tolist()
         ([0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.25, 0.5, 0.75])
     """
-    for name, value, low in (("n_t", n_t, 2), ("n_x", n_x, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}.")
+    check_int("n_t", n_t, minimum=2)
+    check_int("n_x", n_x, minimum=1)
     if sampler not in SAMPLERS:
         raise ValueError(f"`sampler` must be one of {SAMPLERS}, got {sampler!r}.")
     if sampler == "grid":
