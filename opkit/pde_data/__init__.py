@@ -21,8 +21,8 @@ from ._named import recorded_pde as recorded_pde
 from ._named import sample_seed as sample_seed
 from ._navier_stokes import NavierStokes2D as NavierStokes2D
 from ._ode_dataset import ODETrajectories as ODETrajectories
-from ._ode_generate import ODE_FAMILIES as ODE_FAMILIES
-from ._ode_generate import ODEDatasetRecipe as ODEDatasetRecipe
+from ._ode_recipe import ODE_FAMILIES as ODE_FAMILIES
+from ._ode_recipe import ODEDatasetRecipe as ODEDatasetRecipe
 from ._ode_solve import solve_ode as solve_ode
 from ._odes import ODE_SYSTEMS as ODE_SYSTEMS
 from ._odes import AbstractODESystem as AbstractODESystem

@@ -448,7 +448,7 @@ def _advection(size: str) -> DatasetRecipe:
 
 
 def _odes(size: str) -> Any:
-    from ._ode_generate import ode_recipe
+    from ._ode_recipe import ode_recipe
 
     return ode_recipe(size)
 

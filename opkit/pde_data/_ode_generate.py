@@ -60,11 +60,10 @@ flushed before its ``status``, a rerun resumes from the pending samples, and
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,18 +73,26 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .._io import output_lock, replace_durably
+from .._io import replace_durably
 from . import _store as store
-from ._named import canonical, resolve_splits, sample_seed, split_codes
+from ._named import canonical, sample_seed, split_codes
+from ._ode_recipe import KIND, ODE_FAMILIES, ODEDatasetRecipe, solver_text
 from ._ode_solve import solve_ode
 from ._odes import MAX_DIM, MAX_PARAMS, ODE_SYSTEMS
-from ._store import SCHEMA_VERSION, SPLIT_CODES, STATUS_NONFINITE, STATUS_OK, STATUS_PENDING
+from ._store import (
+    SCHEMA_VERSION,
+    SPLIT_CODES,
+    STATUS_NONFINITE,
+    STATUS_OK,
+    STATUS_PENDING,
+    DatasetFileError,
+    finalize,
+    read_header,
+)
 
-__all__ = ["ODEDatasetRecipe", "ODE_FAMILIES", "attempt_seed", "generate_odes", "merge_odes"]
+__all__ = ["KIND", "attempt_seed", "merge_odes", "ode_attrs", "solve_samples_ode", "write_odes"]
 
-ODE_FAMILIES: tuple[str, ...] = tuple(ODE_SYSTEMS)
 EQUATION_WIDTH = 1024  # bytes per stored equation (fixed width keeps the file layout static)
-KIND = "ode_trajectories"
 _SPREAD = 16  # attempts tried at once per remaining sample after the first round
 
 
@@ -95,124 +102,6 @@ def attempt_seed(seed: int, index: int, attempt: int) -> int:
         return sample_seed(seed, index)
     state = np.random.SeedSequence(seed, spawn_key=(int(index), int(attempt)))
     return int(state.generate_state(1, np.uint64)[0] >> np.uint64(1))
-
-
-@dataclasses.dataclass(frozen=True)
-class ODEDatasetRecipe:
-    """How the ``odes`` dataset is made; with ``(seed, n_samples)`` it fixes every byte.
-
-    Args:
-        name: dataset name (``"odes"``).
-        families: system names (keys of :data:`ODE_SYSTEMS`); sample ``i`` is of family
-            ``families[i % len(families)]``.
-        t_end, n_t: output times ``linspace(0, t_end, n_t)`` (default 6 and 192).
-        n_input: number of leading times that are the model's input (default 64).
-        ic_range: initial conditions ``U(-ic_range, ic_range)`` per component (default 2).
-        rtol, atol: tolerances of the integrator (default ``1e-10``).
-        blow_up: redraw when ``max |u| >=`` this; ``None`` (default): each system's own
-            (``1e3``, Fabrikant ``1e5``).
-        max_attempts: attempts per sample before it is stored as failed (default 100).
-        splits, seed, size, batch_size, description: as in :class:`DatasetRecipe`.
-
-    Raises:
-        ValueError: unknown family or invalid number (named in the message).
-    """
-
-    name: str = "odes"
-    families: tuple[str, ...] = ODE_FAMILIES
-    t_end: float = 6.0
-    n_t: int = 192
-    n_input: int = 64
-    ic_range: float = 2.0
-    rtol: float = 1e-10
-    atol: float = 1e-10
-    blow_up: float | None = None
-    max_attempts: int = 100
-    splits: tuple[int, int, int] = (2400, 300, 300)
-    seed: int = 0
-    size: str = "custom"
-    batch_size: int = 1500
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        families = tuple(self.families)
-        unknown = [f for f in families if f not in ODE_SYSTEMS]
-        if not families or unknown:
-            raise ValueError(
-                f"`families` must be names from {list(ODE_SYSTEMS)}, got unknown {unknown}."
-            )
-        object.__setattr__(self, "families", families)
-        for key in ("n_t", "n_input", "max_attempts", "batch_size"):
-            v = getattr(self, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"`{key}` must be a positive integer, got {v!r}.")
-        if self.n_input >= self.n_t:
-            raise ValueError(f"`n_input` (={self.n_input}) must be < `n_t` (={self.n_t}).")
-        for key in ("t_end", "ic_range", "rtol", "atol"):
-            v = getattr(self, key)
-            if not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
-                raise ValueError(f"`{key}` must be a positive finite number, got {v!r}.")
-        if self.blow_up is not None and not (self.blow_up > 0):
-            raise ValueError(f"`blow_up` must be positive or None, got {self.blow_up!r}.")
-        splits = tuple(self.splits)
-        if len(splits) != 3 or any(not isinstance(s, int) or s < 0 for s in splits):
-            raise ValueError(f"`splits` must be three non-negative integers, got {splits!r}.")
-        object.__setattr__(self, "splits", splits)
-
-    @property
-    def n_samples(self) -> int:
-        return sum(self.splits)
-
-    @property
-    def t(self) -> torch.Tensor:
-        """``(n_t,)`` float64 output times."""
-        return torch.linspace(0.0, float(self.t_end), self.n_t, dtype=torch.float64)
-
-    def family_of(self, index: int) -> int:
-        """Index into :data:`ODE_FAMILIES` of sample ``index``'s family."""
-        return ODE_FAMILIES.index(self.families[index % len(self.families)])
-
-    def to_json(self, *, n_samples: int, seed: int, splits: tuple[int, int, int], device: str):
-        """The ``recipe`` attribute (compared on resume and merge)."""
-        return {
-            "kind": KIND,
-            "name": self.name,
-            "size": self.size,
-            "families": list(self.families),
-            "nominal_params": {f: ODE_SYSTEMS[f].params for f in self.families},
-            "t": {"start": 0.0, "end": float(self.t_end), "n": self.n_t},
-            "n_input": self.n_input,
-            "initial_condition": f"U(-{self.ic_range}, {self.ic_range}) per component",
-            "params": "nominal * U(0.9, 1.1), 3 significant digits (draw_params)",
-            "solver": _solver_text(self),
-            "blow_up": self.blow_up,
-            "max_attempts": self.max_attempts,
-            "dtype": "float64",
-            "device": device,
-            "n_samples": n_samples,
-            "splits": dict(zip(SPLIT_CODES, splits)),
-            "seed": seed,
-            "sample_seed": "attempt 0: SeedSequence(seed, spawn_key=(i,)); attempt r >= 1: "
-            "SeedSequence(seed, spawn_key=(i, r)); generate_state(1, uint64)[0] >> 1",
-        }
-
-
-def _solver_text(recipe: ODEDatasetRecipe) -> str:
-    return (
-        f"Dormand-Prince 5(4), per-sample adaptive steps, rtol={recipe.rtol:g}, "
-        f"atol={recipe.atol:g}, float64 (opkit.pde_data._ode_solve)"
-    )
-
-
-def ode_recipe(size: str) -> ODEDatasetRecipe:
-    """The built-in ``odes`` recipe of a size (``"cpu"`` or ``"paper"``)."""
-    splits = {"cpu": (2400, 300, 300), "paper": (25600, 1920, 1920)}[size]
-    return ODEDatasetRecipe(
-        size=size,
-        splits=splits,
-        description="PROSE (Liu, Zhang & Schaeffer, 2024): 15 ODE systems, t in [0, 6], "
-        "64 input and 128 target times, coefficients within 10 % of nominal.",
-    )
 
 
 # ------------------------------------------------------------------------ solving
@@ -401,18 +290,24 @@ def _runs(positions: np.ndarray) -> list[np.ndarray]:
     return [r for r in np.split(positions, breaks) if len(r)]
 
 
-def _attrs(recipe: ODEDatasetRecipe, recipe_json: dict, *, n_samples: int, shard: tuple[int, int]):
-    from ._generate import _opkit_version
-
+def ode_attrs(
+    recipe: ODEDatasetRecipe,
+    recipe_json: dict,
+    *,
+    n_samples: int,
+    shard: tuple[int, int],
+    version: str,
+) -> dict[str, Any]:
+    """The global attributes of an ODE file (those of every opkit file, plus the ODE's)."""
     return {
         "title": f"opkit dataset {recipe.name!r} ({recipe.size})",
         "opkit_schema_version": np.int64(SCHEMA_VERSION),
-        "opkit_version": _opkit_version(),
+        "opkit_version": version,
         "field": "u",
         "pde_name": recipe.name,
         "pde_class": "opkit.pde_data.ODE_SYSTEMS",
         "pde_params": json.dumps(recipe_json["nominal_params"]),
-        "solver": _solver_text(recipe),
+        "solver": solver_text(recipe),
         "lengths": json.dumps([]),
         "recipe": canonical(recipe_json),
         "families": json.dumps(list(ODE_FAMILIES)),
@@ -425,162 +320,90 @@ def _attrs(recipe: ODEDatasetRecipe, recipe_json: dict, *, n_samples: int, shard
     }
 
 
-def generate_odes(
+def write_odes(
     recipe: ODEDatasetRecipe,
-    n_samples: int | None = None,
     *,
-    out: str | os.PathLike,
-    seed: int | None = None,
-    batch_size: int | None = None,
-    shard: tuple[int, int] | str | None = None,
-    device: str | torch.device | None = None,
-    throw: bool = False,
-    progress: bool = True,
-    overwrite: bool = False,
-    wait: bool = False,
-    splits: Sequence[float] | None = None,
+    target: Path,
+    partial: Path,
+    rows: range,
+    seed: int,
+    splits: tuple[int, int, int],
+    batch_size: int,
+    device: torch.device,
+    recipe_json: dict[str, Any],
+    attrs: dict[str, Any],
+    progress: bool,
+    overwrite: bool,
+    on_failure: Callable[[np.ndarray], None] | None = None,
 ) -> Path:
-    """Generate an ``odes`` file (called by :func:`opkit.generate` for ODE recipes).
+    """Write (or resume) the ODE file ``target`` through ``partial``; the arguments are
+    resolved and checked, and the output lock held, by :func:`opkit.pde_data.generate`.
 
-    Same arguments, guarantees and errors as :func:`opkit.pde_data.generate`; a sample
-    that still fails after ``recipe.max_attempts`` draws is stored with ``status = 1``
-    (``throw=True``: :class:`NonFiniteSampleError` instead).
+    ``on_failure(indices)`` is called with the global indices of a batch's failed samples
+    before that batch is written (``generate(throw=True)`` raises there).
     """
-    from ._generate import (
-        DatasetExistsError,
-        NonFiniteSampleError,
-        _check_folder,
-        _check_positive_int,
-        _differences,
-        _partial,
-        _resolve_device,
-        parse_shard,
-        shard_path,
-        shard_rows,
-    )
-    from ._store import DatasetFileError, finalize, read_header
-
-    if not isinstance(recipe, ODEDatasetRecipe):
-        raise TypeError(f"`recipe` must be an ODEDatasetRecipe, got {type(recipe).__name__}.")
-    n = recipe.n_samples if n_samples is None else _check_positive_int("n_samples", n_samples)
-    split_counts = resolve_splits(splits, n, default=recipe.splits)
-    seed = recipe.seed if seed is None else seed
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
-    seed = int(seed)
-    batch = (
-        recipe.batch_size if batch_size is None else _check_positive_int("batch_size", batch_size)
-    )
-    shard_kn = parse_shard(shard)
-    if shard_kn is not None and shard_kn[1] > n:
-        raise ValueError(
-            f"`shard` asks for {shard_kn[1]} shards of only {n} samples; use at most {n} shards."
+    if partial.exists() and overwrite:
+        try:
+            same = read_header(partial, allow_partial=True).get("recipe") == recipe_json
+        except (DatasetFileError, FileNotFoundError):
+            same = False
+        if not same:
+            partial.unlink()
+    if not partial.exists():
+        row_ids = np.arange(rows.start, rows.stop, dtype=np.int64)
+        _create_partial(
+            partial,
+            recipe=recipe,
+            rows=row_ids,
+            seeds=np.array([sample_seed(seed, int(i)) for i in row_ids], np.int64),
+            split=split_codes(splits)[row_ids],
+            attrs=attrs,
         )
-    dev = _resolve_device(device)
-    if not isinstance(out, (str, os.PathLike)):
-        raise TypeError(f"`out` must be a file path, got {type(out).__name__}.")
-    out = Path(out)
-    if out.suffix == ".partial":
-        raise ValueError(f"`out` must be the final file name, not a .partial file: {out}.")
-    k, n_shards = shard_kn or (0, 1)
-    target = shard_path(out, k, n_shards) if shard_kn else out
-    rows = shard_rows(n, k, n_shards)
-    recipe_json = recipe.to_json(n_samples=n, seed=seed, splits=split_counts, device=dev.type)
-    attrs = _attrs(recipe, recipe_json, n_samples=n, shard=(k, n_shards))
-    _check_folder(target)
-    # One writer per output (OUT.lock), taken before any file of this output is touched.
-    with output_lock(target, wait=bool(wait)):
-        partial = _partial(target)
-        if target.exists() and not overwrite:
-            raise DatasetExistsError(
-                f"output {str(target)!r} already exists; pass overwrite=True (CLI: --overwrite) "
-                "to replace it, or choose another `out`."
-            )
-        if partial.exists():
-            try:
-                header = read_header(partial, allow_partial=True)
-                old = {
-                    **header.get("recipe", {}),
-                    "shard": [header["shard_index"], header["shard_count"]],
-                }
-            except (DatasetFileError, FileNotFoundError, KeyError) as err:
-                if not overwrite:
-                    raise DatasetFileError(
-                        f"cannot resume from {str(partial)!r}: {err} Delete it to start over."
-                    ) from err
-                old = None
-            new = {**recipe_json, "shard": [k, n_shards]}
-            if old is None or json.loads(canonical(old)) != json.loads(canonical(new)):
-                if not overwrite:
-                    raise ValueError(
-                        f"{str(partial)!r} was started with different arguments "
-                        f"({_differences(old, new)}). Rerun with the same arguments to resume it, "
-                        "or delete it (or pass overwrite=True) to start over."
-                    )
-                partial.unlink()
-        if not partial.exists():
-            row_ids = np.arange(rows.start, rows.stop, dtype=np.int64)
-            _create_partial(
-                partial,
-                recipe=recipe,
-                rows=row_ids,
-                seeds=np.array([sample_seed(seed, int(i)) for i in row_ids], np.int64),
-                split=split_codes(split_counts)[row_ids],
-                attrs=attrs,
-            )
-        with h5py.File(partial, "r+") as f:
-            pending = np.flatnonzero(f["status"][:] == STATUS_PENDING)
-            total = len(rows)
-            with tqdm(
-                total=total,
-                initial=total - len(pending),
-                disable=not progress,
-                unit="sample",
-                desc=f"generate {recipe.name}",
-            ) as bar:
-                for start in range(0, len(pending), batch):
-                    positions = pending[start : start + batch]
-                    values = solve_samples_ode(recipe, seed, (positions + rows.start).tolist(), dev)
-                    if throw and (values["status"] != STATUS_OK).any():
-                        bad = positions[values["status"] != STATUS_OK] + rows.start
-                        raise NonFiniteSampleError(
-                            f"sample(s) {bad[:10].tolist()} of {recipe.name!r} failed "
-                            f"{recipe.max_attempts} draws (seed {seed}); the file {str(partial)!r} "
-                            "keeps the samples written before them. Use throw=False to record "
-                            "them with status=1."
-                        )
-                    offset = 0
-                    for run in _runs(positions):
-                        part = {key: v[offset : offset + len(run)] for key, v in values.items()}
-                        _write(f, run, part)
-                        offset += len(run)
-                    bar.update(len(positions))
-        n_failed = finalize(partial, target)
-        if n_failed:
-            warnings.warn(
-                f"{n_failed} of {len(rows)} samples of {recipe.name!r} failed "
-                f"{recipe.max_attempts} draws; they are stored with status=1 in "
-                f"{str(target)!r} and skipped by ODETrajectories.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        return target
+    with h5py.File(partial, "r+") as f:
+        pending = np.flatnonzero(f["status"][:] == STATUS_PENDING)
+        total = len(rows)
+        with tqdm(
+            total=total,
+            initial=total - len(pending),
+            disable=not progress,
+            unit="sample",
+            desc=f"generate {recipe.name}",
+        ) as bar:
+            for start in range(0, len(pending), batch_size):
+                positions = pending[start : start + batch_size]
+                values = solve_samples_ode(recipe, seed, (positions + rows.start).tolist(), device)
+                failed = values["status"] != STATUS_OK
+                if on_failure is not None and failed.any():
+                    on_failure(positions[failed] + rows.start)
+                offset = 0
+                for run in _runs(positions):
+                    part = {key: v[offset : offset + len(run)] for key, v in values.items()}
+                    _write(f, run, part)
+                    offset += len(run)
+                bar.update(len(positions))
+    n_failed = finalize(partial, target)
+    if n_failed:
+        warnings.warn(
+            f"{n_failed} of {len(rows)} samples of {recipe.name!r} failed "
+            f"{recipe.max_attempts} draws; they are stored with status=1 in "
+            f"{str(target)!r} and skipped by ODETrajectories.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return target
 
 
-def merge_odes(shards: Sequence[Path], headers: list[dict], out: Path, *, progress: bool) -> Path:
-    """Join ``odes`` shard files (validated by :func:`opkit.pde_data.merge`) into ``out``."""
-    from ._generate import _partial, shard_rows
-    from ._store import finalize
-
-    first = headers[0]
-    n_total, n_shards = int(first["n_samples_total"]), int(first["shard_count"])
-    order = sorted(range(len(shards)), key=lambda j: int(headers[j]["shard_index"]))
-    ordered = [Path(shards[j]) for j in order]
+def merge_odes(
+    ordered: Sequence[Path], rows: Sequence[range], out: Path, *, partial: Path, progress: bool
+) -> Path:
+    """Join ``odes`` shard files into ``out`` through ``partial``; the shards (in shard
+    order, holding the global indices ``rows[k]``) are validated and the lock held by
+    :func:`opkit.pde_data.merge`."""
+    n_total = rows[-1].stop
     seeds, splits = [], []
     for k, p in enumerate(ordered):
         with h5py.File(p, "r") as f:
-            rows = shard_rows(n_total, k, n_shards)
-            if not np.array_equal(f["sample"][:], np.arange(rows.start, rows.stop)):
+            if not np.array_equal(f["sample"][:], np.arange(rows[k].start, rows[k].stop)):
                 raise ValueError(f"{str(p)!r} does not hold the sample indices of shard {k}.")
             seeds.append(f["seed"][:])
             splits.append(f["split"][:])
@@ -588,16 +411,14 @@ def merge_odes(shards: Sequence[Path], headers: list[dict], out: Path, *, progre
                 raw = {key: f.attrs[key] for key in f.attrs}
     attrs = {k: v for k, v in raw.items() if k not in ("complete", "_NCProperties")}
     attrs.update(shard_index=np.int64(0), shard_count=np.int64(1), n_failed=np.int64(0))
-    recipe_json = json.loads(
-        attrs["recipe"] if isinstance(attrs["recipe"], str) else attrs["recipe"].decode()
-    )
+    text = attrs["recipe"]
+    recipe_json = json.loads(text if isinstance(text, str) else text.decode())
     recipe = ODEDatasetRecipe(
         families=tuple(recipe_json["families"]),
         t_end=recipe_json["t"]["end"],
         n_t=recipe_json["t"]["n"],
         n_input=recipe_json["n_input"],
     )
-    partial = _partial(out)
     _create_partial(
         partial,
         recipe=recipe,
@@ -612,12 +433,11 @@ def merge_odes(shards: Sequence[Path], headers: list[dict], out: Path, *, progre
         tqdm(total=n_total, disable=not progress, unit="sample", desc="merge") as bar,
     ):
         for k, p in enumerate(ordered):
-            rows = shard_rows(n_total, k, n_shards)
             with h5py.File(p, "r") as src:
-                for s in range(0, len(rows), block):
-                    stop = min(s + block, len(rows))
+                for s in range(0, len(rows[k]), block):
+                    stop = min(s + block, len(rows[k]))
                     values = {key: src[key][s:stop] for key in (*_PER_SAMPLE, "status")}
-                    _write(dst, np.arange(rows.start + s, rows.start + stop), values)
+                    _write(dst, np.arange(rows[k].start + s, rows[k].start + stop), values)
                     bar.update(stop - s)
     finalize(partial, out)
     return out
