@@ -36,8 +36,9 @@ from ._named import (
     sample_seed,
     split_codes,
 )
-from ._ode_generate import KIND as ODE_KIND
-from ._ode_generate import ODEDatasetRecipe, generate_odes, merge_odes
+from ._ode_generate import merge_odes, ode_attrs, write_odes
+from ._ode_recipe import KIND as ODE_KIND
+from ._ode_recipe import ODEDatasetRecipe
 from ._store import (
     SCHEMA_VERSION,
     STATUS_NONFINITE,
@@ -209,7 +210,7 @@ def generate(
         given = sorted(k for k, v in pde_only.items() if v is not None)
         if given:
             raise TypeError(f"{given} apply to PDE datasets, not to the ODE dataset 'odes'.")
-        return generate_odes(
+        return _generate_odes(
             name_or_pde,
             n_samples,
             out=out,
@@ -248,6 +249,89 @@ def generate(
     with output_lock(plan.target, wait=bool(wait)):
         _check_outputs(plan)
         return _run(plan, throw=bool(throw), progress=bool(progress))
+
+
+def _generate_odes(
+    recipe: ODEDatasetRecipe,
+    n_samples: int | None,
+    *,
+    out: Any,
+    seed: Any,
+    batch_size: Any,
+    shard: Any,
+    device: Any,
+    throw: bool,
+    progress: bool,
+    overwrite: bool,
+    wait: bool,
+    splits: Any,
+) -> Path:
+    """:func:`generate` for an ``ODEDatasetRecipe``: the same checks, shards, lock and resume
+    rules as for a PDE; the file is written by ``_ode_generate.write_odes``."""
+    n = recipe.n_samples if n_samples is None else _check_positive_int("n_samples", n_samples)
+    split_counts = resolve_splits(splits, n, default=recipe.splits)
+    seed = recipe.seed if seed is None else seed
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
+    batch = (
+        recipe.batch_size if batch_size is None else _check_positive_int("batch_size", batch_size)
+    )
+    shard_kn = parse_shard(shard)
+    if shard_kn is not None and shard_kn[1] > n:
+        raise ValueError(
+            f"`shard` asks for {shard_kn[1]} shards of only {n} samples; use at most {n} shards."
+        )
+    dev = _resolve_device(device)
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"`out` must be a file path, got {type(out).__name__}.")
+    out = Path(out)
+    if out.suffix == ".partial":
+        raise ValueError(f"`out` must be the final file name, not a .partial file: {out}.")
+    k, n_shards = shard_kn or (0, 1)
+    target = shard_path(out, k, n_shards) if shard_kn else out
+    recipe_json = recipe.to_json(n_samples=n, seed=int(seed), splits=split_counts, device=dev.type)
+    attrs = ode_attrs(
+        recipe, recipe_json, n_samples=n, shard=(k, n_shards), version=_opkit_version()
+    )
+    plan = _Plan(
+        recipe=recipe,  # type: ignore[arg-type]
+        seed=int(seed),
+        n_samples=n,
+        rows=shard_rows(n, k, n_shards),
+        splits=split_counts,
+        batch_size=batch,
+        device=dev,
+        target=target,
+        attrs=attrs,
+        recipe_json=recipe_json,
+        overwrite=bool(overwrite),
+    )
+
+    def refuse(bad: np.ndarray) -> None:
+        raise NonFiniteSampleError(
+            f"sample(s) {bad[:10].tolist()} of {recipe.name!r} failed {recipe.max_attempts} "
+            f"draws (seed {seed}); the file {str(_partial(target))!r} keeps the samples written "
+            "before them. Use throw=False to record them with status=1."
+        )
+
+    _check_folder(target)
+    with output_lock(target, wait=bool(wait)):
+        _check_outputs(plan)
+        return write_odes(
+            recipe,
+            target=target,
+            partial=_partial(target),
+            rows=plan.rows,
+            seed=plan.seed,
+            splits=split_counts,
+            batch_size=batch,
+            device=dev,
+            recipe_json=recipe_json,
+            attrs=attrs,
+            progress=bool(progress),
+            overwrite=bool(overwrite),
+            on_failure=refuse if throw else None,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -674,9 +758,10 @@ def _merge(shards: Sequence[Any], out: Path, *, overwrite: bool, progress: bool)
             f"shards {missing} of {n_shards} are missing (got {sorted(found)}); generate them "
             "with --shard k/N and pass all of them."
         )
-    if first.get("recipe", {}).get("kind") == ODE_KIND:
-        return merge_odes(list(shards), headers, out, progress=progress)
     ordered = [found[k] for k in range(n_shards)]
+    if first.get("recipe", {}).get("kind") == ODE_KIND:  # the PROSE ODE trajectories
+        rows = [shard_rows(n_total, k, n_shards) for k in range(n_shards)]
+        return merge_odes(ordered, rows, out, partial=_partial(out), progress=progress)
     seeds, splits = [], []
     for k, p in enumerate(ordered):
         with h5py.File(p, "r") as f:
