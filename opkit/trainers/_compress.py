@@ -45,7 +45,7 @@ def with_model(
 
 
 def training_windows(
-    trained: TrainedOperator, dataset: Any, *, split: str = "train", max_windows: int = 256
+    trained: TrainedOperator, dataset: Any, *, split: str = "train", max_windows: int = 4096
 ) -> torch.Tensor:
     """Up to ``max_windows`` input windows of ``split``, evenly spread, normalised as the
     model sees them: ``(n, in_channels, *grid)``."""
@@ -71,7 +71,7 @@ def compress_trained(
     k: int,
     m: int,
     split: str = "train",
-    max_windows: int = 256,
+    max_windows: int = 4096,
 ) -> TrainedOperator:
     """POD-DEIM compression of a trained `NeuralODE`, as a `TrainedOperator`.
 
@@ -147,7 +147,7 @@ def compress_main(argv: list[str]) -> int:
     parser.add_argument("--m", type=int, required=True, help="DEIM points of the nonlinearity")
     parser.add_argument("--out", required=True, help="file for the reduced model")
     parser.add_argument("--data", default=None, help="dataset (default: the training file)")
-    parser.add_argument("--windows", type=int, default=256, help="snapshot windows (train)")
+    parser.add_argument("--windows", type=int, default=4096, help="snapshot windows (train)")
     parser.add_argument("--repeats", type=int, default=7, help="timing repeats")
     args = parser.parse_args(argv)
 
