@@ -268,6 +268,59 @@ def _generate_odes(
 ) -> Path:
     """:func:`generate` for an ``ODEDatasetRecipe``: the same checks, shards, lock and resume
     rules as for a PDE; the file is written by ``_ode_generate.write_odes``."""
+    plan = _ode_plan(
+        recipe,
+        n_samples,
+        out=out,
+        seed=seed,
+        batch_size=batch_size,
+        shard=shard,
+        device=device,
+        overwrite=overwrite,
+        splits=splits,
+    )
+    target = plan.target
+
+    def refuse(bad: np.ndarray) -> None:
+        raise NonFiniteSampleError(
+            f"sample(s) {bad[:10].tolist()} of {recipe.name!r} failed {recipe.max_attempts} "
+            f"draws (seed {plan.seed}); the file {str(_partial(target))!r} keeps the samples "
+            "written before them. Use throw=False to record them with status=1."
+        )
+
+    _check_folder(target)
+    with output_lock(target, wait=bool(wait)):
+        _check_outputs(plan)
+        return write_odes(
+            recipe,
+            target=target,
+            partial=_partial(target),
+            rows=plan.rows,
+            seed=plan.seed,
+            splits=plan.splits,
+            batch_size=plan.batch_size,
+            device=plan.device,
+            recipe_json=plan.recipe_json,
+            attrs=plan.attrs,
+            progress=bool(progress),
+            overwrite=bool(overwrite),
+            on_failure=refuse if throw else None,
+        )
+
+
+def _ode_plan(
+    recipe: ODEDatasetRecipe,
+    n_samples: Any,
+    *,
+    out: Any,
+    seed: Any,
+    batch_size: Any,
+    shard: Any,
+    device: Any,
+    overwrite: bool,
+    splits: Any,
+) -> _Plan:
+    """The `_Plan` of an ODE file (its ``recipe`` is the ``ODEDatasetRecipe``)."""
     n = recipe.n_samples if n_samples is None else _check_positive_int("n_samples", n_samples)
     split_counts = resolve_splits(splits, n, default=recipe.splits)
     seed = recipe.seed if seed is None else seed
@@ -293,7 +346,7 @@ def _generate_odes(
     attrs = ode_attrs(
         recipe, recipe_json, n_samples=n, shard=(k, n_shards), version=_opkit_version()
     )
-    plan = _Plan(
+    return _Plan(
         recipe=recipe,  # type: ignore[arg-type]
         seed=int(seed),
         n_samples=n,
@@ -306,32 +359,6 @@ def _generate_odes(
         recipe_json=recipe_json,
         overwrite=bool(overwrite),
     )
-
-    def refuse(bad: np.ndarray) -> None:
-        raise NonFiniteSampleError(
-            f"sample(s) {bad[:10].tolist()} of {recipe.name!r} failed {recipe.max_attempts} "
-            f"draws (seed {seed}); the file {str(_partial(target))!r} keeps the samples written "
-            "before them. Use throw=False to record them with status=1."
-        )
-
-    _check_folder(target)
-    with output_lock(target, wait=bool(wait)):
-        _check_outputs(plan)
-        return write_odes(
-            recipe,
-            target=target,
-            partial=_partial(target),
-            rows=plan.rows,
-            seed=plan.seed,
-            splits=split_counts,
-            batch_size=batch,
-            device=dev,
-            recipe_json=recipe_json,
-            attrs=attrs,
-            progress=bool(progress),
-            overwrite=bool(overwrite),
-            on_failure=refuse if throw else None,
-        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -390,6 +417,18 @@ def _plan(
     default_splits = None
     if isinstance(name_or_pde, str):
         recipe = named_dataset(name_or_pde, size=size, **params)
+        if isinstance(recipe, ODEDatasetRecipe):  # "odes" (e.g. from recipe_matches)
+            return _ode_plan(
+                recipe,
+                n_samples,
+                out=out,
+                seed=seed,
+                batch_size=batch_size,
+                shard=shard,
+                device=device,
+                overwrite=overwrite,
+                splits=splits,
+            )
     elif isinstance(name_or_pde, (AbstractPDE, DatasetRecipe)):
         if params:
             raise TypeError(
