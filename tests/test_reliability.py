@@ -341,3 +341,52 @@ def test_cli_never_imports_a_class_named_by_a_checkpoint(tmp_path, capsys):
     assert code == 2
     assert err[-1].startswith("opkit: error:") and "opkit_test_never_imported" in err[-1]
     assert "opkit_test_never_imported" not in sys.modules
+
+
+# ------------------------------------------------------------- 9. checks before work
+def test_generate_refuses_a_file_larger_than_the_free_space(tmp_path, monkeypatch):
+    import collections
+
+    from opkit.pde_data import _generate
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(_generate.shutil, "disk_usage", lambda p: usage(10**6, 0, 10**5))
+    with pytest.raises(ValueError, match=r"needs about .* GiB .* --no-disk-check"):
+        _tiny(tmp_path / "b.h5")
+    assert list(tmp_path.iterdir()) == []
+    assert _tiny(tmp_path / "b.h5", check_disk=False).is_file()
+
+
+def test_cached_files_are_checked_against_their_recipe(tmp_path):
+    from opkit.pde_data._generate import recipe_matches
+
+    path = _tiny(tmp_path / "b.h5", seed=3)
+    assert recipe_matches(path, "burgers", 4, seed=3, n_x=64)
+    assert not recipe_matches(path, "burgers", 4, seed=4, n_x=64)
+    assert not recipe_matches(path, "burgers", 4, seed=3, n_x=128)
+    assert not recipe_matches(path, "burgers", 5, seed=3, n_x=64)
+    assert not recipe_matches(tmp_path / "missing.h5", "burgers", 4, seed=3, n_x=64)
+
+
+def test_frames_on_pairs_and_evaluation_on_another_pde(tmp_path):
+    from opkit.models import FNO
+
+    path = _tiny(tmp_path / "b.h5", n=12)
+    with pytest.raises(ValueError, match=r"`in_frames` \(=5\).* operator pairs"):
+        opkit.fit(FNO, path, in_frames=5, max_epochs=1, progress=False)
+    trained = opkit.fit(
+        FNO,
+        path,
+        max_epochs=1,
+        progress=False,
+        log_dir=tmp_path / "fit",
+        n_modes=4,
+        hidden_channels=4,
+        n_layers=1,
+    )
+    other = _tiny(tmp_path / "other.h5", n=12, nu=0.05)
+    with pytest.warns(UserWarning, match=r"trained on burgers .* holds burgers"):
+        opkit.evaluate(trained, other, solver_samples=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        opkit.evaluate(trained, path, solver_samples=0)

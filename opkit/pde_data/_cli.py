@@ -80,6 +80,11 @@ def _generate_parser() -> argparse.ArgumentParser:
         help="override a PDE parameter, e.g. --param nu=0.1 (repeatable)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    parser.add_argument(
+        "--no-disk-check",
+        action="store_true",
+        help="generate even if the estimated file size exceeds the free disk space",
+    )
     parser.add_argument("--throw", action="store_true", help="stop at the first blown-up sample")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -104,6 +109,7 @@ def generate_main(argv: list[str]) -> int:
             throw=args.throw,
             progress=not args.no_progress,
             overwrite=args.overwrite,
+            check_disk=not args.no_disk_check,
             **params,
         )
     except (ValueError, TypeError, FileNotFoundError) as err:

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -133,6 +134,7 @@ def generate(
     progress: bool = True,
     overwrite: bool = False,
     wait: bool = False,
+    check_disk: bool = True,
     initial_condition: Any = None,
     t: Sequence[float] | torch.Tensor | None = None,
     dt: float | None = None,
@@ -170,6 +172,8 @@ def generate(
             other arguments) instead of raising.
         wait: when another process is writing the same output (it holds ``OUT.lock``),
             wait for it to finish instead of raising :class:`~opkit._io.OutputLockedError`.
+        check_disk: refuse (before any work) a file larger than the free space of its
+            folder (estimated from the sizes; CLI: ``--no-disk-check`` turns it off).
         initial_condition: sampler of initial conditions (``GRF1D(...)`` etc.); overrides
             the named recipe's.
         t: output times after the burn-in (1-D, increasing, starting at 0); overrides.
@@ -248,7 +252,67 @@ def generate(
     # (two writers used to truncate each other's `.partial.creating`).
     with output_lock(plan.target, wait=bool(wait)):
         _check_outputs(plan)
+        if check_disk:
+            _check_disk_space(plan)
         return _run(plan, throw=bool(throw), progress=bool(progress))
+
+
+def recipe_matches(
+    path: str | os.PathLike,
+    name: str,
+    n_samples: int | None = None,
+    *,
+    seed: int | None = None,
+    size: str = "cpu",
+    **params: Any,
+) -> bool:
+    """Whether ``path`` is a complete file of what ``generate(name, n_samples, out=path,
+    seed=seed, size=size, **params)`` makes (same recipe: name, size, seed, PDE
+    parameters, grids, splits).
+
+    The built-in cache checks this before trusting a cached file.
+    """
+    try:
+        header = read_header(path)
+    except (DatasetFileError, FileNotFoundError):
+        return False
+    plan = _plan(
+        name,
+        n_samples,
+        out=path,
+        seed=seed,
+        batch_size=None,
+        shard=None,
+        device=None,
+        size=size,
+        overwrite=True,
+        overrides={},
+        splits=None,
+        params=params,
+    )
+    stored = header.get("recipe")
+    return isinstance(stored, dict) and stored == json.loads(canonical(plan.recipe_json))
+
+
+def estimated_bytes(plan: _Plan) -> int:
+    """The size of the finished file: float32 fields plus the per-sample variables."""
+    n_t = len(plan.recipe.t)
+    points = int(np.prod([len(v) for v in plan.recipe.stored_coords().values()]))
+    per_sample = 4 * n_t * points + 4 + 8 + 8 + 2  # field, checksum, seed, sample, codes
+    return len(plan.rows) * per_sample + (1 << 20)  # + HDF5 metadata, coordinates
+
+
+def _check_disk_space(plan: _Plan) -> None:
+    if _partial(plan.target).exists():
+        return  # its chunks are allocated at creation: resuming needs no more space
+    need = estimated_bytes(plan)
+    free = shutil.disk_usage(plan.target.parent).free
+    if need > free:
+        raise ValueError(
+            f"{str(plan.target)!r} needs about {need / 2**30:.2f} GiB but its folder has "
+            f"{free / 2**30:.2f} GiB free; free some space, choose another `out`, or pass "
+            "check_disk=False (CLI: --no-disk-check) if the estimate is wrong."
+        )
 
 
 def _generate_odes(

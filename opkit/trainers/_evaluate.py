@@ -3,7 +3,9 @@ for every PINN on its problem's reference solution."""
 
 from __future__ import annotations
 
+import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +147,7 @@ def evaluate(
         raise ValueError(f"`split` must be 'train', 'val' or 'test', got {split!r}.")
     trained = _as_trained(model)
     path = resolve_dataset(dataset)
+    _warn_if_other_pde(trained.data, path)
     spec = trained.spec
     dm = OperatorDataModule(
         str(path), in_frames=spec.in_frames, out_frames=spec.out_frames, batch_size=batch_size
@@ -227,6 +230,32 @@ def evaluate(
             out["solver_s_per_sample"] = solver_s
             out["speedup"] = solver_s / max(model_s, 1e-12)
     return out
+
+
+def _warn_if_other_pde(data: dict, path: Path) -> None:
+    """Warn when the data's PDE or its parameters differ from the training data's."""
+    from ..pde_data import read_header
+
+    name = data.get("pde_name")
+    if not name:
+        return  # trained on data without a recorded PDE (or a hand-built checkpoint)
+    params = data.get("pde_params")
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except json.JSONDecodeError:
+            params = None
+    header = read_header(path)
+    if header.get("pde_name") != name or (
+        params is not None and header.get("pde_params") != params
+    ):
+        warnings.warn(
+            f"the model was trained on {name} {json.dumps(params)} but {str(path)!r} holds "
+            f"{header.get('pde_name')} {json.dumps(header.get('pde_params'))}: the scores "
+            "measure how it transfers to another PDE, not its test error.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _check_other_grid(module, dm, spec, path, split: str, dev) -> None:

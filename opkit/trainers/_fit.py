@@ -15,6 +15,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
 from ..pde_data import generate, open_dataset
+from ..pde_data._generate import recipe_matches
 from ._build import build_from_spec
 from ._callbacks import FiniteLossGuard, PredictionPlot, last_checkpoint
 from ._datamodule import OperatorDataModule
@@ -59,13 +60,15 @@ def resolve_dataset(dataset: Any, *, size: str = "cpu", seed: int = 0) -> Path:
         text = str(dataset)
         if text in BUILTIN_DATASETS:
             out = cache_dir() / f"{text}-{size}-seed{seed}.h5"
-            if not out.is_file():
+            if not recipe_matches(out, text, seed=seed, size=size):
                 from .._io import output_lock
 
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with output_lock(out, wait=True):  # another process may be making it
-                    if not out.is_file():
-                        generate(text, out=out, seed=seed, size=size)
+                    # A cached file is trusted only if it holds this recipe (a file of an
+                    # older opkit, or one edited by hand, is made again).
+                    if not recipe_matches(out, text, seed=seed, size=size):
+                        generate(text, out=out, seed=seed, size=size, overwrite=True)
             return out
         path = Path(text)
         if not path.exists():
@@ -187,6 +190,7 @@ def fit(
     if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
         raise ValueError(f"`unroll` must be a positive int, got {unroll!r}.")
     path = resolve_dataset(dataset)
+    asked_frames = (in_frames, out_frames)
     if in_frames is None:
         in_frames = int(
             getattr(model if isinstance(model, type) else type(model), "default_in_frames", 1)
@@ -207,6 +211,12 @@ def fit(
         raise ValueError(
             f"`unroll` (={unroll}) needs trajectory data; {path} holds operator pairs "
             "(two frames). Use unroll=1."
+        )
+    if dm.mode == "pairs" and (asked_frames[0] not in (None, 1) or asked_frames[1] != 1):
+        raise ValueError(
+            f"`in_frames` (={asked_frames[0]}) and `out_frames` (={asked_frames[1]}) need "
+            f"trajectory data; {path} holds operator pairs (two frames: input and target). "
+            "Use in_frames=1, out_frames=1 (the defaults)."
         )
     spec = dm.spec
     log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="opkit-fit-"))
