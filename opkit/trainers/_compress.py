@@ -91,7 +91,8 @@ def compress_trained(
         if not dataset:
             raise ValueError(
                 "compress_trained: the checkpoint records no training data path; pass "
-                "`dataset` (the file the model was trained on)."
+                "`dataset` (the file the model was trained on; `--data FILE` on the command "
+                "line)."
             )
     model = trained.model
     from ..models.mor._compress import check_compressible
@@ -151,9 +152,11 @@ def compress_main(argv: list[str]) -> int:
     parser.add_argument("--repeats", type=int, default=7, help="timing repeats")
     args = parser.parse_args(argv)
 
+    from ._fit import resolve_dataset
+
     trained = load(args.checkpoint)
-    data = args.data or trained.data.get("path")
-    reduced = compress_trained(trained, data, k=args.k, m=args.m, max_windows=args.windows)
+    reduced = compress_trained(trained, args.data, k=args.k, m=args.m, max_windows=args.windows)
+    data = str(resolve_dataset(args.data or trained.data["path"]))
     model = reduced.model
     print(f"state size n = {trained.model.state_size}, k = {args.k}, m = {args.m}")
     print(
