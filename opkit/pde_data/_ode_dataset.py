@@ -157,6 +157,7 @@ class ODETrajectories(Dataset):
             raise ValueError(f"`n_input` must be an integer in [1, {n_t - 1}], got {n_input!r}.")
         self.n_input = int(n_input)
         self._clean_in: dict[int, list[str]] = {}
+        self._systems: dict[int, list[Any]] = {}
         self._file: h5py.File | None = None
         self._pid: int | None = None
 
@@ -213,10 +214,12 @@ class ODETrajectories(Dataset):
 
     def system(self, i: int) -> list[Any]:
         """The clean system of item ``i`` as sympy expressions (its drawn coefficients)."""
-        name = self.families[int(self._family[i])]
-        names = self.param_names[name]
-        params = dict(zip(names, (float(v) for v in self._params[i, : len(names)])))
-        return ODE_SYSTEMS[name].expression(params)
+        if i not in self._systems:  # built once per process: sympy is the costly part
+            name = self.families[int(self._family[i])]
+            names = self.param_names[name]
+            params = dict(zip(names, (float(v) for v in self._params[i, : len(names)])))
+            self._systems[i] = ODE_SYSTEMS[name].expression(params)
+        return list(self._systems[i])
 
     def symbols_in(self, i: int) -> list[str]:
         """Item ``i``'s symbol input: placeholders, corrupted with probability ``corrupt``."""
