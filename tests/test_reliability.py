@@ -211,6 +211,13 @@ def test_failed_save_keeps_the_previous_model(tmp_path, monkeypatch):
     with pytest.raises(DiskFull):
         save_torch({"w": torch.zeros(3)}, target)
     assert target.read_bytes() == before
+    # Lightning's checkpoints (last.ckpt) go through the same writer.
+    from opkit.trainers._callbacks import atomic_checkpoints
+
+    trainer = atomic_checkpoints(L.Trainer(accelerator="cpu", logger=False))
+    with pytest.raises(DiskFull):
+        trainer.strategy.checkpoint_io.save_checkpoint({"epoch": 2}, target)
+    assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
     with pytest.raises(RuntimeError):
         with atomic_write(tmp_path / "report.md", "w") as f:

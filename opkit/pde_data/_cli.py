@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 __all__ = ["generate_main", "data_main"]
@@ -93,31 +92,26 @@ def _generate_parser() -> argparse.ArgumentParser:
 def generate_main(argv: list[str]) -> int:
     """``opkit generate ...``; returns the exit status (2 bad input, 1 blow-up with --throw)."""
     args = _generate_parser().parse_args(argv)
-    from ._generate import NonFiniteSampleError, generate
+    # Failures propagate to opkit.cli.main: one line `opkit: error: ...` (exit 2 for bad
+    # input, 1 for a blow-up with --throw: the partial file stays resumable).
+    from ._generate import generate
 
-    try:
-        params = _params(args.param)
-        path = generate(
-            args.name,
-            args.n_samples,
-            out=args.out,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            shard=args.shard,
-            device=args.device,
-            size=args.size,
-            throw=args.throw,
-            progress=not args.no_progress,
-            overwrite=args.overwrite,
-            check_disk=not args.no_disk_check,
-            **params,
-        )
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"opkit: error: {err}", file=sys.stderr)
-        return 2
-    except NonFiniteSampleError as err:  # --throw: the partial file stays resumable
-        print(f"opkit: error: {err}", file=sys.stderr)
-        return 1
+    params = _params(args.param)
+    path = generate(
+        args.name,
+        args.n_samples,
+        out=args.out,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        shard=args.shard,
+        device=args.device,
+        size=args.size,
+        throw=args.throw,
+        progress=not args.no_progress,
+        overwrite=args.overwrite,
+        check_disk=not args.no_disk_check,
+        **params,
+    )
     print(path)
     return 0
 
@@ -149,20 +143,12 @@ def _data_parser() -> argparse.ArgumentParser:
 def data_main(argv: list[str]) -> int:
     """``opkit data merge|info ...``; returns the exit status (2 on bad input)."""
     args = _data_parser().parse_args(argv)
-    try:
-        if args.command == "merge":
-            from ._generate import merge
+    if args.command == "merge":
+        from ._generate import merge
 
-            print(
-                merge(
-                    args.shards, args.out, overwrite=args.overwrite, progress=not args.no_progress
-                )
-            )
-        else:
-            from ._store import dataset_info
+        print(merge(args.shards, args.out, overwrite=args.overwrite, progress=not args.no_progress))
+    else:
+        from ._store import dataset_info
 
-            print(dataset_info(args.file))
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"opkit: error: {err}", file=sys.stderr)
-        return 2
+        print(dataset_info(args.file))
     return 0

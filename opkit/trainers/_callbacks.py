@@ -8,7 +8,13 @@ from pathlib import Path
 import lightning as L
 import torch
 
-__all__ = ["PredictionPlot", "FiniteLossGuard", "NonFiniteLossError", "last_checkpoint"]
+__all__ = [
+    "PredictionPlot",
+    "FiniteLossGuard",
+    "NonFiniteLossError",
+    "atomic_checkpoints",
+    "last_checkpoint",
+]
 
 log = logging.getLogger("opkit")
 
@@ -37,6 +43,31 @@ def last_checkpoint(dirpath: str | Path | None = None):
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
+
+
+def atomic_checkpoints(trainer: L.Trainer) -> L.Trainer:
+    """Make ``trainer`` write its local checkpoints through :func:`opkit._io.atomic_write`.
+
+    Lightning's own writer goes through an fsspec transaction that stages the file in the
+    system's temporary folder and moves it (a copy across file systems, no fsync), so a
+    full disk could leave ``last.ckpt`` truncated. A custom ``CheckpointIO`` (or a remote
+    path) is left alone. Returns ``trainer``.
+    """
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    from .._io import save_torch
+
+    class _AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+            if storage_options is not None or "://" in str(path):
+                return super().save_checkpoint(checkpoint, path, storage_options)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            save_torch(checkpoint, path)
+
+    strategy = trainer.strategy
+    if type(strategy.checkpoint_io) is TorchCheckpointIO:
+        strategy.checkpoint_io = _AtomicCheckpointIO()
+    return trainer
 
 
 class NonFiniteLossError(RuntimeError):

@@ -135,9 +135,11 @@ def make_cli(args: list[str] | None, *, run: bool = True, logger: str = "csv"):
 
     class OpkitCLI(LightningCLI):
         def instantiate_trainer(self, **kwargs):
+            from ._callbacks import atomic_checkpoints
             from ._console import instantiate_trainer
 
-            return instantiate_trainer(self, super().instantiate_trainer, logger, **kwargs)
+            trainer = instantiate_trainer(self, super().instantiate_trainer, logger, **kwargs)
+            return atomic_checkpoints(trainer)  # last.ckpt survives a full disk
 
     class _Linked(OpkitCLI):
         """An `OperatorModule` on an `OperatorDataModule`: the data's description and the

@@ -17,7 +17,7 @@ from torch import nn
 from ..pde_data import generate, open_dataset
 from ..pde_data._generate import recipe_matches
 from ._build import build_from_spec
-from ._callbacks import FiniteLossGuard, PredictionPlot, last_checkpoint
+from ._callbacks import FiniteLossGuard, PredictionPlot, atomic_checkpoints, last_checkpoint
 from ._datamodule import OperatorDataModule
 from ._operator import OperatorModule
 from ._trained import TrainedOperator
@@ -261,6 +261,7 @@ def fit(
             log_every_n_steps=10,
             **(trainer_kwargs or {}),
         )
+        atomic_checkpoints(trainer)
         trainer.fit(module, datamodule=dm, ckpt_path=None if resume is None else str(resume))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         if ckpt.best_model_path:
