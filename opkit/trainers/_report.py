@@ -77,6 +77,8 @@ def collect_runs(paths: Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
 def _row(r: dict, *, suite: str, budget: Any, source: str) -> dict[str, Any]:
     row = {k: v for k, v in r.items() if not isinstance(v, list)}
     row.update(suite=suite, source=source)
+    if isinstance(row.get("epochs"), int) and row["epochs"] < 0:
+        del row["epochs"]  # the suite's marker for "not recorded"
     if budget is not None and row.get("params"):
         row["budget_s"] = budget
     if r.get("rollout_s_per_sample"):
@@ -207,8 +209,9 @@ def _plot(rows: list[dict], path: Path) -> None:
             if not r.get("params") and r.get("error"):  # the trivial baseline
                 ax.axhline(r["error"], color="0.5", linestyle=":", label=r["model"])
                 ys.append(r["error"])
-        if xs:
-            ax.set_xlim(min(xs) / 3, max(xs) * 3)
+        if xs:  # whole decades: the log axis keeps readable major labels
+            lo, hi = math.log10(min(xs) / 3), math.log10(max(xs) * 3)
+            ax.set_xlim(10 ** math.floor(lo), 10 ** max(math.ceil(hi), math.floor(lo) + 2))
         if ys:
             ax.set_ylim(min(ys) / 2, max(ys) * 2)
         kinds = {r.get("error_name") for r in points}
