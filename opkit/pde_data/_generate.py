@@ -248,6 +248,7 @@ def generate(
         splits=splits,
         params=params,
     )
+    _check_folder(plan.target)
     # One writer per output: the lock is taken before any file of this output is touched
     # (two writers used to truncate each other's `.partial.creating`).
     with output_lock(plan.target, wait=bool(wait)):
@@ -565,7 +566,6 @@ def _plan(
         recipe_json=recipe_json,
         overwrite=bool(overwrite),
     )
-    _check_folder(plan.target)
     _check_sampler(plan)
     return plan
 
