@@ -422,10 +422,13 @@ class LGMLayer(nn.Module):
     fewer, larger matrix products on a channels-last copy of ``c``
     (see :meth:`forward_channels_last`):
 
-    - every tap of ``W + D/spacing`` and of ``Lc`` is one column block of a single matrix
-      product ``c @ K`` (``K`` is ``h x (3h + h)`` in 1-D with the pointwise ``Lc``); each
+    - 1-D: every tap of ``W + D/spacing`` and of ``Lc`` is one column block of a single
+      matrix product ``c @ K`` (``K`` is ``h x (3h + h)`` with the pointwise ``Lc``); each
       block is then rolled by its tap's offset and summed, which is the periodic
-      convolution;
+      convolution; ``G`` keeps its modes by partial-DFT matrix products, not FFTs;
+    - 2-D: ``W`` is folded into the centre tap of ``D``'s 3x3 stencil and applied as one
+      periodic convolution on the channels-last memory layout (measured faster there than
+      nine matrix blocks); ``Lc`` (1x1) is one matrix product;
     - ``A``'s two 1x1 convolutions, having no activation between them, are applied as
       their product ``A_2 A_1`` (``h x h``) with bias ``A_2 b_1 + b_2``.
 
@@ -504,21 +507,43 @@ class LGMLayer(nn.Module):
         bias = [self.linear.bias] + ([lc.bias] if lc is not None else [])
         return kernel, torch.cat(bias).to(dtype), blocks
 
-    def forward_channels_last(self, c: torch.Tensor, *, spacing: float = 1.0) -> torch.Tensor:
-        """``F(c)`` for ``c`` of shape ``(batch, *spatial, h)`` (channels last), same shape."""
-        h, d = self.channels, self.n_dim
+    def _local_parts_1d(self, c: torch.Tensor, spacing: float):
+        """``(W c + D(c)/spacing, Lc(c) or None)``, 1-D: one matrix product, rolled blocks."""
+        h = self.channels
         kernel, bias, blocks = self._fused_taps(spacing, c.dtype)
-        taps = F.linear(c, kernel)  # (batch, *spatial, n_blocks * h)
-        axes = tuple(range(1, 1 + d))
+        taps = F.linear(c, kernel)  # (batch, n, n_blocks * h)
         parts: list[torch.Tensor | None] = [None, None]
         # split (not slicing) so that the backward pass is one concatenation, not one
         # zero-filled full-size gradient per block
         for block, (offset, target) in zip(taps.split(h, dim=-1), blocks):
             if any(offset):  # out[x] += (c @ K_s)[x + s]
-                block = torch.roll(block, shifts=tuple(-s for s in offset), dims=axes)
+                block = torch.roll(block, shifts=-offset[0], dims=1)
             parts[target] = block if parts[target] is None else parts[target] + block
-        linear = parts[0] + bias[:h]
-        lc = parts[1] + bias[h:] if parts[1] is not None else None
+        linear = parts[0] + bias[:h]  # type: ignore[operator]
+        return linear, (parts[1] + bias[h:] if parts[1] is not None else None)
+
+    def _local_parts_2d(self, c: torch.Tensor, spacing: float):
+        """2-D: ``W`` folded into the centre of ``D``'s 3x3 stencil, one periodic
+        convolution on the channels-last memory layout (faster than 9 matrix blocks)."""
+        x = c.permute(0, 3, 1, 2)  # a channels-last view, no copy
+        w = _matrix(self.linear)[..., None, None]
+        kernel = (self.derivative.stencil / spacing + F.pad(w, (1, 1, 1, 1))).to(c.dtype)
+        padded = F.pad(x, (1, 1, 1, 1), mode="circular")
+        linear = F.conv2d(padded, kernel, self.linear.bias.to(c.dtype)).permute(0, 2, 3, 1)
+        lc_conv = self.mixing.local_transform
+        if lc_conv is None:
+            return linear, None
+        if self.mixing.local_kernel_size == 1:
+            return linear, F.linear(c, _matrix(lc_conv).to(c.dtype), lc_conv.bias.to(c.dtype))
+        return linear, lc_conv(x).permute(0, 2, 3, 1)
+
+    def forward_channels_last(self, c: torch.Tensor, *, spacing: float = 1.0) -> torch.Tensor:
+        """``F(c)`` for ``c`` of shape ``(batch, *spatial, h)`` (channels last), same shape."""
+        h = self.channels
+        if self.n_dim == 1:
+            linear, lc = self._local_parts_1d(c, spacing)
+        else:
+            linear, lc = self._local_parts_2d(c, spacing)
         g = None
         if self.mixing.global_transform is not None:
             g = self.mixing.global_transform(c, channels_last=True)
