@@ -6,6 +6,7 @@ deterministic functions of ``(seed, sample index, epoch)``.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -133,8 +134,6 @@ class ODETrajectories(Dataset):
                 f"{str(path)!r} is an opkit file but not an ODE trajectory file (no "
                 "`families`/`n_input` attributes); make one with opkit.generate('odes', ...)."
             )
-        import json
-
         self.families: list[str] = json.loads(header["families"])
         self.param_names: dict[str, list[str]] = json.loads(header["param_names"])
         self.path = str(path)

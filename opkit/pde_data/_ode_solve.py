@@ -13,6 +13,10 @@ contiguous rows) and pads the batch to a multiple of 64 samples, so every sample
 through the same (vector) path whatever its position: the result is bitwise independent
 of the batch it was solved in (tested).
 
+On CUDA the kernels differ, and only the per-device determinism of a fixed batch holds.
+Measured against scipy's DOP853 (rtol 1e-12, atol 1e-14) on ``t in [0, 6]``: relative
+L2 errors 3e-12 (Thomas) to 2e-9 (double pendulum), 4e-10 for chaotic Lorenz.
+
 Why not ``torchdiffeq.odeint``: its adaptive solvers share one step size over the whole
 batch, so a sample's rounding would depend on its batch-mates.
 

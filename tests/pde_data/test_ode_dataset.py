@@ -181,11 +181,14 @@ def test_named_recipe_and_errors(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_cli_rejects_parameters(tmp_path, capsys):
-    from opkit.pde_data._cli import generate_main
+def test_cli_rejects_parameters(tmp_path, capsys, monkeypatch):
+    from opkit.cli import main
 
-    assert generate_main(["odes", "--out", str(tmp_path / "o.h5"), "--param", "nu=1"]) == 2
-    assert "takes no parameters" in capsys.readouterr().err
+    monkeypatch.delenv("OPKIT_DEBUG", raising=False)
+    assert main(["generate", "odes", "--out", str(tmp_path / "o.h5"), "--param", "nu=1"]) == 2
+    err = capsys.readouterr().err
+    assert "opkit: error:" in err and "takes no parameters" in err
+    assert not list(tmp_path.iterdir())
 
 
 # ----------------------------------------------------------------- ODETrajectories
