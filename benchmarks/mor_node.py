@@ -47,7 +47,7 @@ from opkit.models import NeuralODE
 from opkit.models.mor import compress, prune_neurons, truncate_svd
 from opkit.trainers._compress import time_calls, training_windows, with_model
 from opkit.trainers._datamodule import OperatorDataModule
-from opkit.trainers._fit import resolve_dataset
+from opkit.trainers import resolve_dataset
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -152,7 +152,7 @@ def test_out_that_is_a_directory_is_refused_before_work(tmp_path):
 
 # ---------------------------------------------------------- 2. in-memory datasets
 def test_fit_trains_on_the_dataset_it_is_given(tmp_path):
-    from opkit.trainers._fit import resolve_dataset
+    from opkit.trainers import resolve_dataset
 
     path = _tiny(tmp_path / "b.h5", n=12)
     with opkit.open_dataset(path) as ds:

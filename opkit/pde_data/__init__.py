@@ -10,6 +10,7 @@ from ._generate import DatasetExistsError as DatasetExistsError
 from ._generate import NonFiniteSampleError as NonFiniteSampleError
 from ._generate import generate as generate
 from ._generate import merge as merge
+from ._generate import recipe_matches as recipe_matches
 from ._initial_conditions import GRF1D as GRF1D
 from ._initial_conditions import GRF2D as GRF2D
 from ._initial_conditions import RandomFourierSeries as RandomFourierSeries

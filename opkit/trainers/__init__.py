@@ -4,6 +4,9 @@ from ._callbacks import FiniteLossGuard as FiniteLossGuard
 from ._callbacks import PredictionPlot as PredictionPlot
 from ._collocation import CollocationDataModule as CollocationDataModule
 from ._datamodule import OperatorDataModule as OperatorDataModule
+from ._datasets import BUILTIN_DATASETS as BUILTIN_DATASETS
+from ._datasets import cache_dir as cache_dir
+from ._datasets import resolve_dataset as resolve_dataset
 from ._evaluate import evaluate as evaluate
 from ._evaluate import evaluate_solution as evaluate_solution
 from ._fit import fit as fit

@@ -49,7 +49,7 @@ def training_windows(
 ) -> torch.Tensor:
     """Up to ``max_windows`` input windows of ``split``, evenly spread, normalised as the
     model sees them: ``(n, in_channels, *grid)``."""
-    from ._fit import resolve_dataset
+    from ._datasets import resolve_dataset
 
     spec = trained.spec
     dm = OperatorDataModule(
@@ -152,7 +152,7 @@ def compress_main(argv: list[str]) -> int:
     parser.add_argument("--repeats", type=int, default=7, help="timing repeats")
     args = parser.parse_args(argv)
 
-    from ._fit import resolve_dataset
+    from ._datasets import resolve_dataset
 
     trained = load(args.checkpoint)
     reduced = compress_trained(trained, args.data, k=args.k, m=args.m, max_windows=args.windows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal
 
 import lightning as L
@@ -20,6 +21,7 @@ from ..pde_data import (
     open_dataset,
     recorded_pde,
 )
+from ._datasets import BUILTIN_DATASETS, resolve_dataset
 
 __all__ = ["OperatorDataModule"]
 
@@ -384,16 +386,9 @@ def _materialize(ds: Dataset) -> TensorDataset:
 
 def _data_path(path: str, *, size: str) -> str:
     """``path``, or the cached file of a built-in name (generated on first use)."""
-    from pathlib import Path
-
-    from ..pde_data._named import SIZES
-    from ._fit import BUILTIN_DATASETS, resolve_dataset  # _fit imports this module
-
     text = str(path)
     if text in BUILTIN_DATASETS:
-        if size not in SIZES:
-            raise ValueError(f"`size` must be one of {SIZES}, got {size!r}.")
-        return str(resolve_dataset(text, size=size))
+        return str(resolve_dataset(text, size=size))  # checks `size`
     if not Path(text).exists():
         name = next((n for n in BUILTIN_DATASETS if Path(text).stem.startswith(n)), "NAME")
         raise ValueError(

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ._datamodule import OperatorDataModule
-from ._fit import resolve_dataset
+from ._datasets import resolve_dataset
 from ._metrics import fourier_band_rmse, max_error, nrmse, relative_l2, valid_prediction_time
 from ._trained import TrainedOperator, load
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,87 +13,17 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
-from ..pde_data import generate, open_dataset
-from ..pde_data._generate import recipe_matches
+from ..pde_data import open_dataset
 from ._build import build_from_spec
 from ._callbacks import FiniteLossGuard, PredictionPlot, atomic_checkpoints, last_checkpoint
 from ._datamodule import OperatorDataModule
+from ._datasets import resolve_dataset
 from ._operator import OperatorModule
 from ._trained import TrainedOperator
 
-__all__ = ["fit", "resolve_dataset", "cache_dir", "BUILTIN_DATASETS"]
+__all__ = ["fit"]
 
-BUILTIN_DATASETS = ("burgers", "ks", "ns")
 DEFAULT_MAX_EPOCHS = 100
-
-
-def cache_dir() -> Path:
-    """Folder for built-in datasets: ``$OPKIT_CACHE`` or ``~/.cache/opkit``."""
-    return Path(os.environ.get("OPKIT_CACHE", Path.home() / ".cache" / "opkit"))
-
-
-def resolve_dataset(dataset: Any, *, size: str = "cpu", seed: int = 0) -> Path:
-    """A path to an opkit file for ``dataset``: a path, an ``xarray.Dataset`` or a name.
-
-    Built-in names (``"burgers"``, ``"ks"``, ``"ns"``) are generated on first use into
-    :func:`cache_dir` (with a progress bar) and reused afterwards; concurrent first uses
-    (two notebooks) wait for one generation instead of both writing the file. An
-    ``xarray.Dataset`` is used through its file only when it is exactly that file's content
-    (not a selection, copy with changes, or assignment); otherwise it is written to a
-    temporary file and trained on as given.
-
-    Raises:
-        ValueError: unknown name or a file that is not a complete opkit dataset.
-        TypeError: anything else.
-    """
-    import xarray as xr
-
-    if isinstance(dataset, xr.Dataset):
-        source = dataset.encoding.get("source")
-        if source and Path(source).is_file() and _is_its_file(dataset, Path(source)):
-            return Path(source)
-        tmp = Path(tempfile.mkdtemp(prefix="opkit-")) / "dataset.h5"
-        dataset.to_netcdf(tmp, engine="h5netcdf")
-        return tmp
-    if isinstance(dataset, (str, os.PathLike)):
-        text = str(dataset)
-        if text in BUILTIN_DATASETS:
-            out = cache_dir() / f"{text}-{size}-seed{seed}.h5"
-            if not recipe_matches(out, text, seed=seed, size=size):
-                from .._io import output_lock
-
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with output_lock(out, wait=True):  # another process may be making it
-                    # A cached file is trusted only if it holds this recipe (a file of an
-                    # older opkit, or one edited by hand, is made again).
-                    if not recipe_matches(out, text, seed=seed, size=size):
-                        generate(text, out=out, seed=seed, size=size, overwrite=True)
-            return out
-        path = Path(text)
-        if not path.exists():
-            raise ValueError(
-                f"`dataset` {text!r} is neither a file nor a built-in dataset "
-                f"{BUILTIN_DATASETS}; generate one with `opkit generate`."
-            )
-        open_dataset(path).close()  # validates: complete opkit file
-        return path
-    raise TypeError(
-        "`dataset` must be a path, an xarray.Dataset or a built-in name "
-        f"{BUILTIN_DATASETS}, got {type(dataset).__name__}."
-    )
-
-
-def _is_its_file(dataset: Any, source: Path) -> bool:
-    """Whether an ``xarray.Dataset`` is exactly the content of its source file.
-
-    ``encoding["source"]`` survives ``isel``, ``copy`` and assignments, so it alone does not
-    say that the data are the file's.
-    """
-    try:
-        with open_dataset(source) as on_disk:
-            return dict(on_disk.sizes) == dict(dataset.sizes) and on_disk.identical(dataset)
-    except (ValueError, OSError):
-        return False
 
 
 def _seconds(max_time) -> float | None:

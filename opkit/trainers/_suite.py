@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from ._fit import fit, resolve_dataset
+from ._datasets import resolve_dataset
+from ._fit import fit
 
 __all__ = ["SUITES", "MODELS", "Suite", "Report", "run_suite", "run_demo", "trivial_baseline"]
 
