@@ -4,7 +4,8 @@ from a fresh clone (built-in data names generated into an empty cache on first u
 The runs are subprocesses of the console script's `main` (so that warnings and log lines
 appear as a user sees them, not as pytest's capture filters them). The built-in data is
 generated at a tiny size: `_BOOT` replaces the generator that `resolve_dataset` calls
-by one that passes a small sample count and grid to the real `opkit.generate`.
+by one that passes a small sample count and grid to the real `opkit.generate` (and lets
+the cache trust that file although it is smaller than the recipe).
 """
 
 import logging
@@ -22,15 +23,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 _BOOT = """
 import sys
+from pathlib import Path
 import opkit.trainers._fit as fit
 from opkit.pde_data import generate
 
 GRID = {"burgers": {"n_x": 256}, "ks": {"n_x": 128}, "ns": {"n": 16}}
 
-def tiny(name, *, out, seed, size):
-    return generate(name, 24, out=out, seed=seed, progress=False, **GRID[name])
+def tiny(name, *, out, seed, size, **options):
+    return generate(name, 24, out=out, seed=seed, progress=False, **options, **GRID[name])
 
 fit.generate = tiny
+if hasattr(fit, "recipe_matches"):  # the tiny file is not the recipe's size: trust it
+    fit.recipe_matches = lambda path, *args, **kwargs: Path(path).is_file()
 from opkit.cli import main
 sys.exit(main(sys.argv[1:]))
 """
