@@ -9,8 +9,10 @@ import torch
 
 __all__ = [
     "METRICS",
+    "as_frames",
     "score",
     "reduce",
+    "reduction",
     "relative_l2",
     "nrmse",
     "max_error",
@@ -22,6 +24,12 @@ __all__ = [
 # PDEBench's fRMSE bands (Takamoto et al. 2022): low = modes [0, 4], mid = [5, 12],
 # high = [13, n/2]; the index is the radial wavenumber |k| in grid units.
 FOURIER_BANDS = {"low": (0, 4), "mid": (5, 12), "high": (13, None)}
+
+
+def as_frames(t: torch.Tensor, n_fields: int) -> torch.Tensor:
+    """``(batch, frames * n_fields, *spatial)`` -> ``(batch, frames, n_fields, *spatial)``."""
+    b, c = t.shape[:2]
+    return t.reshape(b, c // n_fields, n_fields, *t.shape[2:])
 
 
 def relative_l2(pred: torch.Tensor, true: torch.Tensor, *, eps: float = 1e-12) -> torch.Tensor:
@@ -126,8 +134,12 @@ def score(pred: torch.Tensor, true: torch.Tensor, *, n_spatial: int) -> dict[str
     return out
 
 
+def reduction(name: str) -> str:
+    """How metric ``name`` (a key of :func:`score`) is reduced over samples: mean or max."""
+    return METRICS[name if name in METRICS else name.split("_")[0]][1]
+
+
 def reduce(name: str, values: torch.Tensor) -> float:
     """Reduce per-sample values of metric ``name`` over samples (see :data:`METRICS`)."""
-    how = METRICS[name if name in METRICS else name.split("_")[0]][1]
     values = values.double()
-    return float(values.max() if how == "max" else values.nanmean())
+    return float(values.max() if reduction(name) == "max" else values.nanmean())

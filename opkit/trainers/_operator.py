@@ -13,7 +13,7 @@ from torch import nn
 from .._records import jsonable
 from ..pde_data import DataSpec
 from ._budget import budget_spent
-from ._metrics import relative_l2
+from ._metrics import as_frames, reduction, relative_l2, score
 from ._normalizer import FieldNormalizer
 
 __all__ = ["OperatorModule", "rollout"]
@@ -192,35 +192,36 @@ class OperatorModule(L.LightningModule):
         return loss
 
     def _eval_step(self, batch, dataloader_idx: int, split: str) -> None:
+        """One-step scores of every metric in `METRICS` (dataloader 0), or the rollout's
+        relative L2 (dataloader 1), logged as ``{split}/{name}``."""
+        nf = self.hparams.n_fields
         if dataloader_idx == 0:
             x, y = batch
             pred = self(x)
             y = y[:, : pred.shape[1]]
-            rel = relative_l2(pred, y)
-            self.log(
-                f"{split}/loss",
-                self._loss(pred, y),
-                batch_size=x.shape[0],
-                add_dataloader_idx=False,
-            )
-            self.log(
-                f"{split}/rel_l2",
-                rel.mean(),
-                prog_bar=True,
-                batch_size=x.shape[0],
-                add_dataloader_idx=False,
-            )
+            self._log_eval(f"{split}/loss", self._loss(pred, y), x.shape[0])
+            scores = score(as_frames(pred, nf), as_frames(y, nf), n_spatial=pred.ndim - 2)
+            for name, values in scores.items():
+                how = reduction(name)
+                value = values.max() if how == "max" else values.nanmean()
+                if torch.isfinite(value):  # a Fourier band can be empty on a coarse grid
+                    self._log_eval(f"{split}/{name}", value, x.shape[0], how, name == "rel_l2")
         else:
             x, future = batch
-            pred = self.predict_frames(x, future.shape[1] // self.hparams.n_fields)
-            rel = relative_l2(pred, future)
-            self.log(
-                f"{split}/rollout_rel_l2",
-                rel.mean(),
-                prog_bar=True,
-                batch_size=x.shape[0],
-                add_dataloader_idx=False,
+            pred = self.predict_frames(x, future.shape[1] // nf)
+            self._log_eval(
+                f"{split}/rollout_rel_l2", relative_l2(pred, future).mean(), x.shape[0], bar=True
             )
+
+    def _log_eval(self, key, value, batch_size, how: str = "mean", bar: bool = False) -> None:
+        self.log(
+            key,
+            value,
+            prog_bar=bar,
+            batch_size=batch_size,
+            reduce_fx=how,
+            add_dataloader_idx=False,
+        )
 
     def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
         self._eval_step(batch, dataloader_idx, "val")

@@ -53,7 +53,9 @@ def test_predict_save_load_roundtrip(fno_burgers, burgers_file, tmp_path):
 
 def test_evaluate_agrees_with_training_metrics(fno_burgers, burgers_file):
     m = opkit.evaluate(fno_burgers, burgers_file)
-    assert m["rel_l2"] == pytest.approx(fno_burgers.metrics["test/rel_l2"], rel=1e-4)
+    # one METRICS table: the training module's test step and `evaluate` score alike
+    for key in ("rel_l2", "nrmse", "max_error", "frmse_low", "frmse_mid", "frmse_high"):
+        assert m[key] == pytest.approx(fno_burgers.metrics[f"test/{key}"], rel=1e-4), key
     assert m["n_samples"] == 20 and len(m["rel_l2_per_sample"]) == 20
     per_sample = torch.tensor(m["rel_l2_per_sample"])
     assert torch.isfinite(per_sample).all() and (per_sample > 0).all()
