@@ -298,7 +298,13 @@ def main(argv=None) -> int:
     # The three models train at the same time, one process each (one torch thread and one
     # loader process each): on a shared machine each process gets its own share of the CPU.
     argv = list(sys.argv[1:] if argv is None else argv)
-    argv = [a for a in argv if not a.startswith("--data")] + ["--data", dm.path]
+    keep = []
+    for a in argv:
+        if keep and keep[-1] == "--data":
+            keep.pop()  # drop "--data VALUE"
+        elif not a.startswith("--data="):
+            keep.append(a)
+    argv = keep + ["--data", dm.path]
     procs = {
         part: subprocess.Popen([sys.executable, __file__, *argv, "--part", part])
         for part in ("prose", "operator_only", "deeponet")
