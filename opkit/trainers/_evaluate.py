@@ -13,7 +13,7 @@ import torch
 
 from ._datamodule import OperatorDataModule
 from ._datasets import resolve_dataset
-from ._metrics import fourier_band_rmse, max_error, nrmse, relative_l2, valid_prediction_time
+from ._metrics import as_frames, reduce, relative_l2, score, valid_prediction_time
 from ._trained import TrainedOperator, load
 
 __all__ = ["evaluate", "evaluate_solution"]
@@ -28,12 +28,6 @@ def _as_trained(model: Any) -> TrainedOperator:
         "`model` must be what `opkit.fit` returned (a TrainedOperator), a checkpoint path, or "
         f"a trained PINN (PINNModule), got {type(model).__name__}."
     )
-
-
-def _frames(t: torch.Tensor, n_fields: int, n_spatial: int) -> torch.Tensor:
-    """``(batch, frames * n_fields, *spatial)`` -> ``(batch, frames, n_fields, *spatial)``."""
-    b, c = t.shape[:2]
-    return t.reshape(b, c // n_fields, n_fields, *t.shape[2:])
 
 
 def _is_pinn_solution(model: Any) -> bool:
@@ -82,10 +76,7 @@ def evaluate_solution(model: Any, *, vpt_threshold: float = 0.5) -> dict[str, An
     return {
         "split": "reference",
         "n_points": int(u_ref.numel()),
-        "rel_l2": float(relative_l2(p, q)[0]),
-        "nrmse": float(nrmse(p, q, n_spatial=1)[0]),
-        "max_error": float(max_error(p, q)[0]),
-        **{f"frmse_{k}": float(v[0]) for k, v in fourier_band_rmse(p, q, n_spatial=1).items()},
+        **{k: float(v[0]) for k, v in score(p, q, n_spatial=1).items()},
         "error_per_time": relative_l2(pred, u_ref).tolist(),
         "t": torch.as_tensor(t, dtype=torch.float64).tolist(),
         # frames before the first bad one, counted from t[0]; a clean run gets the horizon
@@ -168,7 +159,7 @@ def evaluate(
         _check_other_grid(module, dm, spec, path, split, dev)
     nf, ns = spec.n_fields, spec.ndim
 
-    rel, nrm, mx, bands = [], [], [], {"low": [], "mid": [], "high": []}
+    per_sample: dict[str, list[torch.Tensor]] = {}
     model_time, n_items = 0.0, 0
     for i, (x, y) in enumerate(dm._loader(dm._dataset(split), shuffle=False)):
         x, y = x.to(dev), y.to(dev)
@@ -180,22 +171,17 @@ def evaluate(
             torch.cuda.synchronize(dev)
         model_time += time.perf_counter() - t0
         n_items += x.shape[0]
-        p, q = _frames(pred, nf, ns), _frames(y[:, : pred.shape[1]], nf, ns)
-        rel.append(relative_l2(p, q).cpu())
-        nrm.append(nrmse(p, q, n_spatial=ns).cpu())
-        mx.append(max_error(p, q).cpu())
-        for k, v in fourier_band_rmse(p, q, n_spatial=ns).items():
-            bands[k].append(v.cpu())
-    rel_all = torch.cat(rel).double()
+        p, q = as_frames(pred, nf), as_frames(y[:, : pred.shape[1]], nf)
+        for name, values in score(p, q, n_spatial=ns).items():
+            per_sample.setdefault(name, []).append(values.cpu())
+    scores = {name: torch.cat(v).double() for name, v in per_sample.items()}
+    rel_all = scores["rel_l2"]
     out: dict[str, Any] = {
         "split": split,
         "n_samples": int(rel_all.numel()),
-        "rel_l2": float(rel_all.mean()),
+        **{name: reduce(name, v) for name, v in scores.items()},
         "rel_l2_median": float(rel_all.median()),
         "rel_l2_per_sample": rel_all.tolist(),
-        "nrmse": float(torch.cat(nrm).double().mean()),
-        "max_error": float(torch.cat(mx).max()),
-        **{f"frmse_{k}": float(torch.cat(v).double().nanmean()) for k, v in bands.items()},
         "samples_per_s": n_items / max(model_time, 1e-12),
     }
 
@@ -208,7 +194,7 @@ def evaluate(
             pred = module.predict_frames(x, future.shape[1] // nf)
             rollout_time += time.perf_counter() - t0
             n_roll += x.shape[0]
-            p, q = _frames(pred, nf, ns), _frames(future, nf, ns)
+            p, q = as_frames(pred, nf), as_frames(future, nf)
             rollout_rel.append(relative_l2(p, q).cpu())
             per_step.append(
                 torch.stack([relative_l2(p[:, j], q[:, j]) for j in range(p.shape[1])], 1).cpu()
