@@ -45,9 +45,13 @@ import torch
 import opkit
 from opkit.models import NeuralODE
 from opkit.models.mor import compress, prune_neurons, truncate_svd
-from opkit.trainers import resolve_dataset
-from opkit.trainers._compress import time_calls, training_windows, with_model
-from opkit.trainers._datamodule import OperatorDataModule
+from opkit.trainers import (
+    OperatorDataModule,
+    resolve_dataset,
+    time_calls,
+    training_windows,
+    with_model,
+)
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -3,6 +3,10 @@
 from ._callbacks import FiniteLossGuard as FiniteLossGuard
 from ._callbacks import PredictionPlot as PredictionPlot
 from ._collocation import CollocationDataModule as CollocationDataModule
+from ._compress import compress_trained as compress_trained
+from ._compress import time_calls as time_calls
+from ._compress import training_windows as training_windows
+from ._compress import with_model as with_model
 from ._datamodule import OperatorDataModule as OperatorDataModule
 from ._datasets import BUILTIN_DATASETS as BUILTIN_DATASETS
 from ._datasets import cache_dir as cache_dir

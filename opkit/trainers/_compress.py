@@ -95,8 +95,7 @@ def compress_trained(
                 "line)."
             )
     model = trained.model
-    from ..models.mor._compress import check_compressible
-    from ..models.mor._reduced import check_reduced_sizes
+    from ..models.mor import check_compressible, check_reduced_sizes
 
     check_compressible(model)
     check_reduced_sizes(k, m, model.state_size)  # before any work

@@ -8,8 +8,7 @@ import opkit
 from opkit.cli import main
 from opkit.models import NeuralODE
 from opkit.models.mor import ReducedNeuralODE
-from opkit.trainers import OperatorDataModule
-from opkit.trainers._compress import compress_trained
+from opkit.trainers import OperatorDataModule, compress_trained
 
 
 @pytest.fixture(scope="module")
