@@ -156,8 +156,18 @@ def _pinn_config(*, causal: bool, dry: bool, steps: int, out: Path) -> Path:
     import yaml
 
     cfg = yaml.safe_load(PAPER_PINN_CONFIG.read_text())
+    name = "causal" if causal else "plain"
     cfg["trainer"].update(
-        {"max_steps": steps, "val_check_interval": steps, "log_every_n_steps": max(1, steps // 10)}
+        {
+            "max_steps": steps,
+            "val_check_interval": steps,
+            "log_every_n_steps": max(1, steps // 10),
+            # CSV, so that the errors can be read back from metrics.csv
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(out / f"pinn_{name}")},
+            },
+        }
     )
     cfg["data"]["init_args"]["steps_per_epoch"] = steps
     model = cfg["model"]["init_args"]
@@ -177,7 +187,7 @@ def _pinn_config(*, causal: bool, dry: bool, steps: int, out: Path) -> Path:
         _shrink(cfg["model"], {"width": 16, "depth": 2, "n_harmonics": 2, "n_x": 32})
         model.update({"eval_n_t": 5, "eval_n_x": 16})
         cfg["data"]["init_args"].update({"n_t": 4, "n_x": 8, "n_ic": 8})
-    path = out / f"pinn_{'causal' if causal else 'plain'}.yaml"
+    path = out / f"pinn_{name}.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
 
