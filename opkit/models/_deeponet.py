@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_int
 from ..pde_data import DataSpec
 from .layers import PeriodicEmbedding
 from .layers._mlp import MLP, _check_widths
@@ -118,9 +119,9 @@ class DeepONet(nn.Module):
         generator: torch.Generator | None = None,
     ):
         super().__init__()
-        n_outputs = _check_int("n_outputs", n_outputs, 1)
-        in_channels = _check_int("in_channels", in_channels, 1)
-        periodic_features = _check_int("periodic_features", periodic_features, 0)
+        n_outputs = check_int("n_outputs", n_outputs, minimum=1)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        periodic_features = check_int("periodic_features", periodic_features, minimum=0)
         shape = _check_shape(spatial_shape) if spatial_shape is not None else None
         _exactly_one("branch", branch, branch_layers)
         _exactly_one("trunk", trunk, trunk_layers)
@@ -233,7 +234,7 @@ class DeepONet(nn.Module):
             raise TypeError(
                 f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
             )
-        latent = _check_int("latent", latent, 1)
+        latent = check_int("latent", latent, minimum=1)
         hidden_b = _check_hidden("branch_hidden", branch_hidden)
         hidden_t = _check_hidden("trunk_hidden", trunk_hidden)
         n_in = math.prod(spec.spatial_shape) * spec.in_channels
@@ -492,14 +493,6 @@ def _check_float(name: str, x, dtype: torch.dtype | None = None) -> None:
             f"`{name}` has dtype {x.dtype} but the model is {dtype}: convert one of them "
             f"(e.g. `{name}.to({dtype})` or `model.to({x.dtype})`)."
         )
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"`{name}` must be an int, got {type(value).__name__} ({value!r}).")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
-    return int(value)
 
 
 def _check_shape(shape) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_int
 from ..pde_data import DataSpec
 from .layers._mlp import activation_function
 
@@ -100,12 +101,12 @@ class FNO(nn.Module):
         n_dim: int | None = None,
     ):
         super().__init__()
-        in_channels = _check_int("in_channels", in_channels, 1)
-        out_channels = _check_int("out_channels", out_channels, 1)
-        hidden_channels = _check_int("hidden_channels", hidden_channels, 1)
-        n_layers = _check_int("n_layers", n_layers, 1)
-        lifting_channels = _check_int("lifting_channels", lifting_channels, 0)
-        projection_channels = _check_int("projection_channels", projection_channels, 1)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        out_channels = check_int("out_channels", out_channels, minimum=1)
+        hidden_channels = check_int("hidden_channels", hidden_channels, minimum=1)
+        n_layers = check_int("n_layers", n_layers, minimum=1)
+        lifting_channels = check_int("lifting_channels", lifting_channels, minimum=0)
+        projection_channels = check_int("projection_channels", projection_channels, minimum=1)
         modes = _check_modes(n_modes, n_dim)
         non_linearity = activation_function(activation)
         if not (isinstance(domain_padding, (int, float)) and 0 <= domain_padding < 1):
@@ -168,7 +169,7 @@ class FNO(nn.Module):
             raise TypeError(
                 f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
             )
-        n_modes = _check_int("n_modes", n_modes, 1)
+        n_modes = check_int("n_modes", n_modes, minimum=1)
         return dict(
             in_channels=spec.in_channels,
             out_channels=spec.out_channels,
@@ -227,17 +228,9 @@ class FNO(nn.Module):
         return f"n_modes={self.n_modes} (|k| < n_modes, Li et al. 2021)"
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"`{name}` must be an int, got {type(value).__name__} ({value!r}).")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
-    return int(value)
-
-
 def _check_modes(n_modes, n_dim) -> tuple[int, ...]:
     if n_dim is not None:
-        n_dim = _check_int("n_dim", n_dim, 1)
+        n_dim = check_int("n_dim", n_dim, minimum=1)
         if n_dim > 3:
             raise ValueError(f"`n_dim` must be 1, 2 or 3, got {n_dim}.")
     if isinstance(n_modes, Integral):
@@ -254,4 +247,4 @@ def _check_modes(n_modes, n_dim) -> tuple[int, ...]:
             f"`n_modes` {tuple(modes)} gives {len(modes)} dimensions but `n_dim` is {n_dim}: "
             "give one entry per dimension or a single int."
         )
-    return tuple(_check_int(f"n_modes[{i}]", m, 1) for i, m in enumerate(modes))
+    return tuple(check_int(f"n_modes[{i}]", m, minimum=1) for i, m in enumerate(modes))

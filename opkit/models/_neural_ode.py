@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
+from .._checks import check_int, check_positive
+
 if TYPE_CHECKING:
     from ..pde_data import DataSpec
 
@@ -55,22 +57,6 @@ def elementwise(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     return _ELEMENTWISE[name]
 
 
-def _check_int(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"`{name}` must be an int, got {value!r} ({type(value).__name__}).")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
-    return value
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"`{name}` must be a float, got {value!r} ({type(value).__name__}).")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
-    return float(value)
-
-
 def check_solver(method: object, step_size: object, rtol: object, atol: object) -> None:
     """Raise a clear error for solver settings torchdiffeq would reject (or misuse)."""
     if method not in FIXED_STEP_METHODS + ADAPTIVE_METHODS:
@@ -78,9 +64,9 @@ def check_solver(method: object, step_size: object, rtol: object, atol: object) 
             f"`method` must be a torchdiffeq method, one of fixed-step {FIXED_STEP_METHODS} or "
             f"adaptive {ADAPTIVE_METHODS}, got {method!r}."
         )
-    _check_positive("step_size", step_size)
-    _check_positive("rtol", rtol)
-    _check_positive("atol", atol)
+    check_positive("step_size", step_size)
+    check_positive("rtol", rtol)
+    check_positive("atol", atol)
 
 
 def integrate(
@@ -137,9 +123,9 @@ class LayerVectorField(nn.Module):
         self, state_size: int, *, n_layers: int = 1, activation: str = "tanh", n_inputs: int = 0
     ):
         super().__init__()
-        self.state_size = _check_int("state_size", state_size, minimum=1)
-        self.n_layers = _check_int("n_layers", n_layers, minimum=1)
-        self.n_inputs = _check_int("n_inputs", n_inputs, minimum=0)
+        self.state_size = check_int("state_size", state_size, minimum=1)
+        self.n_layers = check_int("n_layers", n_layers, minimum=1)
+        self.n_inputs = check_int("n_inputs", n_inputs, minimum=0)
         self.activation = activation
         self.f = elementwise(activation)
         self.layers = nn.ModuleList(nn.Linear(state_size, state_size) for _ in range(n_layers))
@@ -555,10 +541,10 @@ class NeuralODE(AbstractLatentODE):
 def _check_config(**c: Any) -> dict[str, Any]:
     """Validate `NeuralODE`'s constructor arguments; return them as plain data."""
     for name in ("in_channels", "out_channels", "n_fields", "latent_channels", "width"):
-        _check_int(name, c[name], minimum=1)
-    _check_int("n_layers", c["n_layers"], minimum=1)
-    _check_int("n_inputs", c["n_inputs"], minimum=0)
-    k = _check_int("kernel_size", c["kernel_size"], minimum=1)
+        check_int(name, c[name], minimum=1)
+    check_int("n_layers", c["n_layers"], minimum=1)
+    check_int("n_inputs", c["n_inputs"], minimum=0)
+    k = check_int("kernel_size", c["kernel_size"], minimum=1)
     if k % 2 == 0:
         raise ValueError(f"`kernel_size` must be odd (centred periodic stencil), got {k}.")
     for name in ("in_channels", "out_channels"):
@@ -577,5 +563,5 @@ def _check_config(**c: Any) -> dict[str, Any]:
         raise ValueError(f"`grid_shape` must be (n_x,) or (n_x, n_y), sizes >= 2, got {grid}.")
     elementwise(c["activation"])
     check_solver(c["method"], c["step_size"], c["rtol"], c["atol"])
-    _check_positive("frame_time", c["frame_time"])
+    check_positive("frame_time", c["frame_time"])
     return {**c, "grid_shape": grid, "adjoint": bool(c["adjoint"])}

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_int
 from ..pde_data import DataSpec
 from ._deeponet import (
     _channel_statistics,
@@ -22,7 +23,6 @@ from ._deeponet import (
     _check_float,
     _check_grid_input,
     _check_hidden,
-    _check_int,
     _check_shape,
     _exactly_one,
 )
@@ -99,9 +99,9 @@ class PODDeepONet(nn.Module):
     ):
         super().__init__()
         shape = _check_shape(spatial_shape)
-        n_modes = _check_int("n_modes", n_modes, 1)
-        in_channels = _check_int("in_channels", in_channels, 1)
-        n_outputs = _check_int("n_outputs", n_outputs, 1)
+        n_modes = check_int("n_modes", n_modes, minimum=1)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        n_outputs = check_int("n_outputs", n_outputs, minimum=1)
         n_points = math.prod(shape)
         if n_modes > n_points:
             raise ValueError(
@@ -164,7 +164,7 @@ class PODDeepONet(nn.Module):
                 f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
             )
         n_points = math.prod(spec.spatial_shape)
-        n_modes = min(_check_int("n_modes", n_modes, 1), n_points)
+        n_modes = min(check_int("n_modes", n_modes, minimum=1), n_points)
         hidden = _check_hidden("branch_hidden", branch_hidden)
         return dict(
             spatial_shape=list(spec.spatial_shape),

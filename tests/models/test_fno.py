@@ -136,7 +136,7 @@ def test_bad_inputs_raise_clear_errors():
         model(torch.randn(1, 2, 16, 16))
     with pytest.raises(TypeError, match=r"`x` must be float32"):
         model(torch.randn(1, 2, 16, dtype=torch.float64))
-    with pytest.raises(ValueError, match=r"`n_modes\[1\]` must be >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"`n_modes\[1\]` must be an integer >= 1, got 0"):
         FNO(in_channels=1, out_channels=1, n_modes=(4, 0))
     with pytest.raises(ValueError, match=r"`n_modes` \(4, 4\) gives 2 dimensions but `n_dim` is 3"):
         FNO(in_channels=1, out_channels=1, n_modes=(4, 4), n_dim=3)
