@@ -11,7 +11,6 @@ import torch
 __all__ = [
     "PredictionPlot",
     "FiniteLossGuard",
-    "NonFiniteLossError",
     "atomic_checkpoints",
     "last_checkpoint",
 ]
@@ -68,10 +67,6 @@ def atomic_checkpoints(trainer: L.Trainer) -> L.Trainer:
     if type(strategy.checkpoint_io) is TorchCheckpointIO:
         strategy.checkpoint_io = _AtomicCheckpointIO()
     return trainer
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training stopped because the loss became NaN or Inf."""
 
 
 class FiniteLossGuard(L.Callback):
