@@ -400,7 +400,12 @@ def _data_path(path: str, *, size: str) -> str:
 
 
 def _field_name(ds) -> str:
-    for name in ("u", "vorticity"):
-        if name in ds.data_vars:
-            return name
-    raise ValueError(f"no field variable ('u' or 'vorticity') in dataset {list(ds.data_vars)}.")
+    """The field variable named by the file's ``field`` attribute (``u``, ``vorticity``...)."""
+    field = ds.attrs.get("field")
+    if field not in ds.data_vars:
+        raise ValueError(
+            f"the dataset's `field` attribute ({field!r}) names none of its variables "
+            f"{list(ds.data_vars)}; it was not written by opkit (convert foreign data with "
+            "opkit.pde_data.convert_pdebench)."
+        )
+    return field

@@ -99,7 +99,7 @@ def trivial_baseline(path: str | Path, *, in_frames: int, split: str = "test") -
 
     codes = {"train": 0, "val": 1, "test": 2}
     with open_dataset(path) as ds:
-        field = "vorticity" if "vorticity" in ds.data_vars else "u"
+        field = ds.attrs["field"]
         ok = ds["status"].values == 0
         split_ids = ds["split"].values
         train = torch.as_tensor(ds[field].values[(split_ids == 0) & ok], dtype=torch.float64)
