@@ -266,6 +266,11 @@ class DyMixOp(nn.Module):
             )
         return shape
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints from before kappa_D was stored: not set (gate="dataset" will say so)
+        state_dict.setdefault(prefix + "structure_change_coefficient", torch.tensor(math.nan))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     @property
     def in_frames(self) -> int:
         """Frames in the input window, ``in_channels // n_fields``."""

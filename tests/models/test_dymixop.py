@@ -540,3 +540,20 @@ def test_learns_the_one_step_map_of_linear_advection():
         unscaled = rel_l2(model(x_fine), y_fine)
     assert fine < 3 * error + 0.01, (fine, error)
     assert fine < unscaled, (fine, unscaled)
+
+
+def test_checkpoints_of_the_previous_layout_still_load():
+    # before issue 13: G was neuraloperator's SpectralConv (`...weight.tensor`) and no kappa_D
+    torch.manual_seed(0)
+    model = DyMixOp(in_channels=3, hidden_channels=4, n_layers=2, n_modes=3)
+    state = model.state_dict()
+    old = {}
+    for key, value in state.items():
+        if key == "structure_change_coefficient":
+            continue
+        old[key + ".tensor" if key.endswith("global_transform.weight") else key] = value
+    clone = DyMixOp(in_channels=3, hidden_channels=4, n_layers=2, n_modes=3)
+    clone.load_state_dict(old)
+    x = torch.randn(2, 3, 16)
+    torch.testing.assert_close(clone(x), model(x))
+    assert torch.isnan(clone.structure_change_coefficient)

@@ -264,6 +264,13 @@ class SpectralConv(nn.Module):
             out = torch.cat([mixed[..., :kx, :], gap, mixed[..., kx:, :]], dim=-2)
         return torch.fft.irfftn(out, s=spatial, dim=axes)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints written when G was neuraloperator's SpectralConv (same layout)
+        old = prefix + "weight.tensor"
+        if old in state_dict and prefix + "weight" not in state_dict:
+            state_dict[prefix + "weight"] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _dft_bases(self, n: int, k: int, dtype: torch.dtype, device: torch.device):
         """Real forward ``(2k, n)`` and inverse ``(n, 2k)`` partial DFT matrices, cached."""
         key = (n, k, dtype, device)
