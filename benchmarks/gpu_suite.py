@@ -369,11 +369,16 @@ def part_ddp(*, device: str, dry: bool, work: Path) -> dict[str, Any]:
     )
     _check(proc, "opkit fit --trainer.strategy ddp")
     found = _last_metric(root, ("val/rel_l2", "test/rel_l2"))
-    return {
+    checkpoints = sorted(str(p.relative_to(root)) for p in root.rglob("*.ckpt"))
+    result = {
         "train_s": round(time.monotonic() - t0, 1),
         "rel_l2": found.get("test/rel_l2", found.get("val/rel_l2")),
-        "ok": bool(found),
+        "checkpoints": checkpoints,
+        "ok": bool(checkpoints),  # the DDP run finished and saved its model
     }
+    if not found:  # where did the metrics go? keep the end of the output
+        result["output_tail"] = (proc.stdout + proc.stderr)[-2000:]
+    return result
 
 
 # ---------------------------------------------------------------------------- report

