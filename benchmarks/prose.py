@@ -163,7 +163,9 @@ def markdown(res: dict) -> str:
     fams = sorted(p["rel_l2_per_family"])
     lines = [
         f"# PROSE on `odes` ({res['data']['n_train']} training trajectories, "
-        f"{p['n_samples']} test), {res['budget_cpu_s']:.0f} CPU s of training per model",
+        f"{p['n_samples']} test): training budget {res['budget_cpu_s']:.0f} CPU s or "
+        f"{res['settings']['max_wall']:.0f} s wall-clock per model, whichever came first "
+        "(what each model got is listed below)",
         "",
         "Data relative L2 on the 128 target points (test split); valid expressions and the "
         "decoded vector field's relative L2 at 50 points from U(-5, 5)^d (greedy decoding).",
