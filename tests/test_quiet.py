@@ -42,6 +42,7 @@ sys.exit(main(sys.argv[1:]))
 # Lines a user cannot act on: Lightning's advertisements and deprecations of calls that
 # are not the user's.
 NOISE = ("💡", "litlogger", "litmodels", "Tip:", "deprecated", "Deprecation", "FutureWarning")
+NOISE += ("multiple `ModelCheckpoint`",)  # opkit's own test call must name its checkpoint
 
 
 def _run(args: list[str], tmp_path: Path, *, timeout: float = 600) -> str:

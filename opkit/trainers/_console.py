@@ -95,9 +95,15 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _best_checkpoint(trainer) -> ModelCheckpoint | None:
+    """The checkpoint callback that selects by a metric (else the first one)."""
+    ckpts = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    return next((c for c in ckpts if c.monitor), ckpts[0] if ckpts else None)
+
+
 def fit_summary(trainer, test_metrics: dict[str, float] | None, *, seconds: float) -> str:
     """The block printed at the end of ``opkit fit``."""
-    ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+    ckpt = _best_checkpoint(trainer)
     log_dir = trainer.log_dir if trainer.loggers else None
     lines = [
         "",
@@ -109,8 +115,14 @@ def fit_summary(trainer, test_metrics: dict[str, float] | None, *, seconds: floa
         score = ckpt.best_model_score
         note = f"  ({ckpt.monitor} {float(score):.4g})" if best and score is not None else ""
         lines.append(f"  checkpoint   {_rel(best or ckpt.last_model_path)}{note}")
-        if best and ckpt.last_model_path:
-            lines.append(f"  last         {_rel(ckpt.last_model_path)}  (resume: --ckpt_path)")
+    # last.ckpt: the selecting callback's `save_last`, or a callback without a monitor
+    # that writes `filename: last` (the shipped configs).
+    others = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c is not ckpt]
+    last = (ckpt.last_model_path if ckpt is not None else "") or next(
+        (c.last_model_path or c.best_model_path for c in others if not c.monitor), ""
+    )
+    if last and last != (ckpt.best_model_path if ckpt is not None else ""):
+        lines.append(f"  last         {_rel(last)}  (resume: --ckpt_path)")
     for lg in trainer.loggers:
         if isinstance(lg, CSVLogger):
             lines.append(f"  metrics      {_rel(Path(lg.log_dir) / 'metrics.csv')}")
@@ -173,8 +185,9 @@ def after_fit(cli, *, seconds: float) -> str:
     if trainer.interrupted:
         return fit_summary(trainer, None, seconds=seconds)
     if is_overridden("test_step", module) and (dm is None or is_overridden("test_dataloader", dm)):
-        ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
-        best = "best" if ckpt is not None and ckpt.best_model_path else None
+        ckpt = _best_checkpoint(trainer)
+        # the selected checkpoint's own path: "best" is ambiguous with several callbacks
+        best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
         results = trainer.test(module, datamodule=dm, ckpt_path=best, verbose=False)
         tested = {k: float(v) for entry in results for k, v in entry.items()}
     return fit_summary(trainer, tested, seconds=seconds)
