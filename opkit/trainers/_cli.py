@@ -328,7 +328,16 @@ def benchmark_main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--match-params", action="store_true", help="size FNO to the first model")
     parser.add_argument("--accelerator", default="auto")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="train every model for this many epochs instead of --budget seconds "
+        "(an equal-epoch comparison, which machine load does not distort)",
+    )
     args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, got {args.epochs}.")
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in names if m not in MODELS]
     if unknown:
@@ -342,6 +351,7 @@ def benchmark_main(argv: list[str]) -> int:
         seed=args.seed,
         match_params=args.match_params,
         accelerator=args.accelerator,
+        epochs=args.epochs,
     )
     print(report.markdown)
     print(f"\nreport: {report.paths['md']}", file=sys.stderr)
