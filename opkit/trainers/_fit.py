@@ -16,6 +16,7 @@ from torch import nn
 from ..pde_data import open_dataset
 from ._build import build_from_spec
 from ._callbacks import FiniteLossGuard, PredictionPlot, atomic_checkpoints, last_checkpoint
+from ._console import RunProgressBar
 from ._datamodule import OperatorDataModule
 from ._datasets import resolve_dataset
 from ._operator import OperatorModule
@@ -176,6 +177,8 @@ def fit(
             filename="best",
         )
         callbacks: list = [ckpt, last_checkpoint(log_dir / "checkpoints"), FiniteLossGuard()]
+        if progress:
+            callbacks.append(RunProgressBar())  # dataset · model · epoch, time left
         if plot:
             callbacks.append(PredictionPlot(dirpath=str(log_dir / "plots")))
         trainer = L.Trainer(
@@ -193,6 +196,7 @@ def fit(
         atomic_checkpoints(trainer)
         trainer.fit(module, datamodule=dm, ckpt_path=None if resume is None else str(resume))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        metrics["epoch"] = float(trainer.current_epoch)  # epochs completed
         if ckpt.best_model_path:
             best = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)
             module.load_state_dict(best["state_dict"])
