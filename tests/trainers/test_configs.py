@@ -30,6 +30,9 @@ def test_config_instantiates_and_runs(path, request, tmp_path):
         fixture = {"burgers": "burgers_file", "ks": "trajectory_file", "ns": "ns_file"}
         data = request.getfixturevalue(fixture[path.stem.split("_")[0]])
         args += ["--data.init_args.path", str(data), "--data.init_args.batch_size", "4"]
+        if (cfg["data"]["init_args"].get("unroll") or 1) > 1:
+            # the 12-frame test files hold no 10 + 10 frame windows: unroll over 2 calls
+            args += ["--data.init_args.unroll", "2"]
         inner = cfg["model"]["init_args"]["model"].get("init_args") or {}
         if path.stem.startswith("ns") and "n_modes" in inner:
             # the tiny test file is 16 x 16: keep the paper's modes within its Nyquist limit
