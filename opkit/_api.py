@@ -6,7 +6,6 @@ They import the training layer on first call, so that ``import opkit`` (and
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 
@@ -49,27 +48,16 @@ def _entry_point(obj: Any, attribute: str):
 
 
 def evaluate(model: Any, dataset: Any = None, split: str = "test", **options: Any) -> dict:
-    """Score a trained operator on a dataset split, or a trained PINN (``dataset=None``)
-    on its problem's reference, with the shared metrics; see
-    :func:`opkit.trainers.evaluate`."""
-    from .trainers._prose import is_prose_checkpoint
-
-    if isinstance(model, (str, os.PathLike)) and is_prose_checkpoint(model):
-        model = load(model)
-    hook = _entry_point(model, "opkit_evaluate")
-    if hook is not None:  # e.g. a trained PROSE: data, equations, noisy/corrupted inputs
-        return hook(model, "odes" if dataset is None else dataset, split, **options)
+    """Score a trained model with the shared metrics: an operator on a dataset split, a
+    PINN (``dataset=None``) on its problem's reference, a PROSE on ODE trajectories and
+    equations; see :func:`opkit.trainers.evaluate`."""
     from .trainers import evaluate as _evaluate
 
     return _evaluate(model, dataset, split, **options)
 
 
 def load(path: Any, **options: Any):
-    """Restore a saved ``TrainedOperator`` (``weights_only=True``); see
-    :func:`opkit.trainers.load`."""
+    """Restore a saved model (``weights_only=True``); see :func:`opkit.trainers.load`."""
     from .trainers import load as _load
-    from .trainers._prose import is_prose_checkpoint, load_prose
 
-    if is_prose_checkpoint(path):
-        return load_prose(path, **options)
     return _load(path, **options)

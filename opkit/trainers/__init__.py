@@ -21,6 +21,8 @@ from ._prose import ProseDataModule as ProseDataModule
 from ._prose import ProseModule as ProseModule
 from ._prose import TrainedProse as TrainedProse
 from ._prose import evaluate_prose as evaluate_prose
+from ._prose import is_prose_checkpoint as is_prose_checkpoint
+from ._prose import load_prose as load_prose
 from ._suite import run_suite as run_suite
 from ._trained import TrainedOperator as TrainedOperator
 from ._trained import load as load

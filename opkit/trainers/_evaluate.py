@@ -14,6 +14,7 @@ import torch
 from ._datamodule import OperatorDataModule
 from ._datasets import resolve_dataset
 from ._metrics import as_frames, reduce, relative_l2, score, valid_prediction_time
+from ._prose import TrainedProse, evaluate_prose, is_prose_checkpoint, load_prose
 from ._trained import TrainedOperator, load
 
 __all__ = ["evaluate", "evaluate_solution"]
@@ -95,8 +96,12 @@ def evaluate(
     vpt_threshold: float = 0.5,
     solver_samples: int = 4,
     device: str | torch.device | None = None,
+    **prose_options: Any,
 ) -> dict[str, Any]:
     """Score a trained operator on one split of a dataset, or a PINN on its reference.
+
+    A trained PROSE (or its checkpoint path) is scored by `evaluate_prose` (``dataset``
+    defaults to ``"odes"``; ``batch_size`` and ``**prose_options`` go to it).
 
     Args:
         model: a `TrainedOperator` (what `opkit.fit` returns) or a checkpoint path; or a
@@ -122,6 +127,13 @@ def evaluate(
         ValueError: unknown split, a missing dataset, or a dataset whose shape does not
             match the model.
     """
+    if isinstance(model, (str, Path)) and is_prose_checkpoint(model):
+        model = load_prose(model)
+    if isinstance(model, TrainedProse):  # trajectories and decoded equations
+        data = "odes" if dataset is None else dataset
+        return evaluate_prose(model, data, split, batch_size=batch_size, **prose_options)
+    if prose_options:
+        raise TypeError(f"evaluate() got unexpected keyword arguments {sorted(prose_options)}.")
     if _is_pinn_solution(model):
         if dataset is not None:
             raise ValueError(

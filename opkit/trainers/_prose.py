@@ -510,9 +510,6 @@ class TrainedProse:
         (``test/rel_l2``, ``val/rel_l2``, ...). data: description of the training data.
     """
 
-    #: `opkit.evaluate` dispatches here (resolved lazily).
-    opkit_evaluate = "opkit.trainers._prose:evaluate_prose"
-
     def __init__(self, module: ProseModule, *, metrics: dict | None = None, data=None):
         self.module = module
         self.metrics = dict(metrics or {})

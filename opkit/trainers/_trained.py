@@ -10,6 +10,7 @@ from torch import nn
 from ..pde_data import DataSpec
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._operator import OperatorModule
+from ._prose import is_prose_checkpoint, load_prose
 
 __all__ = ["TrainedOperator", "load"]
 
@@ -101,9 +102,13 @@ def load(
     network is rebuilt from its record when that names an ``opkit.`` (or ``torch.``)
     class; otherwise pass a freshly built ``model`` of the same architecture.
 
+    A PROSE checkpoint is restored as a `TrainedProse` (see `opkit.trainers.load_prose`).
+
     Raises:
         FileNotFoundError: no such file.
         ValueError: not an opkit checkpoint, or the weights do not fit the model.
     """
+    if model is None and is_prose_checkpoint(path):
+        return load_prose(path, map_location=map_location)
     module, metrics, data = load_checkpoint(path, model=model, map_location=map_location)
     return TrainedOperator(module, metrics=metrics, data=data)
