@@ -57,3 +57,10 @@ def ns_file(tmp_path_factory):
         splits=(8, 2, 2),
         progress=False,
     )
+
+
+@pytest.fixture(scope="session")
+def odes_file(tmp_path_factory):
+    """30 trajectories of the 15 PROSE ODE systems (two per family)."""
+    out = tmp_path_factory.mktemp("data") / "odes.h5"
+    return opkit.generate("odes", 30, out=out, seed=0, progress=False)

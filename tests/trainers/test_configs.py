@@ -37,6 +37,12 @@ def test_config_instantiates_and_runs(path, request, tmp_path):
         if path.stem.startswith("ns") and "n_modes" in inner:
             # the tiny test file is 16 x 16: keep the paper's modes within its Nyquist limit
             args += ["--model.init_args.model.init_args.n_modes", "6"]
+    elif data_cls == "opkit.trainers.ProseDataModule":
+        data = request.getfixturevalue("odes_file")
+        args += ["--data.init_args.path", str(data), "--data.init_args.batch_size", "4"]
+        if "paper" in path.stem:  # the paper's 104 M parameters are not for a unit test
+            for key, value in (("width", 32), ("ff_width", 64), ("n_heads", 2)):
+                args += [f"--model.init_args.model.init_args.{key}", str(value)]
     args += ["--trainer.fast_dev_run", "true", "--trainer.accelerator", "cpu"]
     cli = make_cli(args + _sizes_from_data(args), run=False)
     module, dm = cli.model, cli.datamodule
