@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from lightning.pytorch.callbacks import Timer
 
-__all__ = ["budget_spent", "timer_of"]
+__all__ = ["budget_spent", "timer_of", "warmup_cosine"]
 
 
 def timer_of(trainer) -> Timer | None:
@@ -21,7 +22,8 @@ def budget_spent(trainer) -> float:
     """Fraction in ``[0, 1]`` of the training budget spent: steps or time, whichever is ahead.
 
     The time is read through Lightning's public `Timer` API (``time_elapsed`` and
-    ``time_remaining``), which also restores the elapsed time of a resumed run.
+    ``time_remaining``), which also restores the elapsed time of a resumed run. A callback
+    with a ``budget_fraction()`` method (e.g. a CPU-time budget) counts too.
     """
     frac = 0.0
     total = trainer.estimated_stepping_batches
@@ -33,4 +35,22 @@ def budget_spent(trainer) -> float:
         remaining = max(timer.time_remaining("train"), 0.0)
         if elapsed + remaining > 0:
             frac = max(frac, elapsed / (elapsed + remaining))
+    for callback in trainer.callbacks:
+        other = getattr(callback, "budget_fraction", None)
+        if callable(other):
+            frac = max(frac, float(other()))
     return min(frac, 1.0)
+
+
+def warmup_cosine(progress: Callable[[], float], warmup: float) -> Callable[[int], float]:
+    """A ``LambdaLR`` factor: linear warm-up over the first ``warmup`` of the budget, then
+    a cosine decay to 1e-3 of the peak, both driven by ``progress()`` in ``[0, 1]``."""
+
+    def factor(_: int) -> float:
+        p = progress()
+        if warmup > 0 and p < warmup:
+            return max(p / warmup, 1e-3)
+        q = (p - warmup) / max(1e-12, 1.0 - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(q, 1.0))) + 1e-3
+
+    return factor

@@ -12,7 +12,7 @@ from torch import nn
 
 from .._records import jsonable
 from ..pde_data import DataSpec
-from ._budget import budget_spent
+from ._budget import budget_spent, warmup_cosine
 from ._metrics import as_frames, reduction, relative_l2, score
 from ._normalizer import FieldNormalizer
 
@@ -236,7 +236,7 @@ class OperatorModule(L.LightningModule):
     # -- optimisation ------------------------------------------------------------------
     def _progress(self) -> float:
         """Fraction of the training budget spent (steps or wall-clock, whichever is ahead)."""
-        return budget_spent(self.trainer)
+        return budget_spent(self.trainer) if self._trainer is not None else 0.0
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -248,12 +248,6 @@ class OperatorModule(L.LightningModule):
             sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.step_size, gamma=hp.gamma)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
-        def factor(_: int) -> float:
-            p = self._progress() if self._trainer is not None else 0.0
-            if hp.warmup > 0 and p < hp.warmup:
-                return max(p / hp.warmup, 1e-3)
-            q = (p - hp.warmup) / max(1e-12, 1.0 - hp.warmup)
-            return 0.5 * (1.0 + math.cos(math.pi * min(q, 1.0))) + 1e-3
-
+        factor = warmup_cosine(self._progress, hp.warmup)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

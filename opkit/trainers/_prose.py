@@ -28,13 +28,14 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, Timer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from .. import symbolic
 from .._records import class_path, import_class
+from ._budget import budget_spent, warmup_cosine
 from ._callbacks import FiniteLossGuard
 
 __all__ = [
@@ -255,7 +256,7 @@ class CPUTimeBudget(L.Callback):
         self.seconds = float(seconds)
         self.start: float | None = None
 
-    def fraction(self) -> float:
+    def budget_fraction(self) -> float:
         if self.start is None:
             return 0.0
         return (time.process_time() - self.start) / self.seconds
@@ -264,7 +265,7 @@ class CPUTimeBudget(L.Callback):
         self.start = time.process_time()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.fraction() >= 1.0:
+        if self.budget_fraction() >= 1.0:
             trainer.should_stop = True
 
 
@@ -334,7 +335,6 @@ class ProseModule(L.LightningModule):
             )
         self.save_hyperparameters(ignore=["model"])
         self.model = model
-        self._t0: float | None = None
 
     @property
     def operator_only(self) -> bool:
@@ -381,9 +381,6 @@ class ProseModule(L.LightningModule):
         out["loss"] = total
         return out
 
-    def on_fit_start(self) -> None:
-        self._t0 = time.monotonic()
-
     def on_train_epoch_start(self) -> None:
         # new noise and corruption draws every epoch (items are functions of the epoch)
         loader = self.trainer.train_dataloader
@@ -423,20 +420,8 @@ class ProseModule(L.LightningModule):
 
     # -- optimisation ----------------------------------------------------------------------
     def _progress(self) -> float:
-        """Fraction of the budget spent (steps or wall-clock, whichever is ahead)."""
-        trainer = self.trainer
-        frac = 0.0
-        total = trainer.estimated_stepping_batches
-        if total and math.isfinite(total):
-            frac = trainer.global_step / max(1.0, float(total))
-        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-        max_time = getattr(timer, "_duration", None)
-        if max_time and self._t0 is not None:
-            frac = max(frac, (time.monotonic() - self._t0) / max_time)
-        for cb in trainer.callbacks:
-            if isinstance(cb, CPUTimeBudget):
-                frac = max(frac, cb.fraction())
-        return min(frac, 1.0)
+        """Fraction of the budget spent (steps, wall-clock or CPU time, whichever is ahead)."""
+        return budget_spent(self.trainer) if self._trainer is not None else 0.0
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -451,13 +436,7 @@ class ProseModule(L.LightningModule):
                 step = step + 1
                 return min(step / w, math.sqrt(w / step))
         else:
-
-            def factor(_: int) -> float:
-                p = self._progress() if self._trainer is not None else 0.0
-                if hp.warmup > 0 and p < hp.warmup:
-                    return max(p / hp.warmup, 1e-3)
-                q = (p - hp.warmup) / max(1e-12, 1.0 - hp.warmup)
-                return 0.5 * (1.0 + math.cos(math.pi * min(q, 1.0))) + 1e-3
+            factor = warmup_cosine(self._progress, hp.warmup)
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
