@@ -397,3 +397,26 @@ def test_frames_on_pairs_and_evaluation_on_another_pde(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         opkit.evaluate(trained, path, solver_samples=0)
+
+
+def test_a_checkpoint_with_an_absurd_size_is_refused_before_allocation(tmp_path):
+    """Item 10: a record whose sizes do not match the stored weights (here a width of 10**6
+    written into the file) is refused with a clear error, without building the network."""
+    from opkit.models import FNO
+    from opkit.pde_data import DataSpec
+    from opkit.trainers import OperatorModule, TrainedOperator
+    from opkit.trainers._build import build_from_spec
+
+    spec = DataSpec(spatial_shape=(32,), lengths=(1.0,))
+    net, rec = build_from_spec(FNO, spec, hidden_channels=8, n_modes=4, n_layers=1)
+    module = OperatorModule(net, spec=spec, model_record=rec)
+    path = TrainedOperator(module).save(tmp_path / "fno.pt")
+    bundle = torch.load(path, weights_only=True)
+    bundle["hyper_parameters"]["model_record"]["init_args"]["hidden_channels"] = 10**6
+    torch.save(bundle, tmp_path / "absurd.pt")
+    with pytest.raises(ValueError, match="does not describe a valid model"):
+        opkit.load(tmp_path / "absurd.pt")
+    again = opkit.load(path)  # the honest file still loads
+    assert sum(p.numel() for p in again.model.parameters()) == sum(
+        p.numel() for p in net.parameters()
+    )

@@ -103,6 +103,33 @@ def _read(path: Path, map_location) -> dict:
     return raw
 
 
+def _check_record_fits(path: Path, rec: dict, state_dict: dict) -> None:
+    """Build the recorded network on the ``meta`` device (no memory) and compare its
+    parameter shapes with the stored weights, so that a record with an absurd size (say
+    ``hidden_channels = 10**6``) is refused before anything is allocated."""
+    try:
+        with torch.device("meta"):
+            shapes = {
+                k: tuple(v.shape) for k, v in rebuild(rec, base=nn.Module).state_dict().items()
+            }
+    except RecordError as err:
+        raise ValueError(f"{path}: checkpoint does not describe a valid model: {err}") from err
+    except Exception:  # a model that cannot be built on `meta`: the real build decides
+        return
+    stored = {
+        k.removeprefix("model."): tuple(v.shape)
+        for k, v in state_dict.items()
+        if k.startswith("model.") and isinstance(v, torch.Tensor)
+    }
+    # (keys of older layouts are renamed by the models' own load hooks: compare shared ones)
+    wrong = [k for k, shape in shapes.items() if k in stored and stored[k] != shape]
+    if wrong:
+        raise ValueError(
+            f"{path}: checkpoint does not describe a valid model: its record "
+            f"({rec.get('class_path')}) does not match the stored weights {wrong[:3]}."
+        )
+
+
 def load_checkpoint(
     path: str | Path, *, model: nn.Module | None = None, map_location="cpu"
 ) -> tuple[OperatorModule, dict, dict]:
@@ -128,6 +155,7 @@ def load_checkpoint(
                 f"{path} holds a network built by hand ({rec.get('class_path')}); rebuild it "
                 "and pass it: opkit.load(path, model=...)."
             )
+        _check_record_fits(path, rec, raw["state_dict"])
         try:
             model = rebuild(rec, base=nn.Module, what="model class")
         except RecordError as err:
