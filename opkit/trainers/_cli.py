@@ -283,7 +283,25 @@ def lightning_main(argv: list[str]) -> int:
     cli = make_cli([argv[0], *rest, *extra], logger=logger)
     if argv[0] == "fit":
         print(after_fit(cli, seconds=time.monotonic() - start))
+    if argv[0] == "predict":
+        print(f"predictions: {_save_predictions(cli.trainer)}")
     return 0
+
+
+def _save_predictions(trainer) -> Path:
+    """Write what ``opkit predict`` predicted to ``<log dir>/predictions.pt`` (atomically):
+    one tensor per dataloader, the batches concatenated in order."""
+    import torch
+
+    from .._io import save_torch
+
+    per_loader = trainer.predict_loop.predictions or []
+    if per_loader and not isinstance(per_loader[0], list):
+        per_loader = [per_loader]
+    tensors = [torch.cat([torch.as_tensor(b).cpu() for b in batches]) for batches in per_loader]
+    folder = Path(trainer.log_dir or trainer.default_root_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return save_torch(tensors[0] if len(tensors) == 1 else tensors, folder / "predictions.pt")
 
 
 def evaluate_main(argv: list[str]) -> int:

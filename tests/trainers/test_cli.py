@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+import opkit
 from opkit.cli import main
 from opkit.trainers._suite import trivial_baseline
 
@@ -45,6 +47,23 @@ def test_fit_then_evaluate_from_the_command_line(burgers_file, tmp_path, capsys)
     # learned something: below the mean-output predictor (zeros would score 1.0)
     baseline = trivial_baseline(burgers_file, in_frames=1)["rel_l2"]
     assert 0 < metrics["rel_l2"] < 0.8 * baseline < 1.0, (metrics["rel_l2"], baseline)
+
+    # `opkit predict` writes the test split's predictions to a file it names
+    capsys.readouterr()
+    predicted = tmp_path / "predict"
+    args = ["predict", "--config", str(CONFIGS / "burgers_fno.yaml")]
+    args += ["--data.init_args.path", str(burgers_file), "--ckpt_path", str(ckpts[0])]
+    args += ["--model.init_args.model.init_args.hidden_channels", "16"]
+    args += ["--trainer.default_root_dir", str(predicted), "--trainer.logger", "false"]
+    assert main(args) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("predictions: ")]
+    path = Path(line[-1].removeprefix("predictions: "))
+    y = torch.load(path, weights_only=True)
+    with opkit.open_dataset(burgers_file) as ds:
+        test = torch.as_tensor(ds["u"].values[ds["split"].values == 2][:, -1])
+    assert y.shape == (20, 1, 128)
+    rel = ((y[:, 0] - test).norm(dim=1) / test.norm(dim=1)).mean()
+    assert float(rel) == pytest.approx(metrics["rel_l2"], rel=1e-3)  # the same model's outputs
 
 
 def test_unknown_config_key_is_reported(burgers_file, tmp_path):
