@@ -20,6 +20,7 @@ from .layers._lgm import (
     _check_odd_kernel,
     _matrix,
 )
+from .layers._rollout import rollout
 
 if TYPE_CHECKING:
     from ..pde_data import DataSpec
@@ -467,13 +468,8 @@ class DyMixOp(nn.Module):
                 f"rollout needs whole frames: `out_channels` (={self.out_channels}) must be a "
                 f"multiple of `n_fields` (={self.n_fields})."
             )
-        window = self._check_input(x)
-        predictions = []
-        for _ in range(n_steps):
-            y = self(window)
-            predictions.append(y)
-            window = torch.cat([window, y], dim=1)[:, -self.in_channels :]
-        return torch.cat(predictions, dim=1)
+        frames = n_steps * self.out_channels // self.n_fields
+        return rollout(self, self._check_input(x), frames, n_fields=self.n_fields)
 
     def extra_repr(self) -> str:
         return (

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .._records import jsonable
+from ..models.layers import rollout
 from ..pde_data import DataSpec
 from ._budget import budget_spent, warmup_cosine
 from ._metrics import as_frames, reduction, relative_l2, score
@@ -19,30 +20,6 @@ from ._normalizer import FieldNormalizer
 __all__ = ["OperatorModule", "rollout"]
 
 LossName = Literal["rel_l2", "rel_mse", "mse"]
-
-
-def rollout(step, x: torch.Tensor, n_frames: int, *, n_fields: int) -> torch.Tensor:
-    """Autoregressive rollout of a one-call model.
-
-    Args:
-        step: callable ``(batch, k * n_fields, *spatial) -> (batch, m * n_fields, *spatial)``.
-        x: the first ``k`` frames, ``(batch, k * n_fields, *spatial)``.
-        n_frames: number of future frames to produce.
-
-    Returns:
-        ``(batch, n_frames * n_fields, *spatial)``: the window slides, dropping its oldest
-        frames and appending the predicted ones, until ``n_frames`` frames are produced.
-    """
-    k = x.shape[1]
-    out = []
-    produced = 0
-    window = x
-    while produced < n_frames:
-        y = step(window)
-        out.append(y)
-        produced += y.shape[1] // n_fields
-        window = torch.cat([window, y], dim=1)[:, -k:]
-    return torch.cat(out, dim=1)[:, : n_frames * n_fields]
 
 
 class OperatorModule(L.LightningModule):

@@ -6,3 +6,4 @@ from ._lgm import LocalGlobalMixing as LocalGlobalMixing
 from ._lgm import ZeroSumConv as ZeroSumConv
 from ._mlp import MLP as MLP
 from ._mlp import activation_function as activation_function
+from ._rollout import rollout as rollout
