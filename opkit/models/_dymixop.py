@@ -9,12 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_int
 from .layers._lgm import (
     LGMLayer,
     Mixing,
     SpectralInit,
     _check_init,
-    _check_int,
     _check_mixing,
     _check_n_dim,
     _check_odd_kernel,
@@ -190,13 +190,13 @@ class DyMixOp(nn.Module):
         init: SpectralInit = "authors",
     ) -> None:
         super().__init__()
-        self.in_channels = _check_int("in_channels", in_channels, minimum=1)
-        self.out_channels = _check_int("out_channels", out_channels, minimum=1)
+        self.in_channels = check_int("in_channels", in_channels, minimum=1)
+        self.out_channels = check_int("out_channels", out_channels, minimum=1)
         self.n_dim = _check_n_dim(n_dim)
-        self.n_fields = _check_int("n_fields", n_fields, minimum=1)
-        self.hidden_channels = _check_int("hidden_channels", hidden_channels, minimum=1)
-        self.n_layers = _check_int("n_layers", n_layers, minimum=1)
-        self.n_modes = _check_int("n_modes", n_modes, minimum=1)
+        self.n_fields = check_int("n_fields", n_fields, minimum=1)
+        self.hidden_channels = check_int("hidden_channels", hidden_channels, minimum=1)
+        self.n_layers = check_int("n_layers", n_layers, minimum=1)
+        self.n_modes = check_int("n_modes", n_modes, minimum=1)
         self.local_kernel_size = _check_odd_kernel(
             "local_kernel_size", local_kernel_size, minimum=1
         )
@@ -462,7 +462,7 @@ class DyMixOp(nn.Module):
             TypeError / ValueError: ``n_steps`` not an int >= 1; ``out_channels`` not a
                 multiple of ``n_fields`` (the prediction would not be whole frames).
         """
-        n_steps = _check_int("n_steps", n_steps, minimum=1)
+        n_steps = check_int("n_steps", n_steps, minimum=1)
         if self.out_channels % self.n_fields:
             raise ValueError(
                 f"rollout needs whole frames: `out_channels` (={self.out_channels}) must be a "

@@ -26,6 +26,7 @@ import torch
 import xarray as xr
 from torch.utils.data import Dataset
 
+from .._checks import check_int
 from ._spec import DataSpec
 from ._store import SPLIT_CODES, STATUS_OK, DatasetFileError, read_header
 
@@ -155,12 +156,6 @@ def _frame_index(name: str, value: Any, n_t: int) -> int:
     return int(value) % n_t
 
 
-def _positive(name: str, value: Any) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 class OperatorPairs(Dataset):
     """Pairs ``(u(t_in), u(t_out))`` of each kept sample: an operator-learning map.
 
@@ -261,9 +256,9 @@ class FrameWindows(Dataset):
         out_frames: int = 1,
         stride: int = 1,
     ):
-        self.in_frames = _positive("in_frames", in_frames)
-        self.out_frames = _positive("out_frames", out_frames)
-        self.stride = _positive("stride", stride)
+        self.in_frames = check_int("in_frames", in_frames)
+        self.out_frames = check_int("out_frames", out_frames)
+        self.stride = check_int("stride", stride)
         self._reader = _SampleReader(path, split)
         n_t = self._reader.n_t
         if self.in_frames + self.out_frames > n_t:
@@ -363,8 +358,8 @@ def data_spec(
         if isinstance(ds, OperatorPairs):
             dt_override = None
         path_or_dataset = ds.path
-    in_frames = 1 if in_frames is None else _positive("in_frames", in_frames)
-    out_frames = 1 if out_frames is None else _positive("out_frames", out_frames)
+    in_frames = 1 if in_frames is None else check_int("in_frames", in_frames)
+    out_frames = 1 if out_frames is None else check_int("out_frames", out_frames)
     if isinstance(path_or_dataset, (str, os.PathLike)):
         header = read_header(Path(path_or_dataset))
         with h5py.File(path_or_dataset, "r") as f:

@@ -206,7 +206,7 @@ def test_bad_arguments(heat_file, tmp_path):
         OperatorPairs(heat_file, input_frame=0.5)
     with pytest.raises(ValueError, match="do not fit in trajectories of 6 frames"):
         FrameWindows(heat_file, in_frames=4, out_frames=3)
-    with pytest.raises(ValueError, match="`stride` must be a positive integer"):
+    with pytest.raises(ValueError, match="`stride` must be an integer >= 1"):
         FrameWindows(heat_file, stride=0)
     truncated = tmp_path / "t.h5"
     data = heat_file.read_bytes()

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..._checks import check_int
+
 __all__ = ["LGMLayer", "LocalGlobalMixing", "SpectralConv", "ZeroSumConv"]
 
 Mixing = Literal["product", "sum", "local", "global"]
@@ -37,15 +39,6 @@ MIXINGS: tuple[str, ...] = ("product", "sum", "local", "global")
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _CONV_FN = {1: F.conv1d, 2: F.conv2d}
-
-
-def _check_int(name: str, value: object, *, minimum: int, hint: str = "") -> int:
-    # bool is an int subclass; `n_layers=True` is a mistake, not a 1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"`{name}` must be an int, got {value!r} ({type(value).__name__}).{hint}")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.{hint}")
-    return value
 
 
 def _check_n_dim(n_dim: object) -> int:
@@ -57,7 +50,7 @@ def _check_n_dim(n_dim: object) -> int:
 
 
 def _check_odd_kernel(name: str, value: object, *, minimum: int) -> int:
-    value = _check_int(name, value, minimum=minimum)
+    value = check_int(name, value, minimum=minimum)
     if value % 2 == 0:
         raise ValueError(
             f"`{name}` must be odd so that the stencil is centred (periodic 'same' padding), "
@@ -112,8 +105,8 @@ class ZeroSumConv(nn.Module):
         self, in_channels: int, out_channels: int, *, n_dim: int = 1, kernel_size: int = 3
     ) -> None:
         super().__init__()
-        self.in_channels = _check_int("in_channels", in_channels, minimum=1)
-        self.out_channels = _check_int("out_channels", out_channels, minimum=1)
+        self.in_channels = check_int("in_channels", in_channels, minimum=1)
+        self.out_channels = check_int("out_channels", out_channels, minimum=1)
         self.n_dim = _check_n_dim(n_dim)
         self.kernel_size = _check_odd_kernel("kernel_size", kernel_size, minimum=3)
         weight = torch.empty(out_channels, in_channels, *([kernel_size] * self.n_dim))
@@ -210,10 +203,10 @@ class SpectralConv(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.in_channels = _check_int("in_channels", in_channels, minimum=1)
-        self.out_channels = _check_int("out_channels", out_channels, minimum=1)
+        self.in_channels = check_int("in_channels", in_channels, minimum=1)
+        self.out_channels = check_int("out_channels", out_channels, minimum=1)
         self.n_dim = _check_n_dim(n_dim)
-        self.n_modes = _check_int("n_modes", n_modes, minimum=1)
+        self.n_modes = check_int("n_modes", n_modes, minimum=1)
         self.init = _check_init(init)
         m = n_modes
         shape = (
@@ -362,9 +355,9 @@ class LocalGlobalMixing(nn.Module):
         init: SpectralInit = "neuralop",
     ) -> None:
         super().__init__()
-        self.channels = _check_int("channels", channels, minimum=1)
+        self.channels = check_int("channels", channels, minimum=1)
         self.n_dim = _check_n_dim(n_dim)
-        self.n_modes = _check_int("n_modes", n_modes, minimum=1)
+        self.n_modes = check_int("n_modes", n_modes, minimum=1)
         self.local_kernel_size = _check_odd_kernel(
             "local_kernel_size", local_kernel_size, minimum=1
         )
@@ -474,7 +467,7 @@ class LGMLayer(nn.Module):
         init: SpectralInit = "neuralop",
     ) -> None:
         super().__init__()
-        self.channels = _check_int("channels", channels, minimum=1)
+        self.channels = check_int("channels", channels, minimum=1)
         self.n_dim = _check_n_dim(n_dim)
         conv = _CONV[self.n_dim]
         self.linear = conv(channels, channels, 1)
