@@ -386,11 +386,46 @@ def _ode_plan(
     splits: Any,
 ) -> _Plan:
     """The `_Plan` of an ODE file (its ``recipe`` is the ``ODEDatasetRecipe``)."""
+    return _build_plan(
+        recipe,
+        n_samples,
+        out=out,
+        seed=seed,
+        batch_size=batch_size,
+        shard=shard,
+        device=device,
+        overwrite=overwrite,
+        splits=splits,
+        default_splits=recipe.splits,
+        attrs_of=lambda json_, n, kn: ode_attrs(
+            recipe, json_, n_samples=n, shard=kn, version=_opkit_version()
+        ),
+    )
+
+
+def _build_plan(
+    recipe: Any,
+    n_samples: Any,
+    *,
+    out: Any,
+    seed: Any,
+    batch_size: Any,
+    shard: Any,
+    device: Any,
+    overwrite: bool,
+    splits: Any,
+    default_splits: tuple[int, int, int],
+    attrs_of,
+) -> _Plan:
+    """The checks and the `_Plan` every dataset kind shares (sizes, seed, shard, device,
+    output path); ``attrs_of(recipe_json, n_samples, (k, n_shards))`` gives the file's
+    global attributes."""
     n = recipe.n_samples if n_samples is None else _check_positive_int("n_samples", n_samples)
-    split_counts = resolve_splits(splits, n, default=recipe.splits)
+    split_counts = resolve_splits(splits, n, default=default_splits)
     seed = recipe.seed if seed is None else seed
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
+    seed = int(seed)
     batch = (
         recipe.batch_size if batch_size is None else _check_positive_int("batch_size", batch_size)
     )
@@ -407,20 +442,17 @@ def _ode_plan(
         raise ValueError(f"`out` must be the final file name, not a .partial file: {out}.")
     k, n_shards = shard_kn or (0, 1)
     target = shard_path(out, k, n_shards) if shard_kn else out
-    recipe_json = recipe.to_json(n_samples=n, seed=int(seed), splits=split_counts, device=dev.type)
-    attrs = ode_attrs(
-        recipe, recipe_json, n_samples=n, shard=(k, n_shards), version=_opkit_version()
-    )
+    recipe_json = recipe.to_json(n_samples=n, seed=seed, splits=split_counts, device=dev.type)
     return _Plan(
-        recipe=recipe,  # type: ignore[arg-type]
-        seed=int(seed),
+        recipe=recipe,
+        seed=seed,
         n_samples=n,
         rows=shard_rows(n, k, n_shards),
         splits=split_counts,
         batch_size=batch,
         device=dev,
         target=target,
-        attrs=attrs,
+        attrs=attrs_of(recipe_json, n, (k, n_shards)),
         recipe_json=recipe_json,
         overwrite=bool(overwrite),
     )
@@ -527,44 +559,18 @@ def _plan(
         )
     if overrides:
         recipe = dataclasses.replace(recipe, **overrides)
-    n = recipe.n_samples if n_samples is None else _check_positive_int("n_samples", n_samples)
-    split_counts = resolve_splits(splits, n, default=default_splits or recipe.splits)
-    if seed is None:
-        seed = recipe.seed
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
-    seed = int(seed)
-    batch = (
-        recipe.batch_size if batch_size is None else _check_positive_int("batch_size", batch_size)
-    )
-    shard_kn = parse_shard(shard)
-    if shard_kn is not None and shard_kn[1] > n:
-        raise ValueError(
-            f"`shard` asks for {shard_kn[1]} shards of only {n} samples; use at most {n} shards."
-        )
-    dev = _resolve_device(device)
-    if not isinstance(out, (str, os.PathLike)):
-        raise TypeError(f"`out` must be a file path, got {type(out).__name__}.")
-    out = Path(out)
-    if out.suffix == ".partial":
-        raise ValueError(f"`out` must be the final file name, not a .partial file: {out}.")
-    k, n_shards = shard_kn or (0, 1)
-    target = shard_path(out, k, n_shards) if shard_kn else out
-    rows = shard_rows(n, k, n_shards)
-    recipe_json = recipe.to_json(n_samples=n, seed=seed, splits=split_counts, device=dev.type)
-    attrs = _attrs(recipe, recipe_json, n_samples=n, shard=(k, n_shards))
-    plan = _Plan(
-        recipe=recipe,
+    plan = _build_plan(
+        recipe,
+        n_samples,
+        out=out,
         seed=seed,
-        n_samples=n,
-        rows=rows,
-        splits=split_counts,
-        batch_size=batch,
-        device=dev,
-        target=target,
-        attrs=attrs,
-        recipe_json=recipe_json,
-        overwrite=bool(overwrite),
+        batch_size=batch_size,
+        shard=shard,
+        device=device,
+        overwrite=overwrite,
+        splits=splits,
+        default_splits=default_splits or recipe.splits,
+        attrs_of=lambda json_, n, kn: _attrs(recipe, json_, n_samples=n, shard=kn),
     )
     _check_sampler(plan)
     return plan
