@@ -19,13 +19,14 @@ from torch import nn
 
 from .._checks import check_int
 from ..pde_data import DataSpec
+from ._spec_args import SizedByData, check_spec
 from .layers import PeriodicEmbedding
 from .layers._mlp import MLP, _check_widths
 
 __all__ = ["DeepONet"]
 
 
-class DeepONet(nn.Module):
+class DeepONet(SizedByData, nn.Module):
     r"""Unstacked deep operator network with an output bias.
 
     .. math::
@@ -191,11 +192,6 @@ class DeepONet(nn.Module):
             self.grid = None
 
     @classmethod
-    def from_spec(cls, spec: DataSpec, **kwargs: Any) -> DeepONet:
-        """``cls(**cls.init_args_from_spec(spec, **kwargs))``: a grid DeepONet for ``spec``."""
-        return cls(**cls.init_args_from_spec(spec, **kwargs))
-
-    @classmethod
     def init_args_from_spec(
         cls,
         spec: DataSpec,
@@ -230,10 +226,7 @@ class DeepONet(nn.Module):
             TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.
             ValueError: a width is not a positive integer.
         """
-        if not isinstance(spec, DataSpec):
-            raise TypeError(
-                f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
-            )
+        check_spec(spec)
         latent = check_int("latent", latent, minimum=1)
         hidden_b = _check_hidden("branch_hidden", branch_hidden)
         hidden_t = _check_hidden("trunk_hidden", trunk_hidden)

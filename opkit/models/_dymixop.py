@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_int
+from ._spec_args import SizedByData, check_not_contradicting, check_spec
 from .layers._lgm import (
     LGMLayer,
     Mixing,
@@ -43,7 +44,7 @@ _PUBLISHED: dict[int, dict[str, int]] = {
 _COSINE_EPS = 1e-8
 
 
-class DyMixOp(nn.Module):
+class DyMixOp(SizedByData, nn.Module):
     r"""DyMixOp (Lai, Chen & Xu 2025): Local-Global-Mixing layers in a gated hybrid stack.
 
     The model maps the last ``in_frames`` frames of an evolution to the next
@@ -296,11 +297,6 @@ class DyMixOp(nn.Module):
         return cls(**config)
 
     @classmethod
-    def from_spec(cls, spec: DataSpec, **kwargs: Any) -> DyMixOp:
-        """Build a DyMixOp sized for a dataset: ``cls(**cls.init_args_from_spec(spec, ...))``."""
-        return cls(**cls.init_args_from_spec(spec, **kwargs))
-
-    @classmethod
     def init_args_from_spec(cls, spec: DataSpec, **kwargs: Any) -> dict[str, Any]:
         """Constructor arguments of a DyMixOp sized for a dataset (plain data).
 
@@ -316,12 +312,7 @@ class DyMixOp(nn.Module):
                 ``out_channels``, ``n_dim``, ``n_fields``, ``grid_shape``) a different
                 value (the same value is accepted).
         """
-        from ..pde_data import DataSpec
-
-        if not isinstance(spec, DataSpec):
-            raise TypeError(
-                f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
-            )
+        check_spec(spec)
         fixed = {
             "in_channels": spec.in_channels,
             "out_channels": spec.out_channels,
@@ -329,20 +320,7 @@ class DyMixOp(nn.Module):
             "n_fields": spec.n_fields,
             "grid_shape": spec.spatial_shape,
         }
-
-        def same(name: str) -> bool:
-            given = kwargs[name]
-            if name == "grid_shape" and given is not None:
-                given = tuple(given)
-            return given == fixed[name]
-
-        clash = {name: kwargs[name] for name in sorted(set(fixed) & set(kwargs)) if not same(name)}
-        if clash:
-            raise ValueError(
-                f"DyMixOp.from_spec: {clash} contradict the DataSpec, which fixes "
-                f"{ {name: fixed[name] for name in clash} }; drop them, or construct "
-                "DyMixOp(...) directly."
-            )
+        check_not_contradicting("DyMixOp", fixed, kwargs)
         config: dict[str, Any] = dict(_PUBLISHED[spec.ndim])
         config["n_modes"] = min(config["n_modes"], min(spec.spatial_shape) // 2)
         config.update(fixed)

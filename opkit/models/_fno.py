@@ -12,6 +12,7 @@ from torch import nn
 
 from .._checks import check_int
 from ..pde_data import DataSpec
+from ._spec_args import SizedByData, check_spec
 from .layers._mlp import activation_function
 
 __all__ = ["FNO"]
@@ -29,7 +30,7 @@ def _neuralop_fno() -> type[nn.Module]:
     return NeuralopFNO
 
 
-class FNO(nn.Module):
+class FNO(SizedByData, nn.Module):
     """Fourier neural operator (Li et al. 2021), a thin adapter over neuraloperator's FNO.
 
     ``model(x)`` maps ``(batch, in_channels, *spatial) -> (batch, out_channels, *spatial)``
@@ -138,11 +139,6 @@ class FNO(nn.Module):
         self.n_dim = len(modes)
 
     @classmethod
-    def from_spec(cls, spec: DataSpec, **kwargs: Any) -> FNO:
-        """``cls(**cls.init_args_from_spec(spec, **kwargs))``: an FNO for ``spec``."""
-        return cls(**cls.init_args_from_spec(spec, **kwargs))
-
-    @classmethod
     def init_args_from_spec(
         cls,
         spec: DataSpec,
@@ -165,10 +161,7 @@ class FNO(nn.Module):
         Raises:
             TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.
         """
-        if not isinstance(spec, DataSpec):
-            raise TypeError(
-                f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
-            )
+        check_spec(spec)
         n_modes = check_int("n_modes", n_modes, minimum=1)
         return dict(
             in_channels=spec.in_channels,

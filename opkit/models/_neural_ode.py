@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .._checks import check_int, check_positive
+from ._spec_args import SizedByData, check_not_contradicting, check_spec
 
 if TYPE_CHECKING:
     from ..pde_data import DataSpec
@@ -346,7 +347,7 @@ class AbstractLatentODE(nn.Module):
         return out.transpose(0, 1).flatten(1, 2)
 
 
-class NeuralODE(AbstractLatentODE):
+class NeuralODE(SizedByData, AbstractLatentODE):
     r"""Latent neural ODE surrogate: encoder, the vector field :math:`x' = f(Ax + b) + Zu`, decoder.
 
     ``model(x)`` maps the last ``in_frames`` frames to the next ``out_frames`` (the
@@ -490,34 +491,15 @@ class NeuralODE(AbstractLatentODE):
             TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.
             ValueError: ``kwargs`` contradicts a size fixed by the data.
         """
-        from ..pde_data import DataSpec
-
-        if not isinstance(spec, DataSpec):
-            raise TypeError(
-                f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
-            )
+        check_spec(spec)
         fixed = {
             "in_channels": spec.in_channels,
             "out_channels": spec.out_channels,
             "n_fields": spec.n_fields,
             "grid_shape": list(spec.spatial_shape),
         }
-        clash = {
-            k: kwargs[k]
-            for k in fixed
-            if k in kwargs and (list(kwargs[k]) if k == "grid_shape" else kwargs[k]) != fixed[k]
-        }
-        if clash:
-            raise ValueError(
-                f"NeuralODE.from_spec: {clash} contradict the DataSpec, which fixes "
-                f"{ {k: fixed[k] for k in clash} }; drop them."
-            )
+        check_not_contradicting("NeuralODE", fixed, kwargs)
         return {**kwargs, **fixed}
-
-    @classmethod
-    def from_spec(cls, spec: DataSpec, **kwargs: Any) -> NeuralODE:
-        """``NeuralODE(**NeuralODE.init_args_from_spec(spec, **kwargs))``."""
-        return cls(**cls.init_args_from_spec(spec, **kwargs))
 
     def project(self, latent: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return latent, {}

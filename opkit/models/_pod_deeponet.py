@@ -26,12 +26,13 @@ from ._deeponet import (
     _check_shape,
     _exactly_one,
 )
+from ._spec_args import SizedByData, check_spec
 from .layers._mlp import MLP, _check_widths
 
 __all__ = ["PODDeepONet"]
 
 
-class PODDeepONet(nn.Module):
+class PODDeepONet(SizedByData, nn.Module):
     r"""POD-DeepONet: a learned branch against the leading POD modes of the outputs.
 
     .. math::
@@ -136,11 +137,6 @@ class PODDeepONet(nn.Module):
         self.n_sensors = n_points
 
     @classmethod
-    def from_spec(cls, spec: DataSpec, **kwargs: Any) -> PODDeepONet:
-        """``cls(**cls.init_args_from_spec(spec, **kwargs))`` (modes still to be fitted)."""
-        return cls(**cls.init_args_from_spec(spec, **kwargs))
-
-    @classmethod
     def init_args_from_spec(
         cls,
         spec: DataSpec,
@@ -159,10 +155,7 @@ class PODDeepONet(nn.Module):
         Raises:
             TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.
         """
-        if not isinstance(spec, DataSpec):
-            raise TypeError(
-                f"`spec` must be an opkit.pde_data.DataSpec, got {type(spec).__name__}."
-            )
+        check_spec(spec)
         n_points = math.prod(spec.spatial_shape)
         n_modes = min(check_int("n_modes", n_modes, minimum=1), n_points)
         hidden = _check_hidden("branch_hidden", branch_hidden)
