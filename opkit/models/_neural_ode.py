@@ -97,7 +97,32 @@ def integrate(
     return solve(func, state0, t, method=method, rtol=rtol, atol=atol, options=options, **kwargs)
 
 
-class LayerVectorField(nn.Module):
+class AbstractVectorField(nn.Module):
+    r"""Interface of the latent vector fields :math:`x' = g(x) + Z u`, which count their calls.
+
+    A concrete subclass implements :meth:`drift` (:math:`g`), holds ``Z`` (``(n,
+    n_inputs)``, or None: no input term) and sets the counter ``nfe`` to 0 in its
+    ``__init__`` (the models reset it at every call). ``forward(t, x, u=None,
+    context=None)``: ``x`` ``(batch, n)`` -> ``(batch, n)``, ``u`` ``(batch, n_inputs)``.
+    """
+
+    nfe: int
+
+    @abc.abstractmethod
+    def drift(self, x: torch.Tensor, context: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        """:math:`g(x)`; ``context`` holds per-call tensors of reduced models (or None)."""
+
+    def forward(
+        self, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor | None = None, context=None
+    ) -> torch.Tensor:
+        self.nfe += 1
+        h = self.drift(x, context)
+        if self.Z is not None:
+            h = h + nn.functional.linear(u, self.Z)
+        return h
+
+
+class LayerVectorField(AbstractVectorField):
     r"""The neural ODE vector field :math:`x' = f(A_L \cdots f(A_1 x + b_1) \cdots + b_L) + Z u`.
 
     With one layer (the default) this is the form of Lehtimäki et al. (2024),
@@ -140,14 +165,14 @@ class LayerVectorField(nn.Module):
             h = self.f(layer(h))
         return h
 
-    def forward(
-        self, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor | None = None, context=None
-    ) -> torch.Tensor:
-        self.nfe += 1
-        h = self.nonlinearity(x)
-        if self.input_map is not None:
-            h = h + self.input_map(u)
-        return h
+    def drift(self, x: torch.Tensor, context=None) -> torch.Tensor:
+        """The nonlinearity; ``context`` is unused."""
+        return self.nonlinearity(x)
+
+    @property
+    def Z(self) -> torch.Tensor | None:  # noqa: N802 - the matrix of the formula
+        """``Z`` ``(n, n_inputs)``, the weight of ``input_map``; None without inputs."""
+        return None if self.input_map is None else self.input_map.weight
 
 
 class _Bound(nn.Module):

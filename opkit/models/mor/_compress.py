@@ -10,7 +10,7 @@ from ._pod import pod
 from ._reduced import ReducedNeuralODE, check_reduced_sizes
 from ._snapshots import snapshots
 
-__all__ = ["compress", "check_compressible"]
+__all__ = ["compress", "check_compressible", "copy_settings"]
 
 
 def check_compressible(model: object) -> NeuralODE:
@@ -27,6 +27,17 @@ def check_compressible(model: object) -> NeuralODE:
             "Train with n_layers=1 to compress it."
         )
     return model
+
+
+def copy_settings(target: object, model: NeuralODE, *, sizes: bool) -> None:
+    """Give a compressed model the solver settings of ``model`` (``method``, ``step_size``,
+    ``rtol``, ``atol``, ``adjoint``, ``frame_time``) and, with ``sizes``, its sizes
+    (``in_channels``, ``out_channels``, ``n_fields``, ``grid_shape``, ``n_inputs``)."""
+    names = ("method", "step_size", "rtol", "atol", "adjoint", "frame_time")
+    if sizes:
+        names = ("in_channels", "out_channels", "n_fields", "grid_shape", "n_inputs", *names)
+    for name in names:
+        setattr(target, name, getattr(model, name))
 
 
 @torch.no_grad()
@@ -118,13 +129,12 @@ def compress(
     field.A_m.copy_(A[P] @ V)
     field.b_m.copy_(b[P])
     if field.Z is not None:
-        field.Z.copy_(V.T @ model.vector_field.input_map.weight.double())
+        field.Z.copy_(V.T @ model.vector_field.Z.double())
     reduced.basis.copy_(V)
     reduced.deim_indices.copy_(P)
     if offset == "initial":
         reduced.A_rows.copy_(A[P])
     reduced.state_energy.fill_(state_energy)
     reduced.nonlinear_energy.fill_(nonlinear_energy)
-    for name in ("method", "step_size", "rtol", "atol", "adjoint", "frame_time"):
-        setattr(reduced, name, getattr(model, name))
+    copy_settings(reduced, model, sizes=False)
     return reduced.eval()

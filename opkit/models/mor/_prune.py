@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._neural_ode import AbstractLatentODE, NeuralODE
-from ._compress import check_compressible
+from .._neural_ode import AbstractLatentODE, AbstractVectorField, NeuralODE
+from ._compress import check_compressible, copy_settings
 from ._snapshots import snapshots
 
 __all__ = ["prune_neurons", "PrunedNeuralODE"]
 
 
-class _PrunedField(nn.Module):
+class _PrunedField(AbstractVectorField):
     """``x_S' = f(A_SS x_S + c) + Z_S u`` with the per-call constant ``c = context["shift"]``."""
 
     def __init__(self, A_kept: torch.Tensor, Z_kept: torch.Tensor | None, f):
@@ -22,14 +22,8 @@ class _PrunedField(nn.Module):
         self.f = f
         self.nfe = 0
 
-    def forward(
-        self, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor | None = None, context=None
-    ) -> torch.Tensor:
-        self.nfe += 1
-        h = self.f(nn.functional.linear(x, self.A) + context["shift"])
-        if self.Z is not None:
-            h = h + nn.functional.linear(u, self.Z)
-        return h
+    def drift(self, x: torch.Tensor, context: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.f(nn.functional.linear(x, self.A) + context["shift"])
 
 
 class PrunedNeuralODE(AbstractLatentODE):
@@ -60,10 +54,7 @@ class PrunedNeuralODE(AbstractLatentODE):
         mask = torch.ones(n, dtype=torch.bool)
         mask[keep] = False
         frozen = mask.nonzero().flatten()
-        for name in ("in_channels", "out_channels", "n_fields", "grid_shape", "n_inputs"):
-            setattr(self, name, getattr(model, name))
-        for name in ("method", "step_size", "rtol", "atol", "adjoint", "frame_time"):
-            setattr(self, name, getattr(model, name))
+        copy_settings(self, model, sizes=True)
         self.state_size = keep.numel()
         self.encoder, self.decoder = model.encoder, model.decoder
         layer = model.vector_field.layers[0]
@@ -72,9 +63,9 @@ class PrunedNeuralODE(AbstractLatentODE):
         self.register_buffer("frozen", frozen.to(W.device))
         self.register_buffer("A_frozen", W[keep][:, frozen].clone())
         self.register_buffer("b_kept", layer.bias.detach()[keep].clone())
-        Z = model.vector_field.input_map
+        Z = model.vector_field.Z
         self.vector_field = _PrunedField(
-            W[keep][:, keep], None if Z is None else Z.weight.detach()[keep], model.vector_field.f
+            W[keep][:, keep], None if Z is None else Z.detach()[keep], model.vector_field.f
         )
 
     def project(self, latent: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

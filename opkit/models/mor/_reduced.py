@@ -8,7 +8,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._neural_ode import AbstractLatentODE, _check_config, build_encoder_decoder, elementwise
+from .._neural_ode import (
+    AbstractLatentODE,
+    AbstractVectorField,
+    _check_config,
+    build_encoder_decoder,
+    elementwise,
+)
 
 __all__ = ["ReducedNeuralODE", "DEIMVectorField"]
 
@@ -30,7 +36,7 @@ def check_reduced_sizes(k: object, m: object, n: int) -> tuple[int, int]:
     return int(k), int(m)  # type: ignore[arg-type]
 
 
-class DEIMVectorField(nn.Module):
+class DEIMVectorField(AbstractVectorField):
     r"""The reduced vector field :math:`\tilde x' = N f(\tilde A_m \tilde x + b_m) + \tilde Z u`.
 
     Shapes: ``N`` ``(k, m)``, :math:`\tilde A_m` ``(m, k)``, ``b_m`` ``(m,)``,
@@ -50,17 +56,11 @@ class DEIMVectorField(nn.Module):
         self.Z = nn.Parameter(torch.zeros(k, n_inputs)) if n_inputs else None
         self.nfe = 0
 
-    def forward(
-        self, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor | None = None, context=None
-    ) -> torch.Tensor:
-        self.nfe += 1
+    def drift(self, x: torch.Tensor, context: dict[str, torch.Tensor] | None) -> torch.Tensor:
         z = nn.functional.linear(x, self.A_m, self.b_m)
         if context and "shift" in context:
             z = z + context["shift"]
-        h = nn.functional.linear(self.f(z), self.N)
-        if self.Z is not None:
-            h = h + nn.functional.linear(u, self.Z)
-        return h
+        return nn.functional.linear(self.f(z), self.N)
 
 
 class ReducedNeuralODE(AbstractLatentODE):

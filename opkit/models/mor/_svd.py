@@ -5,13 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._neural_ode import AbstractLatentODE, NeuralODE
-from ._compress import check_compressible
+from .._neural_ode import AbstractLatentODE, AbstractVectorField, NeuralODE
+from ._compress import check_compressible, copy_settings
 
 __all__ = ["truncate_svd", "LowRankNeuralODE"]
 
 
-class _LowRankField(nn.Module):
+class _LowRankField(AbstractVectorField):
     """``x' = f(L (R x) + b) + Z u`` with ``L`` ``(n, r)``, ``R`` ``(r, n)``."""
 
     def __init__(self, L, R, b, Z, f):
@@ -23,14 +23,8 @@ class _LowRankField(nn.Module):
         self.f = f
         self.nfe = 0
 
-    def forward(
-        self, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor | None = None, context=None
-    ) -> torch.Tensor:
-        self.nfe += 1
-        h = self.f(nn.functional.linear(nn.functional.linear(x, self.R), self.L, self.b))
-        if self.Z is not None:
-            h = h + nn.functional.linear(u, self.Z)
-        return h
+    def drift(self, x: torch.Tensor, context=None) -> torch.Tensor:
+        return self.f(nn.functional.linear(nn.functional.linear(x, self.R), self.L, self.b))
 
 
 class LowRankNeuralODE(AbstractLatentODE):
@@ -48,10 +42,7 @@ class LowRankNeuralODE(AbstractLatentODE):
         n = model.state_size
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= n:
             raise ValueError(f"`rank` must be an int with 1 <= rank <= n = {n}, got {rank!r}.")
-        for name in ("in_channels", "out_channels", "n_fields", "grid_shape", "n_inputs"):
-            setattr(self, name, getattr(model, name))
-        for name in ("method", "step_size", "rtol", "atol", "adjoint", "frame_time"):
-            setattr(self, name, getattr(model, name))
+        copy_settings(self, model, sizes=True)
         self.state_size, self.rank = n, rank
         self.encoder, self.decoder = model.encoder, model.decoder
         layer = model.vector_field.layers[0]
@@ -59,12 +50,12 @@ class LowRankNeuralODE(AbstractLatentODE):
         U, S, Vh = torch.linalg.svd(W.double())
         L = (U[:, :rank] * S[:rank]).to(W.dtype)
         R = Vh[:rank].to(W.dtype)
-        Z = model.vector_field.input_map
+        Z = model.vector_field.Z
         self.vector_field = _LowRankField(
             L,
             R,
             layer.bias.detach().clone(),
-            None if Z is None else Z.weight.detach().clone(),
+            None if Z is None else Z.detach().clone(),
             model.vector_field.f,
         )
 
