@@ -44,7 +44,7 @@ from opkit.pde_data import (
     NavierStokes2D,
     RandomFourierSeries,
 )
-from opkit.pde_data._spectral import (
+from opkit.pde_data.solvers._spectral import (
     dealias_mask,
     irfft,
     irfft2,

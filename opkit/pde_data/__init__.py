@@ -1,11 +1,5 @@
 """PDE solvers, initial-condition samplers, the HDF5 store and torch Datasets."""
 
-from ._advection import Advection1D as Advection1D
-from ._allen_cahn import AllenCahn1D as AllenCahn1D
-from ._base import DERIVATIVE_KEYS as DERIVATIVE_KEYS
-from ._base import AbstractPDE as AbstractPDE
-from ._base import AbstractPDE1D as AbstractPDE1D
-from ._burgers import Burgers1D as Burgers1D
 from ._generate import DatasetExistsError as DatasetExistsError
 from ._generate import NonFiniteSampleError as NonFiniteSampleError
 from ._generate import generate as generate
@@ -14,13 +8,11 @@ from ._generate import recipe_matches as recipe_matches
 from ._initial_conditions import GRF1D as GRF1D
 from ._initial_conditions import GRF2D as GRF2D
 from ._initial_conditions import RandomFourierSeries as RandomFourierSeries
-from ._kuramoto_sivashinsky import KuramotoSivashinsky1D as KuramotoSivashinsky1D
 from ._named import NAMED_DATASETS as NAMED_DATASETS
 from ._named import DatasetRecipe as DatasetRecipe
 from ._named import named_dataset as named_dataset
 from ._named import recorded_pde as recorded_pde
 from ._named import sample_seed as sample_seed
-from ._navier_stokes import NavierStokes2D as NavierStokes2D
 from ._ode_dataset import ODETrajectories as ODETrajectories
 from ._ode_recipe import ODE_FAMILIES as ODE_FAMILIES
 from ._ode_recipe import ODEDatasetRecipe as ODEDatasetRecipe
@@ -37,3 +29,11 @@ from ._store import read_header as read_header
 from ._torch_datasets import FrameWindows as FrameWindows
 from ._torch_datasets import OperatorPairs as OperatorPairs
 from ._torch_datasets import data_spec as data_spec
+from .solvers import DERIVATIVE_KEYS as DERIVATIVE_KEYS
+from .solvers import AbstractPDE as AbstractPDE
+from .solvers import AbstractPDE1D as AbstractPDE1D
+from .solvers import Advection1D as Advection1D
+from .solvers import AllenCahn1D as AllenCahn1D
+from .solvers import Burgers1D as Burgers1D
+from .solvers import KuramotoSivashinsky1D as KuramotoSivashinsky1D
+from .solvers import NavierStokes2D as NavierStokes2D

@@ -28,7 +28,6 @@ from tqdm import tqdm
 
 from .._io import output_lock, replace_durably
 from .._records import record
-from ._base import AbstractPDE
 from ._named import (
     DatasetRecipe,
     canonical,
@@ -49,6 +48,7 @@ from ._store import (
     finalize,
     read_header,
 )
+from .solvers import AbstractPDE
 
 __all__ = [
     "DatasetExistsError",

@@ -95,7 +95,7 @@ import numpy as np
 import torch
 
 from .._records import jsonable, rebuild, record
-from ._base import AbstractPDE
+from .solvers import AbstractPDE
 
 __all__ = ["DatasetRecipe", "NAMED_DATASETS", "named_dataset", "sample_seed"]
 
@@ -348,8 +348,8 @@ SIZES = ("cpu", "paper")
 
 
 def _burgers(size: str) -> DatasetRecipe:
-    from ._burgers import Burgers1D
     from ._initial_conditions import GRF1D
+    from .solvers import Burgers1D
 
     nu, n_fine, stride = {"cpu": (1e-2, 2048, 2), "paper": (1e-3, 8192, 8)}[size]
     return DatasetRecipe(
@@ -367,7 +367,7 @@ def _burgers(size: str) -> DatasetRecipe:
 
 def _ks(size: str) -> DatasetRecipe:
     from ._initial_conditions import RandomFourierSeries
-    from ._kuramoto_sivashinsky import KuramotoSivashinsky1D
+    from .solvers import KuramotoSivashinsky1D
 
     length = 64 * math.pi
     n_fine, stride, splits = {
@@ -390,7 +390,7 @@ def _ks(size: str) -> DatasetRecipe:
 
 def _ns(size: str) -> DatasetRecipe:
     from ._initial_conditions import GRF2D
-    from ._navier_stokes import NavierStokes2D
+    from .solvers import NavierStokes2D
 
     n_fine, stride, dt, horizon, splits, batch = {
         "cpu": (64, 1, 1e-3, 20, (12, 2, 2), 4),
@@ -411,8 +411,8 @@ def _ns(size: str) -> DatasetRecipe:
 
 
 def _allen_cahn(size: str) -> DatasetRecipe:
-    from ._allen_cahn import AllenCahn1D
     from ._initial_conditions import GRF1D
+    from .solvers import AllenCahn1D
 
     n_fine, stride = {"cpu": (512, 2), "paper": (2048, 8)}[size]
     return DatasetRecipe(
@@ -429,8 +429,8 @@ def _allen_cahn(size: str) -> DatasetRecipe:
 
 
 def _advection(size: str) -> DatasetRecipe:
-    from ._advection import Advection1D
     from ._initial_conditions import GRF1D
+    from .solvers import Advection1D
 
     n_fine, stride = {"cpu": (256, 1), "paper": (1024, 4)}[size]
     length = 2 * math.pi

@@ -17,7 +17,7 @@ from typing import ClassVar
 import torch
 
 from opkit.pde_data import AbstractPDE
-from opkit.pde_data._base import check_solve_inputs
+from opkit.pde_data.solvers._base import check_solve_inputs
 
 
 def one_torch_thread():

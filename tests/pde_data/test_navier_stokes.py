@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from opkit.pde_data import GRF2D, NavierStokes2D
-from opkit.pde_data._navier_stokes import fno_forcing
+from opkit.pde_data.solvers._navier_stokes import fno_forcing
 from tests.problems import forced_shear_vorticity, taylor_green_vorticity, torch_threads
 
 

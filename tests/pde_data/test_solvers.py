@@ -212,11 +212,11 @@ def test_parameters_are_normalised():
 @pytest.mark.parametrize(
     "module",
     [
-        "opkit.pde_data._burgers",
-        "opkit.pde_data._kuramoto_sivashinsky",
-        "opkit.pde_data._navier_stokes",
-        "opkit.pde_data._allen_cahn",
-        "opkit.pde_data._advection",
+        "opkit.pde_data.solvers._burgers",
+        "opkit.pde_data.solvers._kuramoto_sivashinsky",
+        "opkit.pde_data.solvers._navier_stokes",
+        "opkit.pde_data.solvers._allen_cahn",
+        "opkit.pde_data.solvers._advection",
         "opkit.pde_data._initial_conditions",
     ],
 )

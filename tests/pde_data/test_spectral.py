@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from opkit.pde_data._spectral import (
+from opkit.pde_data.solvers._spectral import (
     ETDRK4,
     cmul,
     dealias_mask,

@@ -57,7 +57,7 @@ class NavierStokes2D(AbstractPDE):
     The mean of ``w`` is conserved (it must be 0 for a periodic velocity; the GRF data
     have zero mean).
 
-    2-D transforms are composed 1-D FFTs (`opkit.pde_data._spectral.rfft2`), so a
+    2-D transforms are composed 1-D FFTs (`opkit.pde_data.solvers._spectral.rfft2`), so a
     sample's result is bitwise independent of the rest of its batch.
 
     Default step (``default_dt``): ``1e-3 * min(1, 64 / n)``, an advective CFL rule: the
