@@ -12,7 +12,7 @@ from torch import nn
 
 from .._checks import check_int
 from ..pde_data import DataSpec
-from ._spec_args import SizedByData, check_spec
+from ._spec_args import SizedByData, check_not_contradicting, check_spec
 from .layers._mlp import activation_function
 
 __all__ = ["FNO"]
@@ -140,42 +140,32 @@ class FNO(SizedByData, nn.Module):
 
     @classmethod
     def init_args_from_spec(
-        cls,
-        spec: DataSpec,
-        *,
-        n_modes: int = 16,
-        hidden_channels: int = 64,
-        n_layers: int = 4,
-        lifting_channels: int = 0,
-        projection_channels: int = 128,
-        activation: str = "gelu",
-        channel_mlp: bool = False,
-        positional_embedding: bool = True,
+        cls, spec: DataSpec, *, n_modes: int = 16, **kwargs: Any
     ) -> dict[str, Any]:
         """Constructor arguments of an FNO for ``spec``: channels and dimensions from the data.
 
         Keeps ``min(n_modes, n // 2)`` modes along a dimension of ``n`` points (at most the
-        Nyquist frequency). The defaults are the 1-D Burgers setup of Li et al. (2021) in
-        every dimension (their 2-D Navier-Stokes runs use 12 modes and width 20).
+        Nyquist frequency). Other keyword arguments (``hidden_channels``, ``n_layers``,
+        ``lifting_channels``, ``projection_channels``, ``activation``, ``channel_mlp``,
+        ``positional_embedding``, ``domain_padding``) go to the constructor, whose defaults
+        are the 1-D Burgers setup of Li et al. (2021) in every dimension (their 2-D
+        Navier-Stokes runs use 12 modes and width 20).
 
         Raises:
             TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.
+            ValueError: ``kwargs`` gives ``in_channels``, ``out_channels`` or ``n_dim`` a
+                value other than the data's.
         """
         check_spec(spec)
         n_modes = check_int("n_modes", n_modes, minimum=1)
-        return dict(
-            in_channels=spec.in_channels,
-            out_channels=spec.out_channels,
-            n_modes=[min(n_modes, n // 2) for n in spec.spatial_shape],
-            n_dim=spec.ndim,
-            hidden_channels=hidden_channels,
-            n_layers=n_layers,
-            lifting_channels=lifting_channels,
-            projection_channels=projection_channels,
-            activation=activation,
-            channel_mlp=channel_mlp,
-            positional_embedding=positional_embedding,
-        )
+        fixed = {
+            "in_channels": spec.in_channels,
+            "out_channels": spec.out_channels,
+            "n_dim": spec.ndim,
+        }
+        check_not_contradicting("FNO", fixed, kwargs)
+        modes = [min(n_modes, n // 2) for n in spec.spatial_shape]
+        return {**kwargs, **fixed, "n_modes": modes}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, in_channels, *spatial) -> (batch, out_channels, *spatial)``.
