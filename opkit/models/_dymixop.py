@@ -15,10 +15,8 @@ from .layers._lgm import (
     LGMLayer,
     Mixing,
     SpectralInit,
-    _check_init,
-    _check_mixing,
-    _check_n_dim,
-    _check_odd_kernel,
+    _check_lgm_settings,
+    _check_sizes,
     _matrix,
 )
 from .layers._rollout import rollout
@@ -191,17 +189,15 @@ class DyMixOp(SizedByData, nn.Module):
         init: SpectralInit = "authors",
     ) -> None:
         super().__init__()
-        self.in_channels = check_int("in_channels", in_channels, minimum=1)
-        self.out_channels = check_int("out_channels", out_channels, minimum=1)
-        self.n_dim = _check_n_dim(n_dim)
+        self.in_channels, self.out_channels, self.n_dim = _check_sizes(
+            in_channels, out_channels, n_dim
+        )
         self.n_fields = check_int("n_fields", n_fields, minimum=1)
         self.hidden_channels = check_int("hidden_channels", hidden_channels, minimum=1)
         self.n_layers = check_int("n_layers", n_layers, minimum=1)
-        self.n_modes = check_int("n_modes", n_modes, minimum=1)
-        self.local_kernel_size = _check_odd_kernel(
-            "local_kernel_size", local_kernel_size, minimum=1
+        self.n_modes, self.local_kernel_size, self.mixing, self.init = _check_lgm_settings(
+            n_modes, local_kernel_size, mixing, init
         )
-        self.mixing = _check_mixing(mixing)
         if in_channels % n_fields:
             raise ValueError(
                 f"`in_channels` (={in_channels}) must be a multiple of `n_fields` "
@@ -211,7 +207,6 @@ class DyMixOp(SizedByData, nn.Module):
         if gate not in GATES:
             raise ValueError(f"`gate` must be one of {GATES}, got {gate!r}.")
         self.gate = str(gate)
-        self.init = _check_init(init)
 
         h, conv = hidden_channels, _CONV[self.n_dim]
         self.lifting = conv(in_channels + self.n_dim, 2 * h, 1)

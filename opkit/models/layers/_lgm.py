@@ -65,6 +65,15 @@ def _check_mixing(mixing: object) -> str:
     return str(mixing)
 
 
+def _check_sizes(in_channels: object, out_channels: object, n_dim: object) -> tuple[int, int, int]:
+    """``(in_channels, out_channels, n_dim)`` of an operator on a 1-D or 2-D grid, checked."""
+    return (
+        check_int("in_channels", in_channels, minimum=1),
+        check_int("out_channels", out_channels, minimum=1),
+        _check_n_dim(n_dim),
+    )
+
+
 class ZeroSumConv(nn.Module):
     """Periodic convolution whose stencil sums to zero: a learned finite difference.
 
@@ -105,9 +114,9 @@ class ZeroSumConv(nn.Module):
         self, in_channels: int, out_channels: int, *, n_dim: int = 1, kernel_size: int = 3
     ) -> None:
         super().__init__()
-        self.in_channels = check_int("in_channels", in_channels, minimum=1)
-        self.out_channels = check_int("out_channels", out_channels, minimum=1)
-        self.n_dim = _check_n_dim(n_dim)
+        self.in_channels, self.out_channels, self.n_dim = _check_sizes(
+            in_channels, out_channels, n_dim
+        )
         self.kernel_size = _check_odd_kernel("kernel_size", kernel_size, minimum=3)
         weight = torch.empty(out_channels, in_channels, *([kernel_size] * self.n_dim))
         # the default initialisation of torch's ConvNd, so that D starts at the same scale as W
@@ -153,6 +162,19 @@ def _check_init(init: object) -> str:
             f"got {init!r}."
         )
     return str(init)
+
+
+def _check_lgm_settings(
+    n_modes: object, local_kernel_size: object, mixing: object, init: object
+) -> tuple[int, int, str, str]:
+    """``(n_modes, local_kernel_size, mixing, init)`` of Local-Global-Mixing, checked (the
+    settings :class:`LocalGlobalMixing` and DyMixOp share)."""
+    return (
+        check_int("n_modes", n_modes, minimum=1),
+        _check_odd_kernel("local_kernel_size", local_kernel_size, minimum=1),
+        _check_mixing(mixing),
+        _check_init(init),
+    )
 
 
 def _complex_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -203,9 +225,9 @@ class SpectralConv(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.in_channels = check_int("in_channels", in_channels, minimum=1)
-        self.out_channels = check_int("out_channels", out_channels, minimum=1)
-        self.n_dim = _check_n_dim(n_dim)
+        self.in_channels, self.out_channels, self.n_dim = _check_sizes(
+            in_channels, out_channels, n_dim
+        )
         self.n_modes = check_int("n_modes", n_modes, minimum=1)
         self.init = _check_init(init)
         m = n_modes
@@ -357,12 +379,9 @@ class LocalGlobalMixing(nn.Module):
         super().__init__()
         self.channels = check_int("channels", channels, minimum=1)
         self.n_dim = _check_n_dim(n_dim)
-        self.n_modes = check_int("n_modes", n_modes, minimum=1)
-        self.local_kernel_size = _check_odd_kernel(
-            "local_kernel_size", local_kernel_size, minimum=1
+        self.n_modes, self.local_kernel_size, self.mixing, self.init = _check_lgm_settings(
+            n_modes, local_kernel_size, mixing, init
         )
-        self.mixing = _check_mixing(mixing)
-        self.init = _check_init(init)
         self.global_transform: SpectralConv | None = None
         self.local_transform: nn.Module | None = None
         if self.mixing != "local":
