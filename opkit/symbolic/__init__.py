@@ -37,6 +37,7 @@ from ._floats import EXPONENT_MAX as EXPONENT_MAX
 from ._floats import EXPONENT_MIN as EXPONENT_MIN
 from ._floats import decode_float as decode_float
 from ._floats import encode_float as encode_float
+from ._grammar import PrefixGrammar as PrefixGrammar
 from ._sympy import placeholder_symbol as placeholder_symbol
 from ._sympy import round_sig as round_sig
 from ._sympy import tree_from_sympy as tree_from_sympy
