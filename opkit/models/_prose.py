@@ -394,6 +394,8 @@ class PROSE(nn.Module):
         temperature: float = 0.0,
         generator: torch.Generator | None = None,
         symbol_pad_mask: torch.Tensor | None = None,
+        constrained: bool = False,
+        dim: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Decode the equations token by token.
 
@@ -401,32 +403,59 @@ class PROSE(nn.Module):
         temperature)`` with ``generator``. A plain loop that re-runs the decoder over the
         prefix at every step (no key/value cache).
 
+        ``constrained=True`` masks, at every step, the tokens after which the sequence could
+        no longer become a valid prefix system of ``dim`` components over ``u_0 ..
+        u_{dim-1}`` within ``max_len`` tokens (`opkit.symbolic.PrefixGrammar`): every row
+        then parses. It needs the model to speak `opkit.symbolic.VOCAB`. The mask fixes
+        the syntax only; the operators, variables and constants are still the model's.
+
         Returns:
             ``(B, n)`` token ids after ``<BOS>``, ``n <= max_len``; each row ends with
-            ``<EOS>`` unless it hit ``max_len``, and is padded with ``<PAD>`` after it.
+            ``<EOS>`` unless it hit ``max_len`` (never when constrained), and is padded
+            with ``<PAD>`` after it.
 
         Raises:
-            ValueError: operator-only model, ``max_len < 1`` or a negative temperature.
+            ValueError: operator-only model, ``max_len < 1``, a negative temperature, or
+                ``constrained`` without ``dim`` or with a vocabulary other than opkit's.
         """
         if self.operator_only:
             raise ValueError("an operator-only PROSE (operator_only=True) writes no equations.")
         max_len = _int("max_len", max_len, 1)
         if not isinstance(temperature, Real) or temperature < 0:
             raise ValueError(f"`temperature` must be >= 0, got {temperature!r}.")
+        grammar = self._grammar(dim, max_len) if constrained else None
         memory = self.encode(t_in, u_in, symbols, symbol_pad_mask=symbol_pad_mask)
         b = u_in.shape[0]
         seq = torch.full((b, 1), self.bos_id, dtype=torch.long, device=u_in.device)
         done = torch.zeros(b, dtype=torch.bool, device=u_in.device)
         for _ in range(max_len):
             logits = self.decode_symbols(memory, seq, last_only=True).float()
+            if grammar is not None:
+                logits = logits.masked_fill(~grammar.allowed(), -math.inf)
             if temperature == 0:
                 nxt = logits.argmax(-1)
             else:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]
             nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
+            if grammar is not None:
+                grammar.update(nxt)
             seq = torch.cat([seq, nxt[:, None]], dim=1)
             done |= nxt.eq(self.eos_id)
             if bool(done.all()):
                 break
         return seq[:, 1:]
+
+    def _grammar(self, dim: torch.Tensor | None, max_len: int):
+        from .. import symbolic
+
+        ids = (self.vocab_size, self.pad_id, self.bos_id, self.eos_id)
+        if ids != (len(symbolic.VOCAB), symbolic.PAD_ID, symbolic.BOS_ID, symbolic.EOS_ID):
+            raise ValueError(
+                "`constrained` decoding needs the vocabulary of opkit.symbolic (vocab_size="
+                f"{len(symbolic.VOCAB)}, pad/bos/eos ids {symbolic.PAD_ID}/{symbolic.BOS_ID}/"
+                f"{symbolic.EOS_ID}); this PROSE has {ids}."
+            )
+        if dim is None:
+            raise ValueError("`constrained` decoding needs `dim` (B,), the systems' dimensions.")
+        return symbolic.PrefixGrammar(torch.as_tensor(dim), max_len=max_len)

@@ -111,6 +111,36 @@ def test_temperature_sampling_is_reproducible_and_differs_from_greedy():
     assert not torch.equal(a, greedy)
 
 
+def test_constrained_generation_is_the_argmax_over_the_grammar_and_always_parses():
+    """With opkit's vocabulary, an untrained PROSE decoded under the prefix grammar writes
+    systems of the requested dimension, and each token is the argmax of the teacher-forced
+    logits over the tokens the grammar allows at that step."""
+    from opkit import symbolic
+
+    torch.manual_seed(0)
+    net = PROSE(width=32, n_heads=4, ff_width=64).eval()
+    t_in, u_in, _, _, _ = _batch()
+    symbols = torch.randint(4, len(symbolic.VOCAB), (3, 12), generator=torch.Generator())
+    dim = torch.tensor([1, 3, 5])
+    gen = net.generate(t_in, u_in, symbols, max_len=25, constrained=True, dim=dim)
+    target_in = torch.cat([torch.full((3, 1), symbolic.BOS_ID), gen[:, :-1]], dim=1)
+    _, logits = net(t_in, u_in, symbols, torch.linspace(2, 6, 4), target_in)
+    grammar = symbolic.PrefixGrammar(dim, max_len=25)
+    for k in range(gen.shape[1]):
+        allowed = grammar.allowed()
+        best = logits[:, k].masked_fill(~allowed, -torch.inf).argmax(-1)
+        live = ~grammar.done
+        assert torch.equal(best[live], gen[live, k])
+        grammar.update(gen[:, k])
+    for row, d in zip(gen.tolist(), dim.tolist()):
+        f = symbolic.vector_field(symbolic.from_ids(row))  # stops at <EOS>
+        assert f.n_components == d and f.n_variables <= d
+    with pytest.raises(ValueError, match="dim"):
+        net.generate(t_in, u_in, symbols, max_len=25, constrained=True)
+    with pytest.raises(ValueError, match="vocabulary"):
+        _net().generate(t_in, u_in, _batch()[2], max_len=9, constrained=True, dim=dim)
+
+
 @pytest.mark.parametrize("operator_only", [False, True])
 def test_every_parameter_gets_a_gradient(operator_only):
     net = _net(operator_only=operator_only).train()
