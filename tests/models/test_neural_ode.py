@@ -160,3 +160,19 @@ def test_bad_inputs_are_named():
         model(torch.randn(2, 2, 8), torch.randn(2, 1))
     with pytest.raises(ValueError, match="n_inputs"):
         _tiny(n_inputs=2)(torch.randn(2, 2, 8))
+
+
+def test_layer_vector_field_is_f_of_affine_plus_input_term_and_counts_calls():
+    from opkit.models._neural_ode import LayerVectorField
+
+    torch.manual_seed(0)
+    field = LayerVectorField(5, n_inputs=2).double()
+    x, u = torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64)
+    layer = field.layers[0]
+    expected = torch.tanh(x @ layer.weight.T + layer.bias) + u @ field.input_map.weight.T
+    torch.testing.assert_close(field(torch.tensor(0.0), x, u), expected, rtol=0, atol=1e-15)
+    assert field.Z is field.input_map.weight and field.nfe == 1
+    no_input = LayerVectorField(5)
+    assert no_input.Z is None
+    torch.testing.assert_close(no_input(0.0, x.float()), no_input.nonlinearity(x.float()))
+    assert no_input.nfe == 1
