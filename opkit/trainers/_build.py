@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from .._records import record
+from .._records import import_class, record
 from ..pde_data import DataSpec
 
-__all__ = ["build_from_spec", "spec_init_args"]
+__all__ = ["DATA_SIZES", "NetworkFactory", "build_from_record", "build_from_spec", "spec_init_args"]
+
+# Constructor arguments of opkit's networks that only the data can give (the names of
+# `NetworkFactory.__call__`): a config never sets them.
+DATA_SIZES = frozenset(
+    {"in_channels", "out_channels", "n_dim", "n_fields", "grid_shape", "spatial_shape", "n_outputs"}
+)
+
+
+class NetworkFactory(Protocol):
+    """A network class with its settings, waiting for the sizes that the data fixes.
+
+    This is how a LightningCLI config names the network of `OperatorModule`: ``class_path``
+    and ``init_args`` as for any class, without the constructor arguments listed here.
+    jsonargparse reads a parameter of this type as an *instance factory*: it checks the
+    ``init_args`` against the class's constructor, leaving out the keyword arguments of
+    ``__call__`` (`DATA_SIZES`), so that a config parses before any data is read. The
+    module then builds the network from its record and the data's `DataSpec` (see
+    `build_from_record`).
+    """
+
+    def __call__(
+        self,
+        *,
+        in_channels: int,
+        out_channels: int,
+        n_dim: int,
+        n_fields: int,
+        grid_shape: Sequence[int],
+        spatial_shape: Sequence[int],
+        n_outputs: int,
+    ) -> nn.Module: ...
 
 
 def spec_init_args(model_cls: type, spec: DataSpec, **kwargs: Any) -> dict[str, Any]:
@@ -43,6 +76,44 @@ def build_from_spec(model_cls: type, spec: DataSpec, **kwargs: Any) -> tuple[nn.
     the initial weights, which the checkpoint holds anyway.
     """
     init_args = spec_init_args(model_cls, spec, **kwargs)
+    return _built(model_cls, init_args)
+
+
+def build_from_record(rec: Mapping[str, Any], spec: DataSpec) -> tuple[nn.Module, dict]:
+    """The network a config names (``{"class_path", "init_args"}``), sized for ``spec``,
+    and its complete record.
+
+    The network gets the settings of ``init_args``; the sizes the data fixes
+    (`DATA_SIZES`, which ``init_args`` must not hold) and the settings it leaves unset
+    (``None``, e.g. DeepONet's ``branch_layers``) come from
+    ``init_args_from_spec(spec, **settings)``, as `build_from_spec` gives them. A class
+    without ``init_args_from_spec`` is built from ``init_args`` alone.
+
+    Raises:
+        ValueError: ``init_args`` sets a size that the data fixes.
+        TypeError: a class that is not an ``nn.Module``, or arguments it does not take.
+    """
+    model_cls = import_class(rec["class_path"], base=nn.Module, what="model class")
+    settings = dict(rec.get("init_args") or {})
+    fixed = sorted(DATA_SIZES & settings.keys())
+    if fixed:
+        raise ValueError(
+            f"{rec['class_path']}: {fixed} are fixed by the data (its DataSpec); drop them "
+            "from the model's init_args."
+        )
+    if not callable(getattr(model_cls, "init_args_from_spec", None)):
+        return _built(model_cls, settings)
+    given = {k: v for k, v in settings.items() if v is not None}
+    params = inspect.signature(model_cls.init_args_from_spec).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        given_to_spec = {k: v for k, v in given.items() if k in params}
+    else:
+        given_to_spec = given
+    init_args = {**settings, **spec_init_args(model_cls, spec, **given_to_spec), **given}
+    return _built(model_cls, init_args)
+
+
+def _built(model_cls: type, init_args: Mapping[str, Any]) -> tuple[nn.Module, dict]:
     model = model_cls(**init_args)
     kept = {k: v for k, v in init_args.items() if not isinstance(v, torch.Generator)}
     return model, record(model_cls, kept)

@@ -3,159 +3,40 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 __all__ = ["lightning_main", "evaluate_main", "benchmark_main", "demo_main", "make_cli"]
-
-_MODEL = "model.init_args.model"
-
-
-def _load_configs(argv: list[str]) -> dict:
-    """Merge the ``--config`` YAML files of ``argv`` (later files win) plus dotted
-    ``--data.*`` / ``--model.*`` overrides, as far as sizing needs them."""
-    merged: dict = {}
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        value = None
-        if arg.startswith("--") and "=" in arg:
-            arg, value = arg.split("=", 1)
-        elif arg.startswith("--") and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            value = argv[i + 1]
-            i += 1
-        i += 1
-        if value is None:
-            continue
-        if arg == "--config":
-            path = Path(value)
-            if not path.is_file():
-                raise SystemExit(f"opkit: config file {value!r} not found.")
-            _merge(merged, yaml.safe_load(path.read_text()) or {})
-        elif arg.startswith(("--data.", "--model.")):
-            keys = arg[2:].split(".")
-            # `init_args` levels are implied: every `model`/`data` node steps into its own.
-            keys = [k for k in keys if k != "init_args"]
-            node = merged
-            for k in keys[:-1]:
-                node = node.setdefault(k, {})
-                if "init_args" in node and k in ("data", "model"):
-                    node = node["init_args"]
-            node[keys[-1]] = yaml.safe_load(value)
-    return merged
-
-
-def _merge(base: dict, new: dict) -> None:
-    for k, v in new.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = v
-
-
-def _import(path: str):
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
-def _init_args(node: Any) -> dict:
-    if not isinstance(node, dict):
-        return {}
-    return dict(node.get("init_args") or {})
-
-
-def _sizes_from_data(argv: list[str]) -> list[str]:
-    """Extra arguments that carry the sizes fixed by the data into the model.
-
-    When the config trains an `OperatorModule` on an `OperatorDataModule`, the dataset's
-    `DataSpec` is read from the file and the inner model's constructor arguments that its
-    ``from_spec`` derives from the data (channels, grid, ...) are added unless the config
-    sets them itself. The module's ``n_fields``/``in_frames`` are linked by
-    ``link_arguments`` (see `make_cli`).
-    """
-    from ._build import spec_init_args
-    from ._datamodule import OperatorDataModule
-    from ._operator import OperatorModule
-
-    cfg = _load_configs(argv)
-    data, model = cfg.get("data"), cfg.get("model")
-    if not (isinstance(data, dict) and isinstance(model, dict)):
-        return []
-    try:
-        data_cls, module_cls = _import(data["class_path"]), _import(model["class_path"])
-    except (KeyError, ImportError, AttributeError):
-        return []  # let LightningCLI report the config error
-    if not (issubclass(data_cls, OperatorDataModule) and issubclass(module_cls, OperatorModule)):
-        return []
-    inner = _init_args(model).get("model")
-    if not isinstance(inner, dict) or "class_path" not in inner:
-        return []
-    net_cls = _import(inner["class_path"])
-    if not hasattr(net_cls, "init_args_from_spec"):
-        return []
-    data_args = _init_args(data)
-    if "path" not in data_args:
-        return []
-    dm = data_cls(**data_args)
-    given = _init_args(inner)
-    # `init_args_from_spec` takes the architecture's own settings; pass those the config sets.
-    params = inspect.signature(net_cls.init_args_from_spec).parameters
-    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    passable = {k: v for k, v in given.items() if var_kw or k in params}
-    extra = []
-    for key, value in spec_init_args(net_cls, dm.spec, **passable).items():
-        if key not in given and value is not None:
-            text = value if isinstance(value, str) else json.dumps(_plain(value))
-            extra += [f"--{_MODEL}.init_args.{key}", text]
-    return extra
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def make_cli(args: list[str] | None, *, run: bool = True, logger: str = "csv"):
     """The LightningCLI of opkit (subclass mode for model and data); ``logger``: ``"csv"``
-    or ``"tensorboard"`` (CSV plus TensorBoard) unless the config sets ``trainer.logger``."""
+    or ``"tensorboard"`` (CSV plus TensorBoard) unless the config sets ``trainer.logger``.
+
+    Sizes fixed by the data reach the model through jsonargparse links, so that a config
+    never states them and LightningCLI parses it before any data is read:
+
+    - on parse, the config of an `OperatorModule`'s network (a `NetworkFactory`: class
+      and settings) becomes the module's ``model_record``;
+    - on instantiation, the data module's ``spec`` (its `DataSpec`), ``in_frames`` and
+      ``unroll`` become the module's; the module builds the network for ``spec`` and
+      stores its complete record, so that `opkit.load` rebuilds Lightning's checkpoints.
+
+    A link whose source or target a config's classes lack (PROSE, PINNs) is skipped.
+    """
     import lightning as L
     from lightning.pytorch.cli import LightningCLI
 
-    from ._datamodule import OperatorDataModule
-    from ._operator import OperatorModule
-
     class OpkitCLI(LightningCLI):
-        def instantiate_trainer(self, **kwargs):
-            from ._callbacks import atomic_checkpoints
-            from ._console import instantiate_trainer
-
-            trainer = instantiate_trainer(self, super().instantiate_trainer, logger, **kwargs)
-            return atomic_checkpoints(trainer)  # last.ckpt survives a full disk
-
-    class _Linked(OpkitCLI):
-        """An `OperatorModule` on an `OperatorDataModule`: the data's description and the
-        network's record become constructor arguments of the module, so that Lightning's
-        own checkpoints can be rebuilt by `opkit.load`."""
-
-        def before_instantiate_classes(self) -> None:
-            cfg = self.config[self.subcommand] if self.subcommand else self.config
-            inner = cfg.model.init_args.model
-            if cfg.model.init_args.get("model_record") is None:
-                cfg.model.init_args.model_record = {
-                    "class_path": inner.class_path,
-                    "init_args": _namespace_to_dict(inner.init_args),
-                }
-
         def add_arguments_to_parser(self, parser) -> None:
+            parser.link_arguments(
+                "model.init_args.model",
+                "model.init_args.model_record",
+                compute_fn=_record_of,
+                apply_on="parse",
+            )
             parser.link_arguments(
                 "data.spec", "model.init_args.spec", compute_fn=_spec_dict, apply_on="instantiate"
             )
@@ -167,16 +48,14 @@ def make_cli(args: list[str] | None, *, run: bool = True, logger: str = "csv"):
                     f"data.{name}", f"model.init_args.{name}", apply_on="instantiate"
                 )
 
-    cfg = _load_configs(args or [])
-    linked = False
-    try:
-        linked = issubclass(_import(cfg["model"]["class_path"]), OperatorModule) and issubclass(
-            _import(cfg["data"]["class_path"]), OperatorDataModule
-        )
-    except (KeyError, TypeError, ImportError, AttributeError):
-        linked = False
-    cls = _Linked if linked else OpkitCLI
-    return cls(
+        def instantiate_trainer(self, **kwargs):
+            from ._callbacks import atomic_checkpoints
+            from ._console import instantiate_trainer
+
+            trainer = instantiate_trainer(self, super().instantiate_trainer, logger, **kwargs)
+            return atomic_checkpoints(trainer)  # last.ckpt survives a full disk
+
+    return OpkitCLI(
         L.LightningModule,
         L.LightningDataModule,
         subclass_mode_model=True,
@@ -188,19 +67,17 @@ def make_cli(args: list[str] | None, *, run: bool = True, logger: str = "csv"):
     )
 
 
+def _record_of(network: Any) -> dict | None:
+    """``{"class_path", "init_args"}`` of a parsed network config (a jsonargparse Namespace)."""
+    if network is None or not hasattr(network, "as_dict"):
+        return None
+    return network.as_dict()
+
+
 def _spec_dict(spec) -> dict:
     import dataclasses
 
     return dataclasses.asdict(spec)
-
-
-def _namespace_to_dict(ns: Any) -> dict:
-    if ns is None:
-        return {}
-    out = {}
-    for k, v in vars(ns).items():
-        out[k] = _namespace_to_dict(v) if hasattr(v, "__dict__") and not isinstance(v, type) else v
-    return out
 
 
 def _check_ckpt_path(argv: list[str]) -> None:
@@ -278,9 +155,8 @@ def lightning_main(argv: list[str]) -> int:
 
     logger, rest = pop_logger(rest)
     _check_ckpt_path(rest)
-    extra = _sizes_from_data(rest)
     start = time.monotonic()
-    cli = make_cli([argv[0], *rest, *extra], logger=logger)
+    cli = make_cli([argv[0], *rest], logger=logger)
     if argv[0] == "fit":
         print(after_fit(cli, seconds=time.monotonic() - start))
     if argv[0] == "predict":

@@ -14,6 +14,7 @@ from .._records import jsonable
 from ..models.layers import rollout
 from ..pde_data import DataSpec
 from ._budget import budget_spent, warmup_cosine
+from ._build import NetworkFactory, build_from_record
 from ._metrics import as_frames, reduction, relative_l2, score
 from ._normalizer import FieldNormalizer
 
@@ -38,13 +39,19 @@ class OperatorModule(L.LightningModule):
     frames after them.
 
     Args:
-        model: the operator, an ``nn.Module``.
+        model: the operator: a built ``nn.Module`` (Python, `opkit.fit`, `opkit.load`),
+            or, from a LightningCLI config, a `NetworkFactory`: the network's
+            ``class_path`` and ``init_args`` without the sizes that the data fixes. The
+            module then builds the network from ``model_record`` (the CLI links the
+            factory's config to it) and ``spec``: see `build_from_record`.
         spec: the `DataSpec` of the data (or its ``dataclasses.asdict``); stored in the
             hyper-parameters so that every checkpoint knows the data it was trained on
             (the CLI links it from the data module, `opkit.fit` passes it).
         model_record: ``{"class_path", "init_args"}`` of ``model`` (see `opkit._records`),
             stored so that `opkit.load` can rebuild the network; ``None`` for a network
-            built by hand (then ``opkit.load(path, model=...)`` needs the network).
+            built by hand (then ``opkit.load(path, model=...)`` needs the network). With a
+            factory, the network's settings; the stored record is then the complete one
+            of the network built for ``spec``.
         n_fields: physical fields per frame (from the data).
         in_frames: frames the model reads (rollout window).
         loss: ``"rel_l2"`` (mean per-sample relative L2, the default), ``"rel_mse"``
@@ -62,7 +69,7 @@ class OperatorModule(L.LightningModule):
 
     def __init__(
         self,
-        model: nn.Module,
+        model: NetworkFactory | nn.Module,
         *,
         spec: dict | DataSpec | None = None,
         model_record: dict | None = None,
@@ -79,8 +86,11 @@ class OperatorModule(L.LightningModule):
         unroll: int = 1,
     ):
         super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"`model` must be a built torch.nn.Module, got {type(model).__name__}.")
+        if not isinstance(model, nn.Module) and not callable(model):
+            raise TypeError(
+                f"`model` must be a built torch.nn.Module or a NetworkFactory, got "
+                f"{type(model).__name__}."
+            )
         if loss not in ("rel_l2", "rel_mse", "mse"):
             raise ValueError(f"`loss` must be 'rel_l2', 'rel_mse' or 'mse', got {loss!r}.")
         if scheduler not in ("cosine", "step", "none"):
@@ -91,10 +101,18 @@ class OperatorModule(L.LightningModule):
             raise ValueError(f"`lr` must be a positive float, got {lr!r}.")
         if unroll < 1:
             raise ValueError(f"`unroll` must be >= 1, got {unroll}.")
-        if isinstance(spec, DataSpec):
+        if isinstance(spec, dict):
+            spec = DataSpec(**spec)  # validates
+        if not isinstance(model, nn.Module):
+            if spec is None or model_record is None:
+                raise TypeError(
+                    "a NetworkFactory `model` (a config's class_path and init_args) is built "
+                    "from `model_record` and `spec`; give both (`opkit fit` links them), or "
+                    "pass a built nn.Module."
+                )
+            model, model_record = build_from_record(model_record, spec)
+        if spec is not None:
             spec = dataclasses.asdict(spec)
-        elif spec is not None:
-            spec = dataclasses.asdict(DataSpec(**spec))  # validates
         self.save_hyperparameters(ignore=["model"])
         # Plain data only (lists, not tuples), so that checkpoints load with weights_only.
         self.hparams["spec"] = jsonable(spec)

@@ -9,7 +9,7 @@ import yaml
 import opkit
 from opkit._records import class_path
 from opkit.trainers import OperatorModule
-from opkit.trainers._cli import _sizes_from_data, make_cli
+from opkit.trainers._cli import make_cli
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
 
@@ -44,7 +44,7 @@ def test_config_instantiates_and_runs(path, request, tmp_path):
             for key, value in (("width", 32), ("ff_width", 64), ("n_heads", 2)):
                 args += [f"--model.init_args.model.init_args.{key}", str(value)]
     args += ["--trainer.fast_dev_run", "true", "--trainer.accelerator", "cpu"]
-    cli = make_cli(args + _sizes_from_data(args), run=False)
+    cli = make_cli(args, run=False)
     module, dm = cli.model, cli.datamodule
     inner = cfg["model"]["init_args"].get("model") or cfg["model"]["init_args"].get("network")
     if isinstance(inner, dict) and "class_path" in inner:
