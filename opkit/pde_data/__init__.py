@@ -1,18 +1,13 @@
 """PDE solvers, initial-condition samplers, the HDF5 store and torch Datasets."""
 
-from ._generate import DatasetExistsError as DatasetExistsError
+from ._catalogue import NAMED_DATASETS as NAMED_DATASETS
+from ._catalogue import named_dataset as named_dataset
 from ._generate import NonFiniteSampleError as NonFiniteSampleError
 from ._generate import generate as generate
-from ._generate import merge as merge
 from ._generate import recipe_matches as recipe_matches
 from ._initial_conditions import GRF1D as GRF1D
 from ._initial_conditions import GRF2D as GRF2D
 from ._initial_conditions import RandomFourierSeries as RandomFourierSeries
-from ._named import NAMED_DATASETS as NAMED_DATASETS
-from ._named import DatasetRecipe as DatasetRecipe
-from ._named import named_dataset as named_dataset
-from ._named import recorded_pde as recorded_pde
-from ._named import sample_seed as sample_seed
 from ._ode_dataset import ODETrajectories as ODETrajectories
 from ._ode_recipe import ODE_FAMILIES as ODE_FAMILIES
 from ._ode_recipe import ODEDatasetRecipe as ODEDatasetRecipe
@@ -21,7 +16,12 @@ from ._odes import ODE_SYSTEMS as ODE_SYSTEMS
 from ._odes import AbstractODESystem as AbstractODESystem
 from ._pdebench import convert_pdebench as convert_pdebench
 from ._pdebench import read_pdebench as read_pdebench
+from ._recipe import DatasetRecipe as DatasetRecipe
+from ._recipe import recorded_pde as recorded_pde
+from ._recipe import sample_seed as sample_seed
+from ._shards import merge as merge
 from ._spec import DataSpec as DataSpec
+from ._store import DatasetExistsError as DatasetExistsError
 from ._store import DatasetFileError as DatasetFileError
 from ._store import dataset_info as dataset_info
 from ._store import open_dataset as open_dataset

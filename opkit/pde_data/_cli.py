@@ -36,7 +36,7 @@ def _params(items: list[str]) -> dict[str, Any]:
 
 
 def _generate_parser() -> argparse.ArgumentParser:
-    from ._named import NAMED_DATASETS
+    from ._catalogue import NAMED_DATASETS
 
     parser = argparse.ArgumentParser(
         prog="opkit generate",
@@ -144,7 +144,7 @@ def data_main(argv: list[str]) -> int:
     """``opkit data merge|info ...``; returns the exit status (2 on bad input)."""
     args = _data_parser().parse_args(argv)
     if args.command == "merge":
-        from ._generate import merge
+        from ._shards import merge
 
         print(merge(args.shards, args.out, overwrite=args.overwrite, progress=not args.no_progress))
     else:

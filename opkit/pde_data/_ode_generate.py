@@ -52,11 +52,9 @@ Sizes (``named_dataset("odes", size)``):
   equations"; one trajectory per drawn equation here), plus 1 920 / 1 920 for
   validation and test (128 per family each).
 
-Measured (``opkit generate odes --out odes.h5``, the cpu size, ``OMP_NUM_THREADS=1``):
-55 s of CPU time (user + sys) on one core, peak memory 375 MB; the wall time was 6 min
-on a 2-core machine shared with other jobs (load average ~16). 43 % of the Fabrikant and
-52 % of the Sprott--Linz F samples needed redraws (at most 12); the other families almost
-never. The longest equation has 92 tokens (348 bytes; double pendulum).
+In the cpu size 43 % of the Fabrikant and 52 % of the Sprott--Linz F samples needed
+redraws (at most 12); the other families almost never. The longest equation has 92 tokens
+(348 bytes; double pendulum).
 
 Crash safety, resuming, shards and merging follow the rest of the opkit store
 (:mod:`opkit.pde_data._store`): all chunks are allocated at creation, a batch's values are
@@ -67,36 +65,31 @@ flushed before its ``status``, a rerun resumes from the pending samples, and
 from __future__ import annotations
 
 import json
-import os
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import h5netcdf
-import h5py
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from .._io import replace_durably
 from . import _store as store
-from ._named import canonical, sample_seed, split_codes
 from ._ode_recipe import KIND, ODE_FAMILIES, ODEDatasetRecipe, solver_text
 from ._ode_solve import solve_ode
 from ._odes import MAX_DIM, MAX_PARAMS, ODE_SYSTEMS
-from ._store import (
-    SCHEMA_VERSION,
-    SPLIT_CODES,
-    STATUS_NONFINITE,
-    STATUS_OK,
-    STATUS_PENDING,
-    DatasetFileError,
-    finalize,
-    read_header,
-)
+from ._recipe import canonical, sample_seed
+from ._store import STATUS_NONFINITE, STATUS_OK
 
-__all__ = ["KIND", "attempt_seed", "merge_odes", "ode_attrs", "solve_samples_ode", "write_odes"]
+__all__ = [
+    "KIND",
+    "PER_SAMPLE",
+    "attempt_seed",
+    "create_ode_file",
+    "ode_attrs",
+    "recipe_of_file",
+    "solve_batch",
+    "solve_samples_ode",
+]
 
 EQUATION_WIDTH = 1024  # bytes per stored equation (fixed width keeps the file layout static)
 _SPREAD = 16  # attempts tried at once per remaining sample after the first round
@@ -195,16 +188,18 @@ def solve_samples_ode(
 
 
 # ------------------------------------------------------------------------ the file
-_PER_SAMPLE = ("u", "u0", "params", "attempt", "equation")
+PER_SAMPLE = ("u", "u0", "params", "attempt", "equation")
 
 
-def _early_dcpl() -> h5py.h5p.PropDCID:
-    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
-    return dcpl
+def solve_batch(
+    recipe: ODEDatasetRecipe, seed: int, indices: Sequence[int], device: torch.device
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """`solve_samples_ode` as ``(values of PER_SAMPLE, status)`` for a `SampleWriter`."""
+    out = solve_samples_ode(recipe, seed, indices, device)
+    return {key: out[key] for key in PER_SAMPLE}, out["status"]
 
 
-def _create(
+def create_ode_file(
     path: Path,
     *,
     recipe: ODEDatasetRecipe,
@@ -213,21 +208,19 @@ def _create(
     split: np.ndarray,
     attrs: dict[str, Any],
 ) -> None:
-    n = len(rows)
+    """Create an ``odes`` file (layout in the module docstring) whose samples are all
+    pending; the ODE counterpart of `opkit.pde_data._store.create_file`."""
     family = np.array([recipe.family_of(int(i)) for i in rows], np.int8)
     dim = np.array([ODE_SYSTEMS[ODE_FAMILIES[f]].dim for f in family], np.int8)
     with h5netcdf.File(path, "w") as f:
         f.dimensions = {
-            "sample": n,
+            "sample": len(rows),
             "t": recipe.n_t,
             "component": MAX_DIM,
             "param": MAX_PARAMS,
             "equation_char": EQUATION_WIDTH,
         }
-        v = f.create_variable("sample", ("sample",), "i8", data=rows.astype(np.int64))
-        v.attrs["long_name"] = "global sample index i (the sample is a function of (seed, i))"
-        v = f.create_variable("t", ("t",), "f8", data=recipe.t.numpy())
-        v.attrs["long_name"] = "time"
+        store.create_index(f, rows, recipe.t.numpy())
         f.create_variable("component", ("component",), "i8", data=np.arange(MAX_DIM))
         f.create_variable("param", ("param",), "i8", data=np.arange(MAX_PARAMS))
         specs = {
@@ -241,74 +234,32 @@ def _create(
             kwargs = {"chunks": chunks} if chunks else {}
             if name == "u":  # Fletcher-32 checksums per sample, as every opkit field
                 kwargs["fletcher32"] = store.CHECKSUMS
-            f.create_variable(name, dims, dtype, fillvalue=fill, dcpl=_early_dcpl(), **kwargs)
+            f.create_variable(name, dims, dtype, fillvalue=fill, dcpl=store.early_dcpl(), **kwargs)
         f.variables["u"].attrs["long_name"] = "state u(t), zero-padded to 5 components"
         f.variables["u0"].attrs["long_name"] = "initial condition, zero-padded"
         f.variables["params"].attrs["long_name"] = "coefficients (see param_names), zero-padded"
         f.variables["attempt"].attrs["long_name"] = "number of discarded draws (blow-ups)"
         f.variables["equation"].attrs["_Encoding"] = "utf-8"
         f.variables["equation"].attrs["long_name"] = "clean system, opkit.symbolic tokens"
-        f.create_variable("seed", ("sample",), "i8", data=seeds.astype(np.int64))
-        v = f.create_variable("status", ("sample",), "i1", data=np.full(n, STATUS_PENDING, np.int8))
-        v.attrs["flag_values"] = np.array([-1, 0, 1], np.int8)
-        v.attrs["flag_meanings"] = "pending ok failed"
-        v = f.create_variable("split", ("sample",), "i1", data=split.astype(np.int8))
-        v.attrs["flag_values"] = np.array(list(SPLIT_CODES.values()), np.int8)
-        v.attrs["flag_meanings"] = " ".join(SPLIT_CODES)
+        store.create_bookkeeping(f, seeds, split, failed="failed", seed_long_name=None)
         f.create_variable("family", ("sample",), "i1", data=family)
         f.create_variable("dim", ("sample",), "i1", data=dim)
-        for key, value in attrs.items():
-            f.attrs[key] = value
-        f.attrs["complete"] = np.int8(0)
+        store.set_header(f, attrs)
 
 
-def _sync(f: h5py.File) -> None:
-    f.flush()
-    if store.FSYNC:  # the values reach the disk before the status that vouches for them
-        os.fsync(f.id.get_vfd_handle())
+def recipe_of_file(recipe_json: dict[str, Any]) -> ODEDatasetRecipe:
+    """The recipe fields that fix an ``odes`` file's layout, from its ``recipe`` attribute."""
+    return ODEDatasetRecipe(
+        families=tuple(recipe_json["families"]),
+        t_end=recipe_json["t"]["end"],
+        n_t=recipe_json["t"]["n"],
+        n_input=recipe_json["n_input"],
+    )
 
 
-def _write(f: h5py.File, positions: np.ndarray, values: dict[str, np.ndarray]) -> None:
-    """Store rows ``positions`` (contiguous, increasing): all values, sync, then status."""
-    rows = slice(int(positions[0]), int(positions[-1]) + 1)
-    for name in _PER_SAMPLE:
-        f[name][rows] = values[name]
-    _sync(f)
-    f["status"][rows] = values["status"]
-    _sync(f)
-
-
-def _create_partial(partial: Path, **kwargs: Any) -> None:
-    """Create ``partial`` through ``partial.creating`` (only a complete file becomes the
-    ``.partial`` that resuming trusts; a failed creation leaves nothing)."""
-    creating = Path(f"{partial}.creating")
-    try:
-        _create(creating, **kwargs)
-        replace_durably(creating, partial)
-    except BaseException:
-        creating.unlink(missing_ok=True)
-        raise
-
-
-def _runs(positions: np.ndarray) -> list[np.ndarray]:
-    """Split increasing positions into contiguous runs."""
-    breaks = np.flatnonzero(np.diff(positions) != 1) + 1
-    return [r for r in np.split(positions, breaks) if len(r)]
-
-
-def ode_attrs(
-    recipe: ODEDatasetRecipe,
-    recipe_json: dict,
-    *,
-    n_samples: int,
-    shard: tuple[int, int],
-    version: str,
-) -> dict[str, Any]:
-    """The global attributes of an ODE file (those of every opkit file, plus the ODE's)."""
+def ode_attrs(recipe: ODEDatasetRecipe, recipe_json: dict) -> dict[str, Any]:
+    """The global attributes that say what an ODE file holds (the rest are every file's)."""
     return {
-        "title": f"opkit dataset {recipe.name!r} ({recipe.size})",
-        "opkit_schema_version": np.int64(SCHEMA_VERSION),
-        "opkit_version": version,
         "field": "u",
         "pde_name": recipe.name,
         "pde_class": "opkit.pde_data.ODE_SYSTEMS",
@@ -319,131 +270,4 @@ def ode_attrs(
         "families": json.dumps(list(ODE_FAMILIES)),
         "param_names": json.dumps({f: list(ODE_SYSTEMS[f].param_names) for f in ODE_FAMILIES}),
         "n_input": np.int64(recipe.n_input),
-        "n_samples_total": np.int64(n_samples),
-        "shard_index": np.int64(shard[0]),
-        "shard_count": np.int64(shard[1]),
-        "n_failed": np.int64(0),
     }
-
-
-def write_odes(
-    recipe: ODEDatasetRecipe,
-    *,
-    target: Path,
-    partial: Path,
-    rows: range,
-    seed: int,
-    splits: tuple[int, int, int],
-    batch_size: int,
-    device: torch.device,
-    recipe_json: dict[str, Any],
-    attrs: dict[str, Any],
-    progress: bool,
-    overwrite: bool,
-    on_failure: Callable[[np.ndarray], None] | None = None,
-) -> Path:
-    """Write (or resume) the ODE file ``target`` through ``partial``; the arguments are
-    resolved and checked, and the output lock held, by :func:`opkit.pde_data.generate`.
-
-    ``on_failure(indices)`` is called with the global indices of a batch's failed samples
-    before that batch is written (``generate(throw=True)`` raises there).
-    """
-    if partial.exists() and overwrite:
-        try:
-            same = read_header(partial, allow_partial=True).get("recipe") == recipe_json
-        except (DatasetFileError, FileNotFoundError):
-            same = False
-        if not same:
-            partial.unlink()
-    if not partial.exists():
-        row_ids = np.arange(rows.start, rows.stop, dtype=np.int64)
-        _create_partial(
-            partial,
-            recipe=recipe,
-            rows=row_ids,
-            seeds=np.array([sample_seed(seed, int(i)) for i in row_ids], np.int64),
-            split=split_codes(splits)[row_ids],
-            attrs=attrs,
-        )
-    with h5py.File(partial, "r+") as f:
-        pending = np.flatnonzero(f["status"][:] == STATUS_PENDING)
-        total = len(rows)
-        with tqdm(
-            total=total,
-            initial=total - len(pending),
-            disable=not progress,
-            unit="sample",
-            desc=f"generate {recipe.name}",
-        ) as bar:
-            for start in range(0, len(pending), batch_size):
-                positions = pending[start : start + batch_size]
-                values = solve_samples_ode(recipe, seed, (positions + rows.start).tolist(), device)
-                failed = values["status"] != STATUS_OK
-                if on_failure is not None and failed.any():
-                    on_failure(positions[failed] + rows.start)
-                offset = 0
-                for run in _runs(positions):
-                    part = {key: v[offset : offset + len(run)] for key, v in values.items()}
-                    _write(f, run, part)
-                    offset += len(run)
-                bar.update(len(positions))
-    n_failed = finalize(partial, target)
-    if n_failed:
-        warnings.warn(
-            f"{n_failed} of {len(rows)} samples of {recipe.name!r} failed "
-            f"{recipe.max_attempts} draws; they are stored with status=1 in "
-            f"{str(target)!r} and skipped by ODETrajectories.",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-    return target
-
-
-def merge_odes(
-    ordered: Sequence[Path], rows: Sequence[range], out: Path, *, partial: Path, progress: bool
-) -> Path:
-    """Join ``odes`` shard files into ``out`` through ``partial``; the shards (in shard
-    order, holding the global indices ``rows[k]``) are validated and the lock held by
-    :func:`opkit.pde_data.merge`."""
-    n_total = rows[-1].stop
-    seeds, splits = [], []
-    for k, p in enumerate(ordered):
-        with h5py.File(p, "r") as f:
-            if not np.array_equal(f["sample"][:], np.arange(rows[k].start, rows[k].stop)):
-                raise ValueError(f"{str(p)!r} does not hold the sample indices of shard {k}.")
-            seeds.append(f["seed"][:])
-            splits.append(f["split"][:])
-            if k == 0:
-                raw = {key: f.attrs[key] for key in f.attrs}
-    attrs = {k: v for k, v in raw.items() if k not in ("complete", "_NCProperties")}
-    attrs.update(shard_index=np.int64(0), shard_count=np.int64(1), n_failed=np.int64(0))
-    text = attrs["recipe"]
-    recipe_json = json.loads(text if isinstance(text, str) else text.decode())
-    recipe = ODEDatasetRecipe(
-        families=tuple(recipe_json["families"]),
-        t_end=recipe_json["t"]["end"],
-        n_t=recipe_json["t"]["n"],
-        n_input=recipe_json["n_input"],
-    )
-    _create_partial(
-        partial,
-        recipe=recipe,
-        rows=np.arange(n_total, dtype=np.int64),
-        seeds=np.concatenate(seeds),
-        split=np.concatenate(splits),
-        attrs=attrs,
-    )
-    block = 256
-    with (
-        h5py.File(partial, "r+") as dst,
-        tqdm(total=n_total, disable=not progress, unit="sample", desc="merge") as bar,
-    ):
-        for k, p in enumerate(ordered):
-            with h5py.File(p, "r") as src:
-                for s in range(0, len(rows[k]), block):
-                    stop = min(s + block, len(rows[k]))
-                    values = {key: src[key][s:stop] for key in (*_PER_SAMPLE, "status")}
-                    _write(dst, np.arange(rows[k].start + s, rows[k].start + stop), values)
-                    bar.update(stop - s)
-    finalize(partial, out)
-    return out

@@ -14,7 +14,7 @@ import torch
 from ._odes import ODE_SYSTEMS
 from ._store import SPLIT_CODES
 
-__all__ = ["KIND", "ODE_FAMILIES", "ODEDatasetRecipe", "ode_recipe", "solver_text"]
+__all__ = ["KIND", "ODE_FAMILIES", "ODEDatasetRecipe", "solver_text"]
 
 ODE_FAMILIES: tuple[str, ...] = tuple(ODE_SYSTEMS)
 KIND = "ode_trajectories"
@@ -125,15 +125,4 @@ def solver_text(recipe: ODEDatasetRecipe) -> str:
     return (
         f"Dormand-Prince 5(4), per-sample adaptive steps, rtol={recipe.rtol:g}, "
         f"atol={recipe.atol:g}, float64 (opkit.pde_data._ode_solve)"
-    )
-
-
-def ode_recipe(size: str) -> ODEDatasetRecipe:
-    """The built-in ``odes`` recipe of a size (``"cpu"`` or ``"paper"``)."""
-    splits = {"cpu": (2400, 300, 300), "paper": (25600, 1920, 1920)}[size]
-    return ODEDatasetRecipe(
-        size=size,
-        splits=splits,
-        description="PROSE (Liu, Zhang & Schaeffer, 2024): 15 ODE systems, t in [0, 6], "
-        "64 input and 128 target times, coefficients within 10 % of nominal.",
     )

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ __all__ = [
     "STATUS_OK",
     "STATUS_NONFINITE",
     "STATUS_PENDING",
+    "DatasetExistsError",
     "DatasetFileError",
     "open_dataset",
     "dataset_info",
@@ -76,13 +77,103 @@ class DatasetFileError(ValueError):
     """A file is not a readable, complete opkit dataset (foreign, truncated or partial)."""
 
 
+class DatasetExistsError(ValueError):
+    """The output file already exists (pass ``overwrite=True`` to replace it)."""
+
+
 # ----------------------------------------------------------------------------- writing
-def _early_dcpl() -> h5py.h5p.PropDCID:
-    # Allocate (and fill) every chunk at creation time: later writes then never touch the
-    # HDF5 metadata (see the module docstring on crash safety).
+def partial_path(target: Path) -> Path:
+    """``OUT.partial``: the file a writer fills before it is renamed to ``OUT``."""
+    return Path(f"{target}.partial")
+
+
+def check_output_folder(target: Path) -> None:
+    """Refuse outputs that cannot be written, before any work."""
+    if target.is_dir():
+        raise ValueError(
+            f"`out` ({str(target)!r}) is a directory; give a file name such as "
+            f"{str(target / 'data.h5')!r}."
+        )
+    if not target.parent.is_dir():
+        raise ValueError(
+            f"the folder of `out` ({str(target.parent)!r}) does not exist; create it first."
+        )
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"cannot write to the folder of `out` ({str(target.parent)!r}): permission "
+            "denied; choose a writable folder."
+        )
+
+
+def create_atomically(partial: Path, create: Callable[[Path], None]) -> None:
+    """Create ``partial`` by ``create(path)`` through ``partial.creating``: only a fully
+    created file becomes the ``.partial`` that resuming trusts, and a failed creation
+    leaves nothing behind."""
+    creating = Path(f"{partial}.creating")
+    try:
+        create(creating)
+        replace_durably(creating, partial)
+    except BaseException:
+        creating.unlink(missing_ok=True)
+        raise
+
+
+def discard_stale_partial(partial: Path, recipe: str) -> None:
+    """Delete ``partial`` unless it was started with the recipe ``recipe`` (the canonical
+    JSON of the file's ``recipe`` attribute); an unreadable one is deleted too."""
+    if not partial.exists():
+        return
+    try:
+        same = read_header(partial, allow_partial=True).get("recipe") == json.loads(recipe)
+    except (DatasetFileError, FileNotFoundError):
+        same = False
+    if not same:
+        partial.unlink()
+
+
+def early_dcpl() -> h5py.h5p.PropDCID:
+    """Allocate (and fill) every chunk at creation time: later writes then never touch the
+    HDF5 metadata (see the module docstring on crash safety)."""
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
     return dcpl
+
+
+def create_index(f: h5netcdf.File, sample: np.ndarray, t: np.ndarray) -> None:
+    """The ``sample`` and ``t`` variables every opkit file starts with."""
+    v = f.create_variable("sample", ("sample",), "i8", data=np.asarray(sample, np.int64))
+    v.attrs["long_name"] = "global sample index i (the sample is a function of (seed, i))"
+    v = f.create_variable("t", ("t",), "f8", data=np.asarray(t, np.float64))
+    v.attrs["long_name"] = "time"
+
+
+def create_bookkeeping(
+    f: h5netcdf.File,
+    seed: np.ndarray,
+    split: np.ndarray,
+    *,
+    failed: str,
+    seed_long_name: str | None,
+) -> None:
+    """The per-sample ``seed``, ``status`` (all pending; ``failed`` names status 1) and
+    ``split`` variables every opkit file has."""
+    n = len(seed)
+    v = f.create_variable("seed", ("sample",), "i8", data=np.asarray(seed, np.int64))
+    if seed_long_name is not None:
+        v.attrs["long_name"] = seed_long_name
+    v = f.create_variable("status", ("sample",), "i1", data=np.full(n, STATUS_PENDING, np.int8))
+    v.attrs["flag_values"] = np.array([-1, 0, 1], np.int8)
+    v.attrs["flag_meanings"] = f"pending ok {failed}"
+    v = f.create_variable("split", ("sample",), "i1", data=np.asarray(split, np.int8))
+    v.attrs["flag_values"] = np.array(list(SPLIT_CODES.values()), np.int8)
+    v.attrs["flag_meanings"] = " ".join(SPLIT_CODES)
+
+
+def set_header(f: h5netcdf.File, attrs: Mapping[str, Any]) -> None:
+    """The global attributes, and ``complete = 0`` (set to 1 by :func:`finalize`)."""
+    for key, value in attrs.items():
+        f.attrs[key] = value
+    f.attrs["complete"] = np.int8(0)
 
 
 def create_file(
@@ -114,40 +205,33 @@ def create_file(
     shape = (n, len(t), *(len(coords[d]) for d in spatial))
     with h5netcdf.File(path, "w") as f:
         f.dimensions = {"sample": n, "t": len(t), **{d: len(coords[d]) for d in spatial}}
-        v = f.create_variable("sample", ("sample",), "i8", data=np.asarray(sample, np.int64))
-        v.attrs["long_name"] = "global sample index i (the sample is a function of (seed, i))"
-        v = f.create_variable("t", ("t",), "f8", data=np.asarray(t, np.float64))
-        v.attrs["long_name"] = "time"
+        create_index(f, sample, t)
         for d in spatial:
             v = f.create_variable(d, (d,), "f8", data=np.asarray(coords[d], np.float64))
             v.attrs["long_name"] = f"{d} coordinate (periodic grid)"
-        v = f.create_variable(
+        f.create_variable(
             field,
             ("sample", "t", *spatial),
             "f4",
             chunks=(1, *shape[1:]),
             fillvalue=np.float32(np.nan),
-            dcpl=_early_dcpl(),
+            dcpl=early_dcpl(),
             fletcher32=CHECKSUMS,
         )
-        v = f.create_variable("seed", ("sample",), "i8", data=np.asarray(seed, np.int64))
-        v.attrs["long_name"] = "seed of the sample's torch.Generator"
-        v = f.create_variable("status", ("sample",), "i1", data=np.full(n, STATUS_PENDING, np.int8))
-        v.attrs["flag_values"] = np.array([-1, 0, 1], np.int8)
-        v.attrs["flag_meanings"] = "pending ok non_finite"
-        v = f.create_variable("split", ("sample",), "i1", data=np.asarray(split, np.int8))
-        v.attrs["flag_values"] = np.array(list(SPLIT_CODES.values()), np.int8)
-        v.attrs["flag_meanings"] = " ".join(SPLIT_CODES)
-        for key, value in attrs.items():
-            f.attrs[key] = value
-        f.attrs["complete"] = np.int8(0)
+        seed_name = "seed of the sample's torch.Generator"
+        create_bookkeeping(f, seed, split, failed="non_finite", seed_long_name=seed_name)
+        set_header(f, attrs)
 
 
 class SampleWriter:
-    """Writes finished samples into a file made by :func:`create_file` (``with`` only)."""
+    """Writes finished samples into a file made by :func:`create_file` (``with`` only).
 
-    def __init__(self, path: Path, field: str):
-        self.path, self.field = Path(path), field
+    ``fields`` names the per-sample variable (``"u"``) or several of them (the ``odes``
+    file's ``("u", "u0", ...)``); `write` then takes one array or a dict of arrays.
+    """
+
+    def __init__(self, path: Path, fields: str | tuple[str, ...]):
+        self.path, self.fields = Path(path), fields
 
     def __enter__(self) -> SampleWriter:
         self._f = h5py.File(self.path, "r+")
@@ -163,22 +247,31 @@ class SampleWriter:
     def __exit__(self, *exc: object) -> None:
         self._f.close()
 
-    def seeds(self) -> np.ndarray:
-        """The per-sample seeds (``seed`` variable)."""
-        return self._f["seed"][:]
-
     def pending(self) -> np.ndarray:
         """Positions (row numbers) whose status is still pending."""
         return np.flatnonzero(self._f["status"][:] == STATUS_PENDING)
 
-    def write(self, positions: np.ndarray, values: np.ndarray, status: np.ndarray) -> None:
-        """Store rows ``positions`` (increasing) durably: values first, then status."""
+    def write(
+        self,
+        positions: np.ndarray,
+        values: np.ndarray | Mapping[str, np.ndarray],
+        status: np.ndarray,
+    ) -> None:
+        """Store rows ``positions`` (increasing) durably: values first, then status.
+
+        ``values`` is the field's ``(len(positions), ...)`` array (stored as float32) or,
+        with several ``fields``, a dict of such arrays by variable name.
+        """
         positions = np.asarray(positions, np.int64)
         if len(positions) == 0:
             return
         contiguous = bool(np.all(np.diff(positions) == 1))
         rows = slice(int(positions[0]), int(positions[-1]) + 1) if contiguous else positions
-        self._f[self.field][rows] = np.asarray(values, np.float32)
+        if isinstance(self.fields, str):
+            self._f[self.fields][rows] = np.asarray(values, np.float32)
+        else:
+            for name in self.fields:
+                self._f[name][rows] = values[name]  # type: ignore[index]
         self._sync()
         self._f["status"][rows] = np.asarray(status, np.int8)
         self._sync()

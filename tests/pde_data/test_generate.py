@@ -28,7 +28,7 @@ from opkit.pde_data import (
     open_dataset,
     sample_seed,
 )
-from opkit.pde_data._generate import parse_shard, shard_path
+from opkit.pde_data._shards import parse_shard, shard_path
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
