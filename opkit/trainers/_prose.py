@@ -37,6 +37,7 @@ from .. import symbolic
 from .._records import class_path, import_class
 from ._budget import budget_spent, warmup_cosine
 from ._callbacks import FiniteLossGuard
+from ._datasets import cache_dir
 
 __all__ = [
     "ProseModule",
@@ -133,10 +134,6 @@ def trivial_prose_baseline(batch: dict) -> torch.Tensor:
 
 
 # -- data ---------------------------------------------------------------------------------
-def _cache_dir() -> Path:
-    return Path(os.environ.get("OPKIT_CACHE", Path.home() / ".cache" / "opkit"))
-
-
 def resolve_odes(path: str | os.PathLike, *, size: str = "cpu", seed: int = 0) -> Path:
     """A path to an ODE file: a file, or the built-in name ``"odes"`` (generated on first
     use into the cache folder, ``$OPKIT_CACHE`` or ``~/.cache/opkit``).
@@ -146,7 +143,7 @@ def resolve_odes(path: str | os.PathLike, *, size: str = "cpu", seed: int = 0) -
     """
     text = str(path)
     if text in BUILTIN:
-        out = _cache_dir() / f"{text}-{size}-seed{seed}.h5"
+        out = cache_dir() / f"{text}-{size}-seed{seed}.h5"
         if not out.is_file():
             from ..pde_data import generate
 
@@ -513,6 +510,7 @@ class TrainedProse:
         max_len: int = 300,
         temperature: float = 0.0,
         generator: torch.Generator | None = None,
+        constrained: bool = False,
     ) -> ProsePrediction:
         """Predict the trajectory and decode the equations.
 
@@ -523,6 +521,8 @@ class TrainedProse:
             t_in, t_out: observed and output times (default: the ODE data's grid,
                 ``linspace(0, 6, 192)`` split 64 / 128).
             max_len, temperature, generator: decoding (greedy by default).
+            constrained: decode only valid prefix systems of ``d`` components (see
+                `opkit.models.PROSE.generate`).
 
         Returns:
             `ProsePrediction` with ``u (B, Q, d)``, ``tokens`` and ``equations``.
@@ -564,7 +564,7 @@ class TrainedProse:
         if not net.operator_only:
             ids = net.generate(
                 batch["t_in"], batch["u_in"], sym, max_len=max_len, temperature=temperature,
-                generator=generator,
+                generator=generator, constrained=constrained, dim=batch["dim"],
             )  # fmt: skip
             tokens, equations = _decode_rows(ids)
         return ProsePrediction(u=u[..., :d].cpu(), tokens=tokens, equations=equations)
@@ -696,11 +696,10 @@ def fit_prose(
     Raises:
         ValueError / TypeError: bad arguments or data, before training starts.
     """
-    if max_time is not None:
-        seconds = max_time.total_seconds() if isinstance(max_time, _dt.timedelta) else max_time
-        if not (isinstance(seconds, (int, float)) and seconds > 0):
-            raise ValueError(f"`max_time` must be seconds > 0 or a timedelta, got {max_time!r}.")
-        max_time = _dt.timedelta(seconds=float(seconds))
+    from ._fit import _seconds  # (not at the top: _fit imports _trained, which imports us)
+
+    seconds = _seconds(max_time)
+    max_time = None if seconds is None else _dt.timedelta(seconds=seconds)
     if max_epochs is None and max_steps is None and max_time is None and max_cpu_time is None:
         max_epochs = 100
     dm = ProseDataModule(
@@ -821,6 +820,7 @@ def evaluate_prose(
     max_len: int = 300,
     max_samples: int | None = None,
     variants: tuple[str, ...] = ("clean", "noisy", "corrupted", "no_symbols"),
+    decoders: tuple[str, ...] = ("greedy",),
     seed: int = 0,
     device: str | torch.device | None = None,
 ) -> dict[str, Any]:
@@ -853,6 +853,10 @@ def evaluate_prose(
         n_points: points of the vector-field comparison.
         max_samples: score only the first N items of the split.
         variants: which variants to score.
+        decoders: ``"greedy"`` (plain argmax, the default) and/or ``"constrained"``
+            (argmax over the tokens that keep a valid prefix system of the sample's
+            dimension, see `opkit.symbolic.PrefixGrammar`); the constrained scores carry
+            the prefix ``constrained_`` (``constrained_valid_fraction`` ...).
         seed: seed of the evaluation points and of noise/corruption.
 
     Returns:
@@ -863,13 +867,15 @@ def evaluate_prose(
         ``corrupted/``, ``no_symbols/``; ``n_samples`` and ``split``.
 
     Raises:
-        ValueError: unknown split or variant.
+        ValueError: unknown split, variant or decoder.
     """
     if split not in ("train", "val", "test"):
         raise ValueError(f"`split` must be 'train', 'val' or 'test', got {split!r}.")
     unknown = set(variants) - {"clean", "noisy", "corrupted", "no_symbols"}
     if unknown:
         raise ValueError(f"unknown `variants` {sorted(unknown)}.")
+    if not decoders or set(decoders) - {"greedy", "constrained"}:
+        raise ValueError(f"`decoders` must name 'greedy' and/or 'constrained', got {decoders!r}.")
     trained = load_prose(model) if isinstance(model, (str, Path)) else model
     if not isinstance(trained, TrainedProse):
         raise TypeError(f"`model` must be a TrainedProse or a path, got {type(model).__name__}.")
@@ -892,8 +898,10 @@ def evaluate_prose(
         variants = tuple(v for v in variants if v in ("clean", "noisy"))
     for variant in variants:
         prefix = "" if variant == "clean" else f"{variant}/"
-        gen = torch.Generator().manual_seed(seed)
-        rel, base, fams, valid, vf = [], [], [], [], []
+        gens = {name: torch.Generator().manual_seed(seed) for name in decoders}
+        rel, base, fams = [], [], []
+        valid: dict[str, list[bool]] = defaultdict(list)
+        vf: dict[str, list[float]] = defaultdict(list)
         loaders = zip(dm.loader(clean), dm.loader(sources[variant]))
         for ref, batch in loaders:
             batch = {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
@@ -907,26 +915,32 @@ def evaluate_prose(
                 ref["u_in"][:, -1:].expand_as(ref["u_out"]).to(dev), ref_out, batch["dim"]
             ).tolist()
             fams += batch["family"]
-            if not net.operator_only:
-                ids = net.generate(batch["t_in"], batch["u_in"], sym, max_len=max_len)
+            if net.operator_only:
+                continue
+            for name in decoders:
+                ids = net.generate(
+                    batch["t_in"], batch["u_in"], sym, max_len=max_len,
+                    constrained=name == "constrained", dim=batch["dim"],
+                )  # fmt: skip
                 tokens, _ = _decode_rows(ids.cpu())
                 ok, err = _vector_field_errors(
-                    tokens, ref["target"], ref["dim"], generator=gen, n_points=n_points
+                    tokens, ref["target"], ref["dim"], generator=gens[name], n_points=n_points
                 )
-                valid += ok
-                vf += err
+                valid[name] += ok
+                vf[name] += err
         for k, v in _summary(rel, fams, "rel_l2").items():
             out[prefix + k] = v
         if variant == "clean":
             out.update(_summary(base, fams, "baseline_rel_l2"))
-        if valid:
-            out[prefix + "valid_fraction"] = sum(valid) / len(valid)
+        for name in valid:
+            key = prefix + ("" if name == "greedy" else f"{name}_")
+            out[key + "valid_fraction"] = sum(valid[name]) / len(valid[name])
             per: dict[str, list[bool]] = defaultdict(list)
-            for ok, fam in zip(valid, fams):
+            for ok, fam in zip(valid[name], fams):
                 per[fam].append(ok)
-            out[prefix + "valid_fraction_per_family"] = {
+            out[key + "valid_fraction_per_family"] = {
                 f: sum(x) / len(x) for f, x in sorted(per.items())
             }
-            for k, v in _summary(vf, fams, "vector_field_rel_l2").items():
-                out[prefix + k] = v
+            for k, v in _summary(vf[name], fams, "vector_field_rel_l2").items():
+                out[key + k] = v
     return out

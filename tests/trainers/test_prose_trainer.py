@@ -168,10 +168,11 @@ def test_fit_evaluate_save_load_on_real_odes(odes_file, tmp_path):
     assert isinstance(result, TrainedProse) and result.metrics["train/steps"] == 150
     assert math.isfinite(result.metrics["test/rel_l2"])
     scores = opkit.evaluate(result, odes_file, split="train", variants=("clean", "no_symbols"),
-                            max_len=40)  # fmt: skip
+                            max_len=40, decoders=("greedy", "constrained"))  # fmt: skip
     assert scores["n_samples"] == 24 and len(scores["rel_l2_per_family"]) == 15
     assert scores["rel_l2"] < 0.6 * scores["baseline_rel_l2"], scores
     assert 0 <= scores["valid_fraction"] <= 1 and "no_symbols/rel_l2" in scores
+    assert 0 <= scores["no_symbols/constrained_valid_fraction"] <= 1
     again = opkit.load(result.save(tmp_path / "prose.pt"))
     from opkit.pde_data import ODETrajectories
 
@@ -181,6 +182,8 @@ def test_fit_evaluate_save_load_on_real_odes(odes_file, tmp_path):
     b = again.predict(item["u_in"][:, :d], [item["symbols_in"]], max_len=10)
     torch.testing.assert_close(a.u, b.u)
     assert a.u.shape == (1, 128, d) and a.tokens == b.tokens
+    c = result.predict(item["u_in"][:, :d], [item["symbols_in"]], max_len=40, constrained=True)
+    assert c.equations[0] is not None and len(c.equations[0]) == d
     from_ckpt = opkit.load(tmp_path / "checkpoints" / "last.ckpt")
     assert isinstance(from_ckpt, TrainedProse)
     assert from_ckpt.model.init_args == result.model.init_args
