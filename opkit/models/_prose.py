@@ -14,27 +14,19 @@ from .layers._attention import CrossAttentionLayer, sinusoidal_positions
 
 __all__ = ["PROSE"]
 
-# The small default (learns on 2 CPU cores) and the paper's configuration.
-_SMALL = dict(
-    width=128,
-    n_heads=4,
-    ff_width=512,
-    n_data_encoder_layers=1,
-    n_symbol_encoder_layers=1,
-    n_fusion_layers=2,
-    n_data_decoder_layers=2,
-    n_symbol_decoder_layers=2,
-)
-_PAPER = dict(
-    width=512,
-    n_heads=8,
-    ff_width=2048,
-    n_data_encoder_layers=2,
-    n_symbol_encoder_layers=4,
-    n_fusion_layers=8,
-    n_data_decoder_layers=8,
-    n_symbol_decoder_layers=8,
-)
+#: Sizes of the small default configuration (learns on 2 CPU cores) and of the paper's.
+_SIZES = {  # name: (small, paper)
+    "width": (128, 512),
+    "n_heads": (4, 8),
+    "ff_width": (512, 2048),
+    "n_data_encoder_layers": (1, 2),
+    "n_symbol_encoder_layers": (1, 4),
+    "n_fusion_layers": (2, 8),
+    "n_data_decoder_layers": (2, 8),
+    "n_symbol_decoder_layers": (2, 8),
+}
+_SMALL = {name: sizes[0] for name, sizes in _SIZES.items()}
+_PAPER = {name: sizes[1] for name, sizes in _SIZES.items()}
 
 
 def _int(name: str, value, minimum: int) -> int:
