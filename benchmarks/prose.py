@@ -55,6 +55,7 @@ from opkit.trainers._prose import (
     ProseDataModule,
     evaluate_prose,
     fit_prose,
+    load_prose,
     relative_l2_masked,
 )
 
@@ -76,11 +77,18 @@ def deeponet_predict(net: DeepONet, batch: dict, t_out: torch.Tensor) -> torch.T
 
 
 def train_deeponet(
-    dm: ProseDataModule, *, budget: float, lr: float, seed: int, max_wall: float
+    dm: ProseDataModule,
+    *,
+    budget: float,
+    lr: float,
+    seed: int,
+    max_wall: float,
+    max_steps: int | None = None,
 ) -> dict:
-    """DeepONet with the same batches, loss and CPU budget (or the wall-clock cap, whichever
-    comes first); best validation epoch kept. It reads no symbols, so its training split is
-    loaded without corruption (nothing is redrawn per epoch) in this process."""
+    """DeepONet with the same batches, loss and budget (steps, CPU seconds or the wall-clock
+    cap, whichever comes first); best validation epoch kept. It reads no symbols, so its
+    training split is loaded without corruption (nothing is redrawn per epoch) in this
+    process."""
     torch.manual_seed(seed)
     width, p = 128, 64
     net = DeepONet(
@@ -97,7 +105,8 @@ def train_deeponet(
     loader = dm.loader(ds, shuffle=True)
 
     def spent() -> float:
-        return max((time.process_time() - cpu0) / budget, (time.perf_counter() - t0) / max_wall)
+        frac = max((time.process_time() - cpu0) / budget, (time.perf_counter() - t0) / max_wall)
+        return frac if max_steps is None else max(frac, steps / max_steps)
 
     while spent() < 1.0:
         for batch in loader:
@@ -161,18 +170,23 @@ def _fmt(x) -> str:
 def markdown(res: dict) -> str:
     p, o, d = res["prose"]["eval"], res["operator_only"]["eval"], res["deeponet"]["test"]
     fams = sorted(p["rel_l2_per_family"])
+    steps = res["settings"].get("max_steps")
+    budget = f"{steps} optimiser steps, " if steps else ""
     lines = [
         f"# PROSE on `odes` ({res['data']['n_train']} training trajectories, "
-        f"{p['n_samples']} test): training budget {res['budget_cpu_s']:.0f} CPU s or "
+        f"{p['n_samples']} test): training budget {budget}{res['budget_cpu_s']:.0f} CPU s or "
         f"{res['settings']['max_wall']:.0f} s wall-clock per model, whichever came first "
         "(what each model got is listed below)",
         "",
         "Data relative L2 on the 128 target points (test split); valid expressions and the "
-        "decoded vector field's relative L2 at 50 points from U(-5, 5)^d (greedy decoding).",
+        "decoded vector field's relative L2 at 50 points from U(-5, 5)^d (mean over the valid "
+        "ones), for plain greedy decoding and for greedy decoding constrained to valid prefix "
+        "systems of the sample's dimension (`PROSE.generate(constrained=True)`).",
         "",
         "| family | PROSE | PROSE operator-only | DeepONet | last value held | "
-        "PROSE valid expr. | PROSE vector-field rel. L2 |",
-        "|---|---|---|---|---|---|---|",
+        "valid expr. (greedy) | vector-field rel. L2 (greedy) | "
+        "valid expr. (constrained) | vector-field rel. L2 (constrained) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for f in fams:
         lines.append(
@@ -180,24 +194,30 @@ def markdown(res: dict) -> str:
             f"{_fmt(o['rel_l2_per_family'].get(f))} | {_fmt(d['rel_l2_per_family'].get(f))} | "
             f"{_fmt(p['baseline_rel_l2_per_family'].get(f))} | "
             f"{_fmt(p.get('valid_fraction_per_family', {}).get(f))} | "
-            f"{_fmt(p.get('vector_field_rel_l2_per_family', {}).get(f))} |"
+            f"{_fmt(p.get('vector_field_rel_l2_per_family', {}).get(f))} | "
+            f"{_fmt(p.get('constrained_valid_fraction_per_family', {}).get(f))} | "
+            f"{_fmt(p.get('constrained_vector_field_rel_l2_per_family', {}).get(f))} |"
         )
     lines.append(
         f"| **all (mean)** | **{_fmt(p['rel_l2'])}** | **{_fmt(o['rel_l2'])}** | "
         f"**{_fmt(d['rel_l2'])}** | **{_fmt(p['baseline_rel_l2'])}** | "
-        f"**{_fmt(p.get('valid_fraction'))}** | **{_fmt(p.get('vector_field_rel_l2'))}** |"
+        f"**{_fmt(p.get('valid_fraction'))}** | **{_fmt(p.get('vector_field_rel_l2'))}** | "
+        f"**{_fmt(p.get('constrained_valid_fraction'))}** | "
+        f"**{_fmt(p.get('constrained_vector_field_rel_l2'))}** |"
     )
     lines.append(
         f"| all (median) | {_fmt(p['rel_l2_median'])} | {_fmt(o['rel_l2_median'])} | "
         f"{_fmt(d['rel_l2_median'])} | {_fmt(p['baseline_rel_l2_median'])} | | "
-        f"{_fmt(p.get('vector_field_rel_l2_median'))} |"
+        f"{_fmt(p.get('vector_field_rel_l2_median'))} | | "
+        f"{_fmt(p.get('constrained_vector_field_rel_l2_median'))} |"
     )
     lines += [
         "",
         "PROSE under other inputs (same trained model):",
         "",
-        "| input | data rel. L2 | valid expr. | vector-field rel. L2 |",
-        "|---|---|---|---|",
+        "| input | data rel. L2 | valid expr. (greedy) | vector-field rel. L2 (greedy) | "
+        "valid expr. (constrained) | vector-field rel. L2 (constrained) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, prefix in (
         ("clean data, clean guess", ""),
@@ -209,7 +229,9 @@ def markdown(res: dict) -> str:
             lines.append(
                 f"| {name} | {_fmt(p[prefix + 'rel_l2'])} | "
                 f"{_fmt(p.get(prefix + 'valid_fraction'))} | "
-                f"{_fmt(p.get(prefix + 'vector_field_rel_l2'))} |"
+                f"{_fmt(p.get(prefix + 'vector_field_rel_l2'))} | "
+                f"{_fmt(p.get(prefix + 'constrained_valid_fraction'))} | "
+                f"{_fmt(p.get(prefix + 'constrained_vector_field_rel_l2'))} |"
             )
     lines += ["", "Training (wall-clock on a shared, loaded machine):", ""]
     for key in ("prose", "operator_only", "deeponet"):
@@ -221,6 +243,26 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rescore_part(args, part: str) -> dict:
+    """Score a model saved by an earlier run again (e.g. with a newer decoder); the training
+    record of that run is kept."""
+    torch.set_num_threads(args.threads)
+    record = json.loads((OUT / f"prose_part_{part}{args.tag}.json").read_text())
+    result = load_prose(OUT / f"prose_{part}{args.tag}.pt")
+    record["eval"] = _score(args, part, result, args.data)
+    return record
+
+
+def _score(args, part: str, result, path) -> dict:
+    variants = ("clean",) if (part != "prose" or args.quick) else (
+        "clean", "noisy", "corrupted", "no_symbols"
+    )  # fmt: skip
+    return evaluate_prose(
+        result, path, "test", max_samples=args.max_test, variants=variants,
+        decoders=("greedy", "constrained"), seed=args.seed, max_len=args.max_len,
+    )  # fmt: skip
+
+
 def run_part(args, part: str) -> dict:
     """Train and score one model in this process; returns its JSON record."""
     torch.set_num_threads(args.threads)
@@ -230,7 +272,12 @@ def run_part(args, part: str) -> dict:
     if part == "deeponet":
         dm.num_workers = 0  # no symbols to corrupt: loading is cheap, and its CPU counts
         trained = train_deeponet(
-            dm, budget=args.budget, lr=args.lr, seed=args.seed, max_wall=args.max_wall
+            dm,
+            budget=args.budget,
+            lr=args.lr,
+            seed=args.seed,
+            max_wall=args.max_wall,
+            max_steps=args.max_steps,
         )
         dm.max_eval_samples = args.max_test
         return {**trained, "net": None, "test": score_deeponet(trained["net"], dm, "test")}
@@ -243,6 +290,7 @@ def run_part(args, part: str) -> dict:
         dm.path,
         max_cpu_time=args.budget,
         max_time=args.max_wall,
+        max_steps=args.max_steps,
         batch_size=args.batch_size,
         lr=args.lr,
         train_query_points=args.train_query_points,
@@ -256,14 +304,8 @@ def run_part(args, part: str) -> dict:
     )
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     result.save(OUT / f"prose_{part}{args.tag}.pt")
-    variants = ("clean",) if (part != "prose" or args.quick) else (
-        "clean", "noisy", "corrupted", "no_symbols"
-    )  # fmt: skip
     t1 = time.perf_counter()
-    ev = evaluate_prose(
-        result, dm.path, "test", max_samples=args.max_test, variants=variants,
-        seed=args.seed, max_len=args.max_len,
-    )  # fmt: skip
+    ev = _score(args, part, result, dm.path)
     return {
         "eval": ev,
         "eval_wall_s": time.perf_counter() - t1,
@@ -280,6 +322,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=240.0, help="CPU seconds per model")
     parser.add_argument("--max-wall", type=float, default=2400.0, help="wall-clock cap (s)")
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="optimiser steps per model (equal-steps budget)"
+    )
     parser.add_argument("--data", default="odes", help="ODE file or 'odes' (built-in)")
     parser.add_argument("--size", default="cpu", choices=["cpu", "paper"])
     parser.add_argument("--width", type=int, default=128, help="PROSE width")
@@ -297,10 +342,15 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--assemble", action="store_true", help="only write the table from the part files"
     )
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score the saved PROSE models again (no training), then write the table",
+    )
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.part is not None:  # one model, in a process of its own
-        record = run_part(args, args.part)
+        record = (rescore_part if args.rescore else run_part)(args, args.part)
         (OUT / f"prose_part_{args.part}{args.tag}.json").write_text(json.dumps(record, indent=2))
         return 0
     dm = ProseDataModule(args.data, size=args.size, seed=args.seed)  # generates it if needed
@@ -320,7 +370,7 @@ def main(argv=None) -> int:
     if not args.assemble:
         procs = {
             part: subprocess.Popen([sys.executable, __file__, *argv, "--part", part])
-            for part in parts
+            for part in (parts[:2] if args.rescore else parts)  # DeepONet writes no equations
         }
         failed = [part for part, proc in procs.items() if proc.wait() != 0]
         if failed:
