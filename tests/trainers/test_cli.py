@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 import opkit
 from opkit.cli import main
@@ -99,3 +100,83 @@ def test_help(command, capsys):
         main([command, "--help"])
     assert exc.value.code == 0
     assert "usage" in capsys.readouterr().out.lower()
+
+
+SMALL_FNO = """\
+model:
+  init_args:
+    model:
+      init_args: {hidden_channels: 8, n_layers: 2}
+    lr: 0.01
+trainer:
+  max_epochs: 1
+"""
+
+
+def test_print_config_merges_configs_and_reads_no_data(tmp_path, capsys):
+    # LightningCLI's own parsing: a second --config and a dotted override merge into the
+    # first; the sizes that the data fixes are not part of the config, so it prints
+    # without any data file (the path does not exist).
+    small = tmp_path / "small.yaml"
+    small.write_text(SMALL_FNO)
+    args = ["fit", "--config", str(CONFIGS / "burgers_fno.yaml"), "--config", str(small)]
+    args += ["--data.init_args.path", str(tmp_path / "nowhere.h5")]
+    args += ["--model.init_args.model.init_args.n_modes", "4", "--print_config"]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    module = printed["model"]["init_args"]
+    network = module["model"]
+    assert network["class_path"] == "opkit.models.FNO"
+    assert network["init_args"]["n_modes"] == 4  # command line
+    assert network["init_args"]["hidden_channels"] == 8  # second config
+    assert network["init_args"]["projection_channels"] == 128  # first config (default)
+    assert module["lr"] == 0.01 and module["scheduler"] == "cosine"
+    assert printed["trainer"]["max_epochs"] == 1
+    assert not {"in_channels", "out_channels", "n_dim"} & network["init_args"].keys()
+    assert not {"spec", "model_record", "n_fields", "in_frames"} & module.keys()
+
+
+def test_merged_config_builds_the_network_for_the_data(burgers_file, tmp_path):
+    from opkit._records import rebuild
+    from opkit.models import FNO
+    from opkit.trainers._cli import make_cli
+
+    small = tmp_path / "small.yaml"
+    small.write_text(SMALL_FNO)
+    args = ["--config", str(CONFIGS / "burgers_fno.yaml"), "--config", str(small)]
+    args += ["--data.init_args.path", str(burgers_file), "--trainer.accelerator", "cpu"]
+    args += ["--model.init_args.model.init_args.n_modes", "4"]
+    args += ["--trainer.default_root_dir", str(tmp_path)]
+    cli = make_cli(args, run=False)
+    net, spec = cli.model.model, cli.datamodule.spec
+    assert isinstance(net, FNO)
+    rec = cli.model.hparams["model_record"]
+    assert rec["class_path"] == "opkit.models.FNO"
+    # the settings of the configs, and the sizes of the data
+    assert rec["init_args"]["hidden_channels"] == 8 and rec["init_args"]["n_layers"] == 2
+    assert rec["init_args"]["n_modes"] == 4
+    assert rec["init_args"]["in_channels"] == spec.in_channels
+    assert rec["init_args"]["out_channels"] == spec.out_channels
+    assert rec["init_args"]["n_dim"] == spec.ndim == 1
+    # the record is complete: it rebuilds the very network (same parameters, same shapes)
+    again = rebuild(rec)
+    assert {k: v.shape for k, v in again.state_dict().items()} == {
+        k: v.shape for k, v in net.state_dict().items()
+    }
+    x = torch.randn(3, spec.in_channels, *spec.spatial_shape)
+    again.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        assert torch.equal(again(x), net(x))
+
+
+def test_unknown_network_setting_is_reported_before_reading_data(tmp_path, capsys):
+    # the network's settings are still checked against its constructor when parsing
+    args = ["fit", "--config", str(CONFIGS / "burgers_fno.yaml")]
+    args += ["--data.init_args.path", str(tmp_path / "nowhere.h5")]
+    args += ["--model.init_args.model.init_args.hiden_channels", "3"]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code != 0
+    assert "Option 'hiden_channels' is not accepted" in capsys.readouterr().err
