@@ -9,9 +9,12 @@ A model sized by a dataset offers the classmethod ``init_args_from_spec(spec, **
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 from ..pde_data import DataSpec
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 __all__ = ["SizedByData", "check_spec", "check_not_contradicting"]
 
