@@ -9,16 +9,8 @@ from typing import ClassVar
 
 import torch
 
-from ._base import AbstractPDE1D, check_solve_inputs
-from ._spectral import (
-    check_grid_size,
-    check_real_dtype,
-    check_real_param,
-    cmul,
-    complex_dtype,
-    irfft,
-    rfft,
-)
+from ._base import AbstractPDE1D
+from ._spectral import check_real_param, cmul, complex_dtype, irfft, rfft
 
 __all__ = ["Advection1D"]
 
@@ -78,14 +70,12 @@ class Advection1D(AbstractPDE1D):
     n_x: int = 256
 
     name: ClassVar[str] = "advection"
-    field: ClassVar[str] = "u"
     solver: ClassVar[str] = "exact Fourier-mode evolution exp((-i c k - nu k^2) t), no dealiasing"
 
     def __post_init__(self) -> None:
         check_real_param(self, "c")
         check_real_param(self, "nu", nonneg=True)
-        check_real_param(self, "length", positive=True)
-        check_grid_size(self, "n_x")
+        self._check_grid()
 
     @property
     def default_dt(self) -> float:
@@ -118,25 +108,10 @@ class Advection1D(AbstractPDE1D):
         decay = torch.exp(-self.nu * (2.0 * math.pi * m / self.length) ** 2 * t)
         return torch.complex(decay * torch.cos(phase), -decay * torch.sin(phase))
 
-    def solve(
-        self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None, progress: bool = False
+    def _evolve(
+        self, u0: torch.Tensor, t: torch.Tensor, dt: float, *, progress: bool
     ) -> torch.Tensor:
-        """Exact solution at the times ``t``.
-
-        Args:
-            u0: ``(batch, n_x)`` float32/float64 initial values on the grid `coords`.
-            t: 1-D strictly increasing output times with ``t[0] == 0``.
-            dt: validated and ignored (the solution is exact in time).
-            progress: accepted for a uniform interface; there are no steps to show.
-
-        Returns:
-            ``(batch, len(t), n_x)`` in ``u0``'s dtype and device; frame 0 is ``u0``.
-
-        Raises:
-            TypeError / ValueError: bad ``u0``, ``t`` or ``dt`` (see `check_solve_inputs`).
-        """
-        t, _ = check_solve_inputs(self, u0, t, dt)
-        check_real_dtype(u0)
+        """The exact solution at the times ``t`` (no steps: ``dt`` and ``progress`` unused)."""
         prop = self.propagator(t).to(device=u0.device, dtype=complex_dtype(u0.dtype))
         v0 = rfft(u0)
         frames = [u0] + [irfft(cmul(v0, prop[i]), self.n_x) for i in range(1, len(t))]

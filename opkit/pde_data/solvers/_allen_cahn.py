@@ -11,7 +11,7 @@ import torch
 from ._base import SpectralPDE1D
 from ._spectral import (
     ETDRK4,
-    check_grid_size,
+    ETDRK4_SOLVER,
     check_real_param,
     complex_dtype,
     irfft,
@@ -84,17 +84,12 @@ class AllenCahn1D(SpectralPDE1D):
     n_x: int = 512
 
     name: ClassVar[str] = "allen_cahn"
-    field: ClassVar[str] = "u"
-    solver: ClassVar[str] = (
-        "Fourier pseudo-spectral + ETDRK4 (Kassam-Trefethen contour coefficients), "
-        "cubic term dealiased by zero-padding to 2 n_x points"
-    )
+    solver: ClassVar[str] = f"{ETDRK4_SOLVER}, cubic term dealiased by zero-padding to 2 n_x points"
 
     def __post_init__(self) -> None:
         check_real_param(self, "eps", positive=True)
         check_real_param(self, "k", positive=True)
-        check_real_param(self, "length", positive=True)
-        check_grid_size(self, "n_x")
+        self._check_grid()
 
     @property
     def default_dt(self) -> float:

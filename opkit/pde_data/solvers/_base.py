@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 import torch
 
+from ._spectral import check_grid_size, check_real_dtype, check_real_param, irfft, rfft
+
 __all__ = ["AbstractPDE", "AbstractPDE1D", "DERIVATIVE_KEYS", "check_solve_inputs"]
 
 # The names under which `residual` reads a field and its derivatives (each ``(N,)``).
@@ -132,6 +134,46 @@ class AbstractPDE1D(AbstractPDE):
         """``{"x": x}`` with ``x_j = j * length / n_x`` (float64, ``(n_x,)``)."""
         return {"x": torch.arange(self.n_x, dtype=torch.float64) * self.dx}
 
+    def _check_grid(self) -> None:
+        """Validate and normalise ``length`` (> 0) and ``n_x`` (>= 8), in ``__post_init__``."""
+        check_real_param(self, "length", positive=True)
+        check_grid_size(self, "n_x")
+
+    def solve(
+        self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None, progress: bool = False
+    ) -> torch.Tensor:
+        """Solve a batch of initial conditions.
+
+        Args:
+            u0: ``(batch, n_x)`` float32/float64 initial values on the grid `coords`.
+            t: 1-D strictly increasing output times with ``t[0] == 0``.
+            dt: largest time step (default `default_dt`); each output interval is split
+                into equal steps ``<= dt`` so outputs land exactly on ``t``. A solver that
+                is exact in time (`Advection1D`) validates it and takes no steps.
+            progress: show a tqdm bar over the time steps (default False).
+
+        Returns:
+            ``(batch, len(t), n_x)`` in ``u0``'s dtype and device; frame 0 is ``u0``.
+            A sample that blows up comes back non-finite; the others are unaffected.
+
+        Raises:
+            TypeError / ValueError: bad ``u0``, ``t`` or ``dt`` (see `check_solve_inputs`).
+        """
+        return self._checked_solve(u0, t, dt=dt, progress=progress)
+
+    def _checked_solve(
+        self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None, progress: bool, **kw: Any
+    ) -> torch.Tensor:
+        t, dt = check_solve_inputs(self, u0, t, dt)
+        check_real_dtype(u0)
+        return self._evolve(u0, t, dt, progress=progress, **kw)
+
+    @abc.abstractmethod
+    def _evolve(
+        self, u0: torch.Tensor, t: torch.Tensor, dt: float, *, progress: bool
+    ) -> torch.Tensor:
+        """`solve` after its checks: ``t`` on ``u0``'s device, ``dt`` a positive float."""
+
 
 def check_solve_inputs(
     pde: AbstractPDE, u0: torch.Tensor, t: torch.Tensor, dt: float | None
@@ -180,41 +222,16 @@ class SpectralPDE1D(AbstractPDE1D):
     def _stepper(self, dtype: torch.dtype, device: torch.device) -> Any:
         """The `ETDRK4` stepper for ``u0``'s dtype and device."""
 
-    def solve(
-        self, u0: torch.Tensor, t: torch.Tensor, *, dt: float | None = None, progress: bool = False
-    ) -> torch.Tensor:
-        """Solve a batch of initial conditions.
-
-        Args:
-            u0: ``(batch, n_x)`` float32/float64 initial values on the grid `coords`.
-            t: 1-D strictly increasing output times with ``t[0] == 0``.
-            dt: largest time step (default `default_dt`); each output interval is split
-                into equal steps ``<= dt`` so outputs land exactly on ``t``.
-            progress: show a tqdm bar over the time steps (default False).
-
-        Returns:
-            ``(batch, len(t), n_x)`` in ``u0``'s dtype and device; frame 0 is ``u0``.
-            A sample that blows up comes back non-finite; the others are unaffected.
-
-        Raises:
-            TypeError / ValueError: bad ``u0``, ``t`` or ``dt`` (see `check_solve_inputs`).
-        """
-        return self._solve(u0, t, dt=dt, progress=progress)
-
-    def _solve(
+    def _evolve(
         self,
         u0: torch.Tensor,
         t: torch.Tensor,
+        dt: float,
         *,
-        dt: float | None,
         progress: bool,
         burn_in: float = 0.0,
     ) -> torch.Tensor:
         """The ETDRK4 solve; with ``burn_in > 0`` frame 0 is the state after the burn-in."""
-        from ._spectral import check_real_dtype, irfft, rfft
-
-        t, dt = check_solve_inputs(self, u0, t, dt)
-        check_real_dtype(u0)
         stepper = self._stepper(u0.dtype, u0.device)
         v0, first = rfft(u0), u0
         if burn_in > 0:

@@ -11,12 +11,9 @@ import torch
 from ._base import SpectralPDE1D
 from ._spectral import (
     ETDRK4,
-    check_grid_size,
+    QUADRATIC_FLUX_SOLVER,
     check_real_param,
-    complex_dtype,
-    dealias_mask,
-    irfft,
-    rfft,
+    quadratic_flux,
     rfft_wavenumbers,
 )
 
@@ -78,16 +75,11 @@ class Burgers1D(SpectralPDE1D):
     n_x: int = 1024
 
     name: ClassVar[str] = "burgers"
-    field: ClassVar[str] = "u"
-    solver: ClassVar[str] = (
-        "Fourier pseudo-spectral + ETDRK4 (Kassam-Trefethen contour coefficients), "
-        "2/3-rule dealiasing of the u u_x term"
-    )
+    solver: ClassVar[str] = QUADRATIC_FLUX_SOLVER
 
     def __post_init__(self) -> None:
         check_real_param(self, "nu", positive=True)
-        check_real_param(self, "length", positive=True)
-        check_grid_size(self, "n_x")
+        self._check_grid()
 
     @property
     def default_dt(self) -> float:
@@ -105,16 +97,4 @@ class Burgers1D(SpectralPDE1D):
 
     def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         k = rfft_wavenumbers(self.n_x, self.length)
-        kd = rfft_wavenumbers(self.n_x, self.length, odd=True)
-        mask = dealias_mask(self.n_x)
-        cdtype = complex_dtype(dtype)
-        # Purely imaginary / purely real coefficients keep the products batch-invariant.
-        mask_c = mask.to(device=device, dtype=cdtype)
-        flux = (-0.5j * kd * mask).to(device=device, dtype=cdtype)
-        n_x = self.n_x
-
-        def nonlinear(v: torch.Tensor) -> torch.Tensor:
-            u = irfft(v * mask_c, n_x)
-            return flux * rfft(u * u)
-
-        return ETDRK4(-self.nu * k**2, nonlinear)
+        return ETDRK4(-self.nu * k**2, quadratic_flux(self.n_x, self.length, 1.0, dtype, device))

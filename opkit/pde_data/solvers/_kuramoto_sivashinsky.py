@@ -12,12 +12,9 @@ import torch
 from ._base import SpectralPDE1D
 from ._spectral import (
     ETDRK4,
-    check_grid_size,
+    QUADRATIC_FLUX_SOLVER,
     check_real_param,
-    complex_dtype,
-    dealias_mask,
-    irfft,
-    rfft,
+    quadratic_flux,
     rfft_wavenumbers,
 )
 
@@ -92,15 +89,10 @@ class KuramotoSivashinsky1D(SpectralPDE1D):
     gamma: float = 1.0
 
     name: ClassVar[str] = "ks"
-    field: ClassVar[str] = "u"
-    solver: ClassVar[str] = (
-        "Fourier pseudo-spectral + ETDRK4 (Kassam-Trefethen contour coefficients), "
-        "2/3-rule dealiasing of the u u_x term"
-    )
+    solver: ClassVar[str] = QUADRATIC_FLUX_SOLVER
 
     def __post_init__(self) -> None:
-        check_real_param(self, "length", positive=True)
-        check_grid_size(self, "n_x")
+        self._check_grid()
         check_real_param(self, "alpha")
         check_real_param(self, "beta", positive=True)
         check_real_param(self, "gamma", positive=True)
@@ -123,18 +115,8 @@ class KuramotoSivashinsky1D(SpectralPDE1D):
 
     def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         k = rfft_wavenumbers(self.n_x, self.length)
-        kd = rfft_wavenumbers(self.n_x, self.length, odd=True)
-        mask = dealias_mask(self.n_x)
-        cdtype = complex_dtype(dtype)
-        mask_c = mask.to(device=device, dtype=cdtype)
-        flux = (-0.5j * self.alpha * kd * mask).to(device=device, dtype=cdtype)
-        n_x = self.n_x
-
-        def nonlinear(v: torch.Tensor) -> torch.Tensor:
-            u = irfft(v * mask_c, n_x)
-            return flux * rfft(u * u)
-
-        return ETDRK4(self.beta * k**2 - self.gamma * k**4, nonlinear)
+        flux = quadratic_flux(self.n_x, self.length, self.alpha, dtype, device)
+        return ETDRK4(self.beta * k**2 - self.gamma * k**4, flux)
 
     def solve(
         self,
@@ -167,4 +149,4 @@ class KuramotoSivashinsky1D(SpectralPDE1D):
             raise TypeError(f"`burn_in` must be a real number >= 0, got {burn_in!r}.")
         if not (math.isfinite(burn_in) and burn_in >= 0):
             raise ValueError(f"`burn_in` must be finite and >= 0, got {burn_in!r}.")
-        return self._solve(u0, t, dt=dt, progress=progress, burn_in=float(burn_in))
+        return self._checked_solve(u0, t, dt=dt, progress=progress, burn_in=float(burn_in))

@@ -44,7 +44,15 @@ __all__ = [
     "step_progress",
     "check_real_param",
     "check_grid_size",
+    "ETDRK4_SOLVER",
+    "QUADRATIC_FLUX_SOLVER",
+    "quadratic_flux",
 ]
+
+# The scheme of the ETDRK4 solvers, as written to dataset files (before the dealiasing).
+ETDRK4_SOLVER = "Fourier pseudo-spectral + ETDRK4 (Kassam-Trefethen contour coefficients)"
+# ... and of those whose nonlinearity is `quadratic_flux` (Burgers, Kuramoto-Sivashinsky).
+QUADRATIC_FLUX_SOLVER = f"{ETDRK4_SOLVER}, 2/3-rule dealiasing of the u u_x term"
 
 
 def rfft_wavenumbers(n: int, length: float, *, odd: bool = False) -> torch.Tensor:
@@ -381,6 +389,30 @@ class ETDRK4:
                     bar.update()
                 out.append(v)
         return out
+
+
+def quadratic_flux(
+    n_x: int, length: float, scale: float, dtype: torch.dtype, device: torch.device
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``N(v) = -(scale i k / 2) F[u^2]``, the flux ``-scale u u_x`` in Fourier space.
+
+    Dealiased by the 2/3 rule: ``u`` is formed from the modes ``|m| < n_x / 3`` only and
+    ``F[u^2]`` is truncated to the same band (exactly alias-free for the quadratic flux);
+    the Nyquist mode gets the odd-derivative wavenumber 0. ``v`` is the rfft state
+    ``(batch, n_x // 2 + 1)`` in ``dtype``'s complex type on ``device``.
+    """
+    kd = rfft_wavenumbers(n_x, length, odd=True)
+    mask = dealias_mask(n_x)
+    cdtype = complex_dtype(dtype)
+    # Purely imaginary / purely real coefficients keep the products batch-invariant.
+    mask_c = mask.to(device=device, dtype=cdtype)
+    flux = (-0.5j * scale * kd * mask).to(device=device, dtype=cdtype)
+
+    def nonlinear(v: torch.Tensor) -> torch.Tensor:
+        u = irfft(v * mask_c, n_x)
+        return flux * rfft(u * u)
+
+    return nonlinear
 
 
 def step_progress(schedule: list[tuple[int, float]], enabled: bool) -> tqdm:
