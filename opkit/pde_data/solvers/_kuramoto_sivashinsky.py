@@ -49,8 +49,7 @@ class KuramotoSivashinsky1D(SpectralPDE1D):
     spectrum falls exponentially (mode amplitude ~1e-7 of the field at ``k = 5``, 4e-12 at
     ``k = 8``, 1e-16 at ``k = 10``). With 512 points the 2/3 cutoff ``k = 5.3`` truncates
     modes of size 1e-7 and the frames differ from a 2048-point run by ~1e-6; with 1024
-    points (cutoff ``k = 10.7``) the difference is ~1e-9 after 120 time units, at 1.5 times
-    the cost.
+    points (cutoff ``k = 10.7``) the difference is ~1e-9 after 120 time units.
 
     Args:
         length: period of the domain, > 0 (the ``ks`` dataset: ``64 pi``).
