@@ -83,11 +83,13 @@ def build_from_record(rec: Mapping[str, Any], spec: DataSpec) -> tuple[nn.Module
     """The network a config names (``{"class_path", "init_args"}``), sized for ``spec``,
     and its complete record.
 
-    The network gets the settings of ``init_args``; the sizes the data fixes
-    (`DATA_SIZES`, which ``init_args`` must not hold) and the settings it leaves unset
-    (``None``, e.g. DeepONet's ``branch_layers``) come from
-    ``init_args_from_spec(spec, **settings)``, as `build_from_spec` gives them. A class
-    without ``init_args_from_spec`` is built from ``init_args`` alone.
+    ``init_args`` is what LightningCLI parsed: every setting of the constructor, those the
+    config omits at the constructor's defaults (so ``--print_config`` shows what is
+    built). The network gets these settings; the sizes the data fixes (`DATA_SIZES`,
+    which ``init_args`` must not hold) and the settings left unset (``None``, e.g.
+    DeepONet's ``branch_layers``) come from ``init_args_from_spec(spec, **settings)``, as
+    `build_from_spec` gives them. A class without ``init_args_from_spec`` is built from
+    ``init_args`` alone.
 
     Raises:
         ValueError: ``init_args`` sets a size that the data fixes.

@@ -7,8 +7,9 @@ import torch
 import yaml
 
 import opkit
-from opkit._records import class_path
+from opkit._records import class_path, import_class
 from opkit.trainers import OperatorModule
+from opkit.trainers._build import build_from_spec
 from opkit.trainers._cli import make_cli
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
@@ -33,10 +34,11 @@ def test_config_instantiates_and_runs(path, request, tmp_path):
         if (cfg["data"]["init_args"].get("unroll") or 1) > 1:
             # the 12-frame test files hold no 10 + 10 frame windows: unroll over 2 calls
             args += ["--data.init_args.unroll", "2"]
-        inner = cfg["model"]["init_args"]["model"].get("init_args") or {}
-        if path.stem.startswith("ns") and "n_modes" in inner:
+        settings = dict(cfg["model"]["init_args"]["model"].get("init_args") or {})
+        if path.stem.startswith("ns") and "n_modes" in settings:
             # the tiny test file is 16 x 16: keep the paper's modes within its Nyquist limit
             args += ["--model.init_args.model.init_args.n_modes", "6"]
+            settings["n_modes"] = 6
     elif data_cls == "opkit.trainers.ProseDataModule":
         data = request.getfixturevalue("odes_file")
         args += ["--data.init_args.path", str(data), "--data.init_args.batch_size", "4"]
@@ -57,6 +59,11 @@ def test_config_instantiates_and_runs(path, request, tmp_path):
     loss = cli.trainer.callback_metrics.get("train/loss")
     assert loss is not None and torch.isfinite(loss), cli.trainer.callback_metrics
     if isinstance(module, OperatorModule):
+        # the CLI sizes the network for the data as Python's `from_spec` does with the
+        # config's settings (`opkit.fit`)
+        net_cls = import_class(cfg["model"]["init_args"]["model"]["class_path"])
+        reference, _ = build_from_spec(net_cls, dm.spec, **settings)
+        assert _shapes(module.model) == _shapes(reference)
         # the data's description reached the module as a constructor argument, so that
         # Lightning's own checkpoint rebuilds the trained network with `opkit.load`
         assert module.spec == dm.spec
@@ -67,3 +74,7 @@ def test_config_instantiates_and_runs(path, request, tmp_path):
         module.eval()
         with torch.no_grad():
             assert torch.equal(again.module(x[None].float()), module(x[None].float()))
+
+
+def _shapes(net: torch.nn.Module) -> dict:
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
