@@ -12,8 +12,10 @@ Fourier normalisation used in the docstrings: a real field on ``[0, L)`` (or
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
+from typing import ClassVar
 
 import torch
 
@@ -74,8 +76,66 @@ def _fno_sigma(alpha: float, tau: float, d: int) -> float:
     return tau ** (0.5 * (2.0 * alpha - d))
 
 
+class _Sampler1D(abc.ABC):
+    """A law of random fields on the periodic ``[0, length)``: `sample` checks the
+    arguments and casts; subclasses draw in float64 on the CPU (``_draw``)."""
+
+    def sample(
+        self,
+        n_samples: int,
+        n_x: int,
+        *,
+        generator: torch.Generator,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Draw ``n_samples`` fields on ``x_j = j * length / n_x``.
+
+        Args:
+            n_samples: number of fields, >= 1.
+            n_x: grid points, >= 4 (`RandomFourierSeries`: ``> 2 * n_modes``).
+            generator: a CPU ``torch.Generator``; the result depends only on its state.
+            dtype: float32 or float64 (default) of the result.
+            device: where the result goes (default CPU).
+
+        Returns:
+            ``(n_samples, n_x)`` tensor.
+
+        Raises:
+            TypeError / ValueError: bad sizes, a non-CPU generator, a non-float dtype, or
+            (`RandomFourierSeries`) ``n_modes >= n_x / 2``.
+        """
+        _check_sample_args(self, n_samples, {"n_x": n_x}, generator, dtype)
+        field = self._draw(int(n_samples), int(n_x), generator)
+        return field.to(dtype=dtype).to(device)
+
+    @abc.abstractmethod
+    def _draw(self, n_samples: int, n_x: int, generator: torch.Generator) -> torch.Tensor:
+        """``(n_samples, n_x)`` float64 on the CPU, from checked arguments."""
+
+
+class _GRF:
+    """The parameters that `GRF1D` and `GRF2D` share (``alpha``, ``tau``, ``sigma``,
+    ``length``), their checks and the FNO default amplitude."""
+
+    _dim: ClassVar[int]
+    alpha: float
+    tau: float
+    sigma: float | None
+
+    def __post_init__(self) -> None:
+        _check_params(
+            self, ("alpha", "tau", "sigma", "length"), positive=("alpha", "tau", "sigma", "length")
+        )
+
+    @property
+    def amplitude(self) -> float:
+        """The ``sigma`` in use (the FNO default when ``sigma`` is None)."""
+        return self.sigma if self.sigma is not None else _fno_sigma(self.alpha, self.tau, self._dim)
+
+
 @dataclasses.dataclass(frozen=True)
-class GRF1D:
+class GRF1D(_GRF, _Sampler1D):
     r"""Gaussian random field on the periodic ``[0, length)`` with covariance
     ``sigma^2 (-Delta + tau^2 I)^(-alpha)``, as parameterised in the FNO paper and code.
 
@@ -120,15 +180,7 @@ class GRF1D:
     sigma: float | None = None
     length: float = 1.0
 
-    def __post_init__(self) -> None:
-        _check_params(
-            self, ("alpha", "tau", "sigma", "length"), positive=("alpha", "tau", "sigma", "length")
-        )
-
-    @property
-    def amplitude(self) -> float:
-        """The ``sigma`` in use (the FNO default when ``sigma`` is None)."""
-        return self.sigma if self.sigma is not None else _fno_sigma(self.alpha, self.tau, 1)
+    _dim: ClassVar[int] = 1
 
     def mode_variance(self, n_x: int) -> torch.Tensor:
         """``E |u_k|^2`` for the ``rfft`` modes ``k = 0 .. n_x // 2`` (float64, CPU)."""
@@ -138,44 +190,18 @@ class GRF1D:
         var[0] = 0.0
         return var
 
-    def sample(
-        self,
-        n_samples: int,
-        n_x: int,
-        *,
-        generator: torch.Generator,
-        dtype: torch.dtype = torch.float64,
-        device: torch.device | str | None = None,
-    ) -> torch.Tensor:
-        """Draw ``n_samples`` fields on ``x_j = j * length / n_x``.
-
-        Args:
-            n_samples: number of fields, >= 1.
-            n_x: grid points, >= 4.
-            generator: a CPU ``torch.Generator``; the result depends only on its state.
-            dtype: float32 or float64 (default) of the result.
-            device: where the result goes (default CPU).
-
-        Returns:
-            ``(n_samples, n_x)`` tensor.
-
-        Raises:
-            TypeError / ValueError: bad sizes, a non-CPU generator, or a non-float dtype.
-        """
-        _check_sample_args(self, n_samples, {"n_x": n_x}, generator, dtype)
-        n_x = int(n_x)
+    def _draw(self, n_samples: int, n_x: int, generator: torch.Generator) -> torch.Tensor:
         var = self.mode_variance(n_x)
         # Full-spectrum variances (negative k mirror positive k) in fftfreq order.
         k = torch.fft.fftfreq(n_x, d=1.0 / n_x, dtype=torch.float64).abs().long()
         std = var[k].sqrt()
         noise = torch.randn(n_samples, n_x, 2, generator=generator, dtype=torch.float64)
         coeff = torch.complex(noise[..., 0], noise[..., 1]) * std
-        field = torch.fft.ifft(coeff, dim=-1).real * n_x
-        return field.to(dtype=dtype).to(device)
+        return torch.fft.ifft(coeff, dim=-1).real * n_x
 
 
 @dataclasses.dataclass(frozen=True)
-class GRF2D:
+class GRF2D(_GRF):
     r"""Gaussian random field on the periodic square ``[0, length)^2`` with covariance
     ``sigma^2 (-Delta + tau^2 I)^(-alpha)``, as parameterised in the FNO paper and code.
 
@@ -219,15 +245,7 @@ class GRF2D:
     sigma: float | None = None
     length: float = 1.0
 
-    def __post_init__(self) -> None:
-        _check_params(
-            self, ("alpha", "tau", "sigma", "length"), positive=("alpha", "tau", "sigma", "length")
-        )
-
-    @property
-    def amplitude(self) -> float:
-        """The ``sigma`` in use (the FNO default when ``sigma`` is None)."""
-        return self.sigma if self.sigma is not None else _fno_sigma(self.alpha, self.tau, 2)
+    _dim: ClassVar[int] = 2
 
     def mode_variance(self, n_x: int, n_y: int | None = None) -> torch.Tensor:
         """``E |u_k|^2`` on the full ``fft`` grid, ``(n_x, n_y)`` float64 in fftfreq order."""
@@ -276,7 +294,7 @@ class GRF2D:
 
 
 @dataclasses.dataclass(frozen=True)
-class RandomFourierSeries:
+class RandomFourierSeries(_Sampler1D):
     r"""Random trigonometric polynomial on the periodic ``[0, length)``.
 
         ``u(x) = (amplitude / sqrt(Z)) sum_{m=1}^{n_modes} m^(-decay)
@@ -331,33 +349,7 @@ class RandomFourierSeries:
         var[1 : self.n_modes + 1] = self._weights().square() / 2
         return var
 
-    def sample(
-        self,
-        n_samples: int,
-        n_x: int,
-        *,
-        generator: torch.Generator,
-        dtype: torch.dtype = torch.float64,
-        device: torch.device | str | None = None,
-    ) -> torch.Tensor:
-        """Draw ``n_samples`` series on ``x_j = j * length / n_x``.
-
-        Args:
-            n_samples: number of fields, >= 1.
-            n_x: grid points, ``> 2 * n_modes``.
-            generator: a CPU ``torch.Generator``; the result depends only on its state.
-            dtype: float32 or float64 (default) of the result.
-            device: where the result goes (default CPU).
-
-        Returns:
-            ``(n_samples, n_x)`` tensor.
-
-        Raises:
-            TypeError / ValueError: bad sizes, ``n_modes >= n_x / 2``, a non-CPU generator,
-            or a non-float dtype.
-        """
-        _check_sample_args(self, n_samples, {"n_x": n_x}, generator, dtype)
-        n_x = int(n_x)
+    def _draw(self, n_samples: int, n_x: int, generator: torch.Generator) -> torch.Tensor:
         if 2 * self.n_modes >= n_x:
             raise ValueError(
                 f"RandomFourierSeries.sample: `n_modes` (={self.n_modes}) must be < n_x / 2 "
@@ -370,5 +362,4 @@ class RandomFourierSeries:
         coeff[:, 1 : self.n_modes + 1] = torch.complex(ab[..., 0], -ab[..., 1]) * (
             self._weights() * (n_x / 2)
         )
-        field = torch.fft.irfft(coeff, n=n_x, dim=-1)
-        return field.to(dtype=dtype).to(device)
+        return torch.fft.irfft(coeff, n=n_x, dim=-1)

@@ -13,10 +13,16 @@ from typing import Any
 import h5py
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from ._odes import ODE_SYSTEMS
-from ._store import SPLIT_CODES, STATUS_OK, DatasetFileError, read_header
+from ._store import (
+    DatasetFileError,
+    ProcessLocalFile,
+    check_split,
+    kept_positions,
+    read_header,
+)
+from ._torch_datasets import FileDataset
 
 __all__ = ["ODETrajectories"]
 
@@ -35,7 +41,7 @@ def _probability(name: str, value: Any) -> float:
     return float(value)
 
 
-class ODETrajectories(Dataset):
+class ODETrajectories(FileDataset):
     """PROSE items from an ``odes`` file (:func:`opkit.generate` ``("odes", ...)``).
 
     Item ``i`` (the ``i``-th kept sample of the split; ``sample_index[i]`` is its global
@@ -115,10 +121,7 @@ class ODETrajectories(Dataset):
         n_input: int | None = None,
         noise_target: bool = False,
     ):
-        if split is not None and split not in SPLIT_CODES:
-            raise ValueError(
-                f"`split` must be one of {list(SPLIT_CODES)} or None (all splits), got {split!r}."
-            )
+        check_split(split)
         if not isinstance(noise, (int, float)) or isinstance(noise, bool) or not noise >= 0:
             raise ValueError(f"`noise` must be a non-negative number (0.02 = 2 %), got {noise!r}.")
         self.noise = float(noise)
@@ -136,13 +139,10 @@ class ODETrajectories(Dataset):
             )
         self.families: list[str] = json.loads(header["families"])
         self.param_names: dict[str, list[str]] = json.loads(header["param_names"])
-        self.path = str(path)
+        self._h5 = ProcessLocalFile(path)
         self.split = split
         with h5py.File(self.path, "r") as f:
-            keep = f["status"][:] == STATUS_OK
-            if split is not None:
-                keep &= f["split"][:] == SPLIT_CODES[split]
-            self.positions = np.flatnonzero(keep)
+            self.positions = kept_positions(f, split)
             self.sample_index = f["sample"][:][self.positions]
             self.t = torch.from_numpy(f["t"][:].astype(np.float32))
             self._family = f["family"][:][self.positions].astype(np.int64)
@@ -157,8 +157,6 @@ class ODETrajectories(Dataset):
         self.n_input = int(n_input)
         self._clean_in: dict[int, list[str]] = {}
         self._systems: dict[int, list[Any]] = {}
-        self._file: h5py.File | None = None
-        self._pid: int | None = None
 
     # ---------------------------------------------------------------- plumbing
     def __len__(self) -> int:
@@ -170,35 +168,11 @@ class ODETrajectories(Dataset):
             raise ValueError(f"`epoch` must be a non-negative integer, got {epoch!r}.")
         self.epoch = int(epoch)
 
-    def _handle(self) -> h5py.File:
-        pid = os.getpid()
-        if self._file is None or self._pid != pid:
-            self._file = h5py.File(self.path, "r")  # one handle per process (fork-safe)
-            self._pid = pid
-        return self._file
-
-    def close(self) -> None:
-        """Close this process's file handle (it reopens on the next access)."""
-        if self._file is not None and self._pid == os.getpid():
-            self._file.close()
-        self._file = self._pid = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_file"] = state["_pid"] = None
-        return state
-
-    def __enter__(self) -> ODETrajectories:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # ---------------------------------------------------------------- items
     def _read(self, i: int) -> np.ndarray:
         where = f"sample {int(self.sample_index[i])} of {self.path!r}"
         try:
-            u = np.asarray(self._handle()["u"][int(self.positions[i])], np.float32)
+            u = np.asarray(self._h5.get()["u"][int(self.positions[i])], np.float32)
         except OSError as err:
             raise DatasetFileError(
                 f"cannot read {where}: {err} -- the stored bytes are damaged (their checksum "
@@ -236,10 +210,8 @@ class ODETrajectories(Dataset):
         return symbolic.encode(system, placeholders=True)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        n = len(self)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} out of range for {n} items.")
-        i = int(i) % n
+        self._check_index(i)
+        i = int(i) % len(self)
         u = torch.from_numpy(self._read(i))
         dim = int(self._dim[i])
         if self.noise > 0:

@@ -311,6 +311,57 @@ def _open_unlocked(path: Path) -> h5py.File:
         return h5py.File(path, "r", locking=False)
 
 
+class ProcessLocalFile:
+    """A read-only h5py handle of ``path``, opened on first use, one per process.
+
+    A handle inherited through ``fork`` belongs to the parent and is never used or closed
+    here; pickling (to ``spawn`` workers) drops the handle. So DataLoader workers never
+    share an HDF5 handle.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether this process holds an open handle."""
+        return self._file is not None and self._pid == os.getpid()
+
+    def get(self) -> h5py.File:
+        """This process's handle (opened now if needed)."""
+        if not self.is_open:
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._file  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Close this process's handle (it reopens on the next `get`)."""
+        if self.is_open:
+            self._file.close()  # type: ignore[union-attr]
+        self._file = self._pid = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_file": None, "_pid": None}
+
+
+def check_split(split: str | None) -> None:
+    """Raise unless ``split`` is ``"train"``, ``"val"``, ``"test"`` or None."""
+    if split is not None and split not in SPLIT_CODES:
+        raise ValueError(
+            f"`split` must be one of {list(SPLIT_CODES)} or None (all splits), got {split!r}."
+        )
+
+
+def kept_positions(f: h5py.File, split: str | None) -> np.ndarray:
+    """Row positions of the samples with ``status == 0`` (in ``split``, if given)."""
+    keep = f["status"][:] == STATUS_OK
+    if split is not None:
+        keep &= f["split"][:] == SPLIT_CODES[split]
+    return np.flatnonzero(keep)
+
+
 def read_header(path: str | os.PathLike, *, allow_partial: bool = False) -> dict[str, Any]:
     """Validate that ``path`` is an opkit dataset and return its global attributes.
 

@@ -18,7 +18,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import h5py
 import numpy as np
@@ -28,7 +28,13 @@ from torch.utils.data import Dataset
 
 from .._checks import check_int
 from ._spec import DataSpec
-from ._store import SPLIT_CODES, STATUS_OK, DatasetFileError, read_header
+from ._store import (
+    DatasetFileError,
+    ProcessLocalFile,
+    check_split,
+    kept_positions,
+    read_header,
+)
 
 __all__ = ["OperatorPairs", "FrameWindows", "data_spec"]
 
@@ -37,10 +43,7 @@ class _SampleReader:
     """The file, its kept samples, and one lazily opened h5py handle per process."""
 
     def __init__(self, path: str | os.PathLike, split: str | None):
-        if split is not None and split not in SPLIT_CODES:
-            raise ValueError(
-                f"`split` must be one of {list(SPLIT_CODES)} or None (all splits), got {split!r}."
-            )
+        check_split(split)
         header = read_header(path)
         self.path = str(path)
         self.split = split
@@ -48,16 +51,11 @@ class _SampleReader:
         self.shape: tuple[int, ...] = header["shape"]  # (sample, t, *spatial)
         self.lengths = header.get("lengths")
         with h5py.File(self.path, "r") as f:
-            status = f["status"][:]
-            keep = status == STATUS_OK
-            if split is not None:
-                keep &= f["split"][:] == SPLIT_CODES[split]
-            self.positions = np.flatnonzero(keep)
+            self.positions = kept_positions(f, split)
             self.sample_index = f["sample"][:][self.positions]
             self.t = f["t"][:]
             self.coords = {d: f[d][:] for d in ("x", "y") if d in f}
-        self._file: h5py.File | None = None
-        self._pid: int | None = None
+        self.h5 = ProcessLocalFile(self.path)
 
     @property
     def n_t(self) -> int:
@@ -66,15 +64,6 @@ class _SampleReader:
     @property
     def spatial_shape(self) -> tuple[int, ...]:
         return tuple(self.shape[2:])
-
-    def _handle(self) -> h5py.File:
-        pid = os.getpid()
-        if self._file is None or self._pid != pid:
-            # A handle inherited through fork belongs to the parent; never use or close it
-            # here -- open this process's own.
-            self._file = h5py.File(self.path, "r")
-            self._pid = pid
-        return self._file
 
     def _sample_name(self, position: int) -> str:
         return f"sample {int(self._sample_at(position))} of {self.path!r}"
@@ -85,7 +74,7 @@ class _SampleReader:
 
     def read(self, rows: Any, frames: Any = slice(None)) -> np.ndarray:
         """Raw field values ``(n_fields, *f[rows, frames].shape)``; a damaged chunk raises."""
-        f = self._handle()
+        f = self.h5.get()
         try:
             return np.stack([np.asarray(f[name][rows, frames]) for name in self.fields])
         except OSError as err:
@@ -133,17 +122,6 @@ class _SampleReader:
             bad += [int(self.sample_index[start + j]) for j in np.flatnonzero(~finite[rows - lo])]
         return bad
 
-    def close(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
-            self._file.close()
-        self._file = self._pid = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Pickled to spawned workers without a handle: each opens its own.
-        state = dict(self.__dict__)
-        state["_file"] = state["_pid"] = None
-        return state
-
 
 def _frame_index(name: str, value: Any, n_t: int) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
@@ -156,7 +134,35 @@ def _frame_index(name: str, value: Any, n_t: int) -> int:
     return int(value) % n_t
 
 
-class OperatorPairs(Dataset):
+class FileDataset(Dataset):
+    """What the torch Datasets over one opkit file share (`OperatorPairs`, `FrameWindows`,
+    `ODETrajectories`): the per-process handle ``_h5``, the index check and the context
+    manager that closes the handle."""
+
+    _h5: ProcessLocalFile
+
+    @property
+    def path(self) -> str:
+        """The dataset file."""
+        return self._h5.path
+
+    def _check_index(self, i: int) -> None:
+        n = len(self)  # type: ignore[arg-type]
+        if not -n <= i < n:
+            raise IndexError(f"index {i} out of range for {n} items.")
+
+    def close(self) -> None:
+        """Close this process's file handle (it reopens on the next access)."""
+        self._h5.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class OperatorPairs(FileDataset):
     """Pairs ``(u(t_in), u(t_out))`` of each kept sample: an operator-learning map.
 
     Args:
@@ -184,13 +190,10 @@ class OperatorPairs(Dataset):
         output_frame: int = -1,
     ):
         self._reader = _SampleReader(path, split)
+        self._h5 = self._reader.h5
         n_t = self._reader.n_t
         self.input_frame = _frame_index("input_frame", input_frame, n_t)
         self.output_frame = _frame_index("output_frame", output_frame, n_t)
-
-    @property
-    def path(self) -> str:
-        return self._reader.path
 
     @property
     def sample_index(self) -> np.ndarray:
@@ -200,9 +203,7 @@ class OperatorPairs(Dataset):
         return len(self._reader.positions)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        n = len(self)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} out of range for {n} items.")
+        self._check_index(i)
         position = int(self._reader.positions[i])
         both = self._reader.frames(position, sorted({self.input_frame, self.output_frame}))
         n_fields = len(self._reader.fields)
@@ -212,18 +213,8 @@ class OperatorPairs(Dataset):
             return first, last
         return last, first
 
-    def close(self) -> None:
-        """Close this process's file handle (it reopens on the next access)."""
-        self._reader.close()
 
-    def __enter__(self) -> OperatorPairs:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class FrameWindows(Dataset):
+class FrameWindows(FileDataset):
     """Sliding windows over each kept trajectory, for autoregressive training.
 
     Window ``j`` of a trajectory starts at frame ``s = j * stride``; its input is frames
@@ -260,6 +251,7 @@ class FrameWindows(Dataset):
         self.out_frames = check_int("out_frames", out_frames)
         self.stride = check_int("stride", stride)
         self._reader = _SampleReader(path, split)
+        self._h5 = self._reader.h5
         n_t = self._reader.n_t
         if self.in_frames + self.out_frames > n_t:
             raise ValueError(
@@ -267,10 +259,6 @@ class FrameWindows(Dataset):
                 f"frames do not fit in trajectories of {n_t} frames; ask for fewer frames."
             )
         self.n_windows = (n_t - self.in_frames - self.out_frames) // self.stride + 1
-
-    @property
-    def path(self) -> str:
-        return self._reader.path
 
     def __len__(self) -> int:
         return len(self._reader.positions) * self.n_windows
@@ -281,10 +269,8 @@ class FrameWindows(Dataset):
         return int(self._reader.sample_index[sample]), window * self.stride
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        n = len(self)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} out of range for {n} items.")
-        sample, window = divmod(i % n, self.n_windows)
+        self._check_index(i)
+        sample, window = divmod(i % len(self), self.n_windows)
         start = window * self.stride
         k, m = self.in_frames, self.out_frames
         frames = self._reader.frames(
@@ -292,16 +278,6 @@ class FrameWindows(Dataset):
         )
         split_at = k * len(self._reader.fields)
         return frames[:split_at], frames[split_at:]
-
-    def close(self) -> None:
-        """Close this process's file handle (it reopens on the next access)."""
-        self._reader.close()
-
-    def __enter__(self) -> FrameWindows:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _uniform_step(t: np.ndarray) -> float | None:

@@ -147,11 +147,11 @@ def test_pickling_drops_the_handle(heat_file, field):
     ds = FrameWindows(heat_file, in_frames=1, out_frames=1)
     ds[0]
     clone = pickle.loads(pickle.dumps(ds))
-    assert clone._reader._file is None
+    assert not clone._reader.h5.is_open
     np.testing.assert_array_equal(clone[3][1].numpy(), field[0, 4:5])
     with OperatorPairs(heat_file) as pairs:
         pairs[0]
-    assert pairs._reader._file is None
+    assert not pairs._reader.h5.is_open
 
 
 def test_two_dimensional_items(tmp_path):
