@@ -172,9 +172,8 @@ class OperatorDataModule(L.LightningDataModule):
         """Once per split: refuse samples marked ok that hold NaN/Inf, naming them."""
         if split in self._checked:
             return
-        reader = OperatorPairs(self.path, split=split)._reader
-        bad = reader.nonfinite_samples()
-        reader.close()
+        with OperatorPairs(self.path, split=split) as pairs:
+            bad = pairs._reader.nonfinite_samples()
         if bad:
             shown = bad if len(bad) <= 20 else [*bad[:20], "..."]
             raise DatasetFileError(
