@@ -189,7 +189,7 @@ def recipe_matches(
         header = read_header(path)
     except (DatasetFileError, FileNotFoundError):
         return False
-    request = _Request(n_samples, path, seed, None, None, None, True, None)
+    request = _Request(n_samples, path, seed, overwrite=True)
     plan = _plan(name, request, size=size, overrides={}, params=params)
     stored = header.get("recipe")
     return isinstance(stored, dict) and stored == json.loads(canonical(plan.recipe_json))
@@ -223,11 +223,11 @@ class _Request:
     n_samples: Any
     out: Any
     seed: Any
-    batch_size: Any
-    shard: Any
-    device: Any
-    overwrite: bool
-    splits: Any
+    batch_size: Any = None
+    shard: Any = None
+    device: Any = None
+    overwrite: bool = False
+    splits: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
