@@ -365,7 +365,7 @@ def test_generate_refuses_a_file_larger_than_the_free_space(tmp_path, monkeypatc
 
 
 def test_cached_files_are_checked_against_their_recipe(tmp_path):
-    from opkit.pde_data._generate import recipe_matches
+    from opkit.pde_data import recipe_matches
 
     path = _tiny(tmp_path / "b.h5", seed=3)
     assert recipe_matches(path, "burgers", 4, seed=3, n_x=64)
