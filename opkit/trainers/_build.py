@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import pydoc
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from .._records import import_class, record
+from .._records import record
 from ..pde_data import DataSpec
 
 __all__ = ["DATA_SIZES", "NetworkFactory", "build_from_record", "build_from_spec", "spec_init_args"]
@@ -93,9 +94,14 @@ def build_from_record(rec: Mapping[str, Any], spec: DataSpec) -> tuple[nn.Module
 
     Raises:
         ValueError: ``init_args`` sets a size that the data fixes.
-        TypeError: a class that is not an ``nn.Module``, or arguments it does not take.
+        TypeError: ``class_path`` names no ``nn.Module`` class, or arguments it does not
+            take.
     """
-    model_cls = import_class(rec["class_path"], base=nn.Module, what="model class")
+    # The class was imported when LightningCLI parsed the config: any package may hold it
+    # (the allow-list of `opkit.load` guards files, not configs).
+    model_cls = pydoc.locate(rec["class_path"])
+    if not (isinstance(model_cls, type) and issubclass(model_cls, nn.Module)):
+        raise TypeError(f"{rec['class_path']!r} does not name an nn.Module class.")
     settings = dict(rec.get("init_args") or {})
     fixed = sorted(DATA_SIZES & settings.keys())
     if fixed:
