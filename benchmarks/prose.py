@@ -222,6 +222,13 @@ def markdown(res: dict) -> str:
         f"{_fmt(p.get('vector_field_rel_l2_median'))} | | "
         f"{_fmt(p.get('constrained_vector_field_rel_l2_median'))} |"
     )
+    for name, key in (
+        ("greedy", "invalid_reasons"),
+        ("constrained", "constrained_invalid_reasons"),
+    ):
+        if key in p:
+            why = ", ".join(f"{r} {k}" for r, k in p[key].items()) or "none"
+            lines += ["", f"Invalid expressions ({name}, clean inputs), by reason: {why}."]
     lines += [
         "",
         "PROSE under other inputs (same trained model):",

@@ -52,6 +52,7 @@ __all__ = [
     "is_prose_checkpoint",
     "trivial_prose_baseline",
     "FORMAT",
+    "INVALID_REASONS",
 ]
 
 FORMAT = "opkit.trained-prose"
@@ -768,28 +769,51 @@ def fit_prose(
 
 
 # -- evaluation -----------------------------------------------------------------------------
+#: Why a decoded system is not valid, in the order they are checked.
+INVALID_REASONS = ("no_eos", "syntax", "components", "other", "non_finite")
+
+
 def _vector_field_errors(
-    tokens: list[list[str]], targets: torch.Tensor, dims: torch.Tensor, *, generator, n_points
-) -> tuple[list[bool], list[float]]:
-    """Validity and vector-field relative L2 of decoded systems against the true ones."""
-    valid, errors = [], []
-    for toks, target, d in zip(tokens, targets.tolist(), dims.tolist()):
+    tokens: list[list[str]],
+    ended: list[bool],
+    targets: torch.Tensor,
+    dims: torch.Tensor,
+    *,
+    generator,
+    n_points,
+) -> tuple[list[str], list[float]]:
+    """Per decoded system: ``"valid"`` or the reason it is not (`INVALID_REASONS`: no
+    ``<EOS>`` within ``max_len``, a `TokenError` (arity, float, stray token), the wrong
+    number of components or a variable beyond them, another `ValueError` such as a
+    ``<PLACEHOLDER>`` left in it, non-finite values), and the vector-field relative L2
+    against the true system (NaN unless valid)."""
+    reasons, errors = [], []
+    for toks, eos, target, d in zip(tokens, ended, targets.tolist(), dims.tolist()):
         u = (torch.rand(n_points, d, generator=generator, dtype=torch.float64) * 10) - 5
         true = symbolic.vector_field(symbolic.from_ids(_ids(target)))(u)
+        reason = "valid"
         try:
             f = symbolic.vector_field(toks)
             if f.n_components != d or f.n_variables > d:
-                raise ValueError("wrong number of components")
-            pred = f(u)
-            ok = bool(torch.isfinite(pred).all())
-        except (symbolic.TokenError, ValueError, ZeroDivisionError):
-            ok = False
-        valid.append(ok)
-        if ok:
+                reason = "components"
+            else:
+                pred = f(u)
+                if not bool(torch.isfinite(pred).all()):
+                    reason = "non_finite"
+        except symbolic.TokenError:
+            reason = "syntax"
+        except ValueError:
+            reason = "other"
+        except ZeroDivisionError:
+            reason = "non_finite"
+        if not eos:  # the cut sequence may still parse: it was not finished
+            reason = "no_eos"
+        reasons.append(reason)
+        if reason == "valid":
             errors.append(float((pred - true).norm() / true.norm().clamp_min(1e-30)))
         else:
             errors.append(float("nan"))
-    return valid, errors
+    return reasons, errors
 
 
 def _summary(values: list[float], families: list[str], name: str) -> dict[str, Any]:
@@ -862,9 +886,11 @@ def evaluate_prose(
     Returns:
         ``dict`` with ``rel_l2``, ``rel_l2_median``, ``rel_l2_per_family``,
         ``baseline_rel_l2`` (last observed value held) and its median and per family,
-        ``valid_fraction``, ``valid_fraction_per_family``, ``vector_field_rel_l2`` (mean,
-        median, per family) for ``clean``; the same keys prefixed ``noisy/``,
-        ``corrupted/``, ``no_symbols/``; ``n_samples`` and ``split``.
+        ``valid_fraction``, ``valid_fraction_per_family``, ``invalid_reasons`` (counts of
+        `INVALID_REASONS`: ``no_eos``, ``syntax``, ``components``, ``other``,
+        ``non_finite``), ``vector_field_rel_l2`` (mean, median, per family) for ``clean``;
+        the same keys prefixed ``noisy/``, ``corrupted/``, ``no_symbols/``; ``n_samples``
+        and ``split``.
 
     Raises:
         ValueError: unknown split, variant or decoder.
@@ -900,7 +926,7 @@ def evaluate_prose(
         prefix = "" if variant == "clean" else f"{variant}/"
         gens = {name: torch.Generator().manual_seed(seed) for name in decoders}
         rel, base, fams = [], [], []
-        valid: dict[str, list[bool]] = defaultdict(list)
+        reasons: dict[str, list[str]] = defaultdict(list)
         vf: dict[str, list[float]] = defaultdict(list)
         loaders = zip(dm.loader(clean), dm.loader(sources[variant]))
         for ref, batch in loaders:
@@ -923,20 +949,23 @@ def evaluate_prose(
                     constrained=name == "constrained", dim=batch["dim"],
                 )  # fmt: skip
                 tokens, _ = _decode_rows(ids.cpu())
-                ok, err = _vector_field_errors(
-                    tokens, ref["target"], ref["dim"], generator=gens[name], n_points=n_points
-                )
-                valid[name] += ok
+                why, err = _vector_field_errors(
+                    tokens, ids.eq(net.eos_id).any(1).tolist(), ref["target"], ref["dim"],
+                    generator=gens[name], n_points=n_points,
+                )  # fmt: skip
+                reasons[name] += why
                 vf[name] += err
         for k, v in _summary(rel, fams, "rel_l2").items():
             out[prefix + k] = v
         if variant == "clean":
             out.update(_summary(base, fams, "baseline_rel_l2"))
-        for name in valid:
+        for name, why in reasons.items():
             key = prefix + ("" if name == "greedy" else f"{name}_")
-            out[key + "valid_fraction"] = sum(valid[name]) / len(valid[name])
+            valid = [r == "valid" for r in why]
+            out[key + "valid_fraction"] = sum(valid) / len(valid)
+            out[key + "invalid_reasons"] = {r: why.count(r) for r in INVALID_REASONS}
             per: dict[str, list[bool]] = defaultdict(list)
-            for ok, fam in zip(valid[name], fams):
+            for ok, fam in zip(valid, fams):
                 per[fam].append(ok)
             out[key + "valid_fraction_per_family"] = {
                 f: sum(x) / len(x) for f, x in sorted(per.items())

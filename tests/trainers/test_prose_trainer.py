@@ -15,6 +15,7 @@ from opkit.models import PROSE
 from opkit.trainers import ProseModule, TrainedProse
 from opkit.trainers._prose import (
     _pad,
+    _vector_field_errors,
     collate_prose,
     is_prose_checkpoint,
     load_prose,
@@ -91,6 +92,31 @@ def test_loss_is_six_relative_squared_l2_plus_cross_entropy():
     torch.testing.assert_close(out["loss"], 6 * rel2 + ce, rtol=1e-5, atol=1e-5)
     only = ProseModule(PROSE(operator_only=True, **TINY)).losses(batch)
     assert "symbol_loss" not in only and torch.isclose(only["loss"], 6 * only["data_loss"])
+
+
+def test_decoded_systems_are_classified_and_scored_against_the_truth():
+    """Each decoded system is valid or gets the first reason it is not; a valid one's
+    vector-field error is the relative L2 at the drawn points (here 0.1 / 1 exactly: the
+    decoded system is 1.1 times the true one)."""
+    target = _pad([symbolic.to_ids(symbolic.encode([sympy.Symbol("u_1"), sympy.Integer(2)]))])
+    decoded = {
+        "valid": "mul + N110 E-2 u_1 | mul + N110 E-2 2",
+        "syntax": "add u_0 | 1",
+        "components": "u_0",
+        "other": "<PLACEHOLDER> | u_0",
+        "non_finite": "inv 0 | u_1",
+        "no_eos": "u_1 | 2",
+    }
+    tokens = [text.split() for text in decoded.values()]
+    ended = [name != "no_eos" for name in decoded]
+    n = len(tokens)
+    reasons, errors = _vector_field_errors(
+        tokens, ended, target.expand(n, -1), torch.full((n,), 2),
+        generator=torch.Generator().manual_seed(0), n_points=50,
+    )  # fmt: skip
+    assert reasons == list(decoded)
+    assert errors[0] == pytest.approx(0.1, rel=1e-12)
+    assert all(math.isnan(e) for e in errors[1:])
 
 
 def test_inverse_sqrt_schedule():
