@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+import torch
 from lightning.pytorch.callbacks import Timer
 
-__all__ = ["budget_spent", "timer_of", "warmup_cosine"]
+__all__ = [
+    "as_seconds",
+    "budget_spent",
+    "timer_of",
+    "warmup_cosine",
+    "module_progress",
+    "adam",
+    "stepwise_schedule",
+]
+
+
+def as_seconds(max_time) -> float | None:
+    """A ``max_time`` budget (seconds > 0, a ``datetime.timedelta`` or ``None``) in seconds.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if max_time is None:
+        return None
+    if isinstance(max_time, _dt.timedelta):
+        return max_time.total_seconds()
+    if isinstance(max_time, (int, float)) and not isinstance(max_time, bool) and max_time > 0:
+        return float(max_time)
+    raise ValueError(f"`max_time` must be seconds (> 0) or a datetime.timedelta, got {max_time!r}.")
 
 
 def timer_of(trainer) -> Timer | None:
@@ -54,3 +79,24 @@ def warmup_cosine(progress: Callable[[], float], warmup: float) -> Callable[[int
         return 0.5 * (1.0 + math.cos(math.pi * min(q, 1.0))) + 1e-3
 
     return factor
+
+
+def module_progress(module) -> Callable[[], float]:
+    """``progress()`` of a LightningModule: the fraction of its trainer's budget spent
+    (`budget_spent`), 0 while no trainer is attached."""
+    return lambda: budget_spent(module.trainer) if module._trainer is not None else 0.0
+
+
+def adam(
+    params: Iterable[torch.nn.Parameter], *, optimizer: str, lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    """``torch.optim.AdamW`` (``optimizer="adamw"``) or ``Adam`` (anything else)."""
+    cls = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=lr, weight_decay=weight_decay)
+
+
+def stepwise_schedule(opt: torch.optim.Optimizer, factor: Callable[[int], float]) -> dict:
+    """What ``configure_optimizers`` returns for ``LambdaLR(opt, factor)`` stepped every
+    optimiser step."""
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

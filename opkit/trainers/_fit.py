@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
 from ..pde_data import open_dataset
+from ._budget import as_seconds
 from ._build import build_from_spec
 from ._callbacks import FiniteLossGuard, PredictionPlot, atomic_checkpoints, last_checkpoint
 from ._console import RunProgressBar
@@ -25,16 +26,6 @@ from ._trained import TrainedOperator
 __all__ = ["fit"]
 
 DEFAULT_MAX_EPOCHS = 100
-
-
-def _seconds(max_time) -> float | None:
-    if max_time is None:
-        return None
-    if isinstance(max_time, _dt.timedelta):
-        return max_time.total_seconds()
-    if isinstance(max_time, (int, float)) and max_time > 0:
-        return float(max_time)
-    raise ValueError(f"`max_time` must be seconds (> 0) or a datetime.timedelta, got {max_time!r}.")
 
 
 def fit(
@@ -109,7 +100,7 @@ def fit(
     """
     if max_epochs is not None and (not isinstance(max_epochs, int) or max_epochs < 1):
         raise ValueError(f"`max_epochs` must be a positive int, got {max_epochs!r}.")
-    seconds = _seconds(max_time)
+    seconds = as_seconds(max_time)
     if resume is not None and not Path(resume).is_file():
         raise FileNotFoundError(
             f"`resume` ({str(resume)!r}) does not exist; pass the last.ckpt that the "

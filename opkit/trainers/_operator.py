@@ -13,7 +13,7 @@ from torch import nn
 from .._records import jsonable
 from ..models.layers import rollout
 from ..pde_data import DataSpec
-from ._budget import budget_spent, warmup_cosine
+from ._budget import adam, module_progress, stepwise_schedule, warmup_cosine
 from ._build import NetworkFactory, build_from_record
 from ._metrics import as_frames, reduction, relative_l2, score
 from ._normalizer import FieldNormalizer
@@ -229,20 +229,14 @@ class OperatorModule(L.LightningModule):
         return self(x)
 
     # -- optimisation ------------------------------------------------------------------
-    def _progress(self) -> float:
-        """Fraction of the training budget spent (steps or wall-clock, whichever is ahead)."""
-        return budget_spent(self.trainer) if self._trainer is not None else 0.0
-
     def configure_optimizers(self):
         hp = self.hparams
-        opt_cls = torch.optim.AdamW if hp.optimizer == "adamw" else torch.optim.Adam
-        opt = opt_cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        opt = adam(
+            self.parameters(), optimizer=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay
+        )
         if hp.scheduler == "none":
             return opt
         if hp.scheduler == "step":
             sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.step_size, gamma=hp.gamma)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-
-        factor = warmup_cosine(self._progress, hp.warmup)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return stepwise_schedule(opt, warmup_cosine(module_progress(self), hp.warmup))

@@ -35,7 +35,13 @@ from torch.utils.data import DataLoader, Subset
 
 from .. import symbolic
 from .._records import class_path, import_class
-from ._budget import budget_spent, warmup_cosine
+from ._budget import (
+    adam,
+    as_seconds,
+    module_progress,
+    stepwise_schedule,
+    warmup_cosine,
+)
 from ._callbacks import FiniteLossGuard
 from ._datasets import cache_dir
 
@@ -417,14 +423,11 @@ class ProseModule(L.LightningModule):
         return self(batch)[0]
 
     # -- optimisation ----------------------------------------------------------------------
-    def _progress(self) -> float:
-        """Fraction of the budget spent (steps, wall-clock or CPU time, whichever is ahead)."""
-        return budget_spent(self.trainer) if self._trainer is not None else 0.0
-
     def configure_optimizers(self):
         hp = self.hparams
-        cls = torch.optim.AdamW if hp.optimizer == "adamw" else torch.optim.Adam
-        opt = cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        opt = adam(
+            self.parameters(), optimizer=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay
+        )
         if hp.scheduler == "none":
             return opt
         if hp.scheduler == "inverse_sqrt":
@@ -434,10 +437,8 @@ class ProseModule(L.LightningModule):
                 step = step + 1
                 return min(step / w, math.sqrt(w / step))
         else:
-            factor = warmup_cosine(self._progress, hp.warmup)
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+            factor = warmup_cosine(module_progress(self), hp.warmup)
+        return stepwise_schedule(opt, factor)
 
 
 # -- the trained model ----------------------------------------------------------------------
@@ -697,9 +698,8 @@ def fit_prose(
     Raises:
         ValueError / TypeError: bad arguments or data, before training starts.
     """
-    from ._fit import _seconds  # (not at the top: _fit imports _trained, which imports us)
 
-    seconds = _seconds(max_time)
+    seconds = as_seconds(max_time)
     max_time = None if seconds is None else _dt.timedelta(seconds=seconds)
     if max_epochs is None and max_steps is None and max_time is None and max_cpu_time is None:
         max_epochs = 100
