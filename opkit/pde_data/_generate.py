@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .._checks import check_int
 from .._io import output_lock
 from .._records import record
 from ._catalogue import named_dataset
@@ -245,12 +246,6 @@ class _Plan:
     overwrite: bool
 
 
-def _check_positive_int(name: str, value: Any) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def _resolve_device(device: Any) -> torch.device:
     if device is None:
         return torch.device("cpu")
@@ -334,15 +329,13 @@ def _build_plan(
     """The checks and the `_Plan` every dataset kind shares (sizes, seed, shard, device,
     output path)."""
     n_samples, batch_size, out = request.n_samples, request.batch_size, request.out
-    n = recipe.n_samples if n_samples is None else _check_positive_int("n_samples", n_samples)
+    n = recipe.n_samples if n_samples is None else check_int("n_samples", n_samples)
     split_counts = resolve_splits(request.splits, n, default=default_splits)
     seed = recipe.seed if request.seed is None else request.seed
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
     seed = int(seed)
-    batch = (
-        recipe.batch_size if batch_size is None else _check_positive_int("batch_size", batch_size)
-    )
+    batch = recipe.batch_size if batch_size is None else check_int("batch_size", batch_size)
     shard_kn = parse_shard(request.shard)
     if shard_kn is not None and shard_kn[1] > n:
         raise ValueError(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._checks import check_positive
 from .._records import jsonable, rebuild, record
 from .solvers import AbstractPDE
 
@@ -61,19 +62,6 @@ def recorded_pde(path: Any) -> AbstractPDE | None:
         return rebuild(recipe["pde"], base=AbstractPDE, what="recorded PDE")
     except ValueError:
         return None
-
-
-def _positive_number(name: str, value: Any, *, allow_none: bool = False, strict: bool = True):
-    if value is None and allow_none:
-        return None
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (value <= 0 if strict else value < 0):
-        expected = "a positive" if strict else "a non-negative"
-        raise ValueError(
-            f"`{name}` must be {expected} finite number{' or None' if allow_none else ''}, "
-            f"got {value!r}."
-        )
-    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,8 +142,8 @@ class DatasetRecipe:
                 f"{t.tolist()[:8]}{'...' if t.numel() > 8 else ''}."
             )
         object.__setattr__(self, "t", tuple(float(v) for v in t.tolist()))
-        object.__setattr__(self, "dt", _positive_number("dt", self.dt, allow_none=True))
-        object.__setattr__(self, "burn_in", _positive_number("burn_in", self.burn_in, strict=False))
+        object.__setattr__(self, "dt", check_positive("dt", self.dt, allow_none=True))
+        object.__setattr__(self, "burn_in", check_positive("burn_in", self.burn_in, strict=False))
         if not isinstance(self.stride, int) or isinstance(self.stride, bool) or self.stride < 1:
             raise ValueError(f"`stride` must be a positive integer, got {self.stride!r}.")
         shape = tuple(self.pde.spatial_shape)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import sympy
 import torch
 
+from .._checks import check_probability
 from ._floats import round_float
 from ._tree import MAX_DIM
 
@@ -33,12 +34,6 @@ class _Draws:
             raise TypeError(
                 f"`rng` must be a random.Random or a torch.Generator; got {type(rng).__name__}."
             )
-
-
-def _check_probability(name: str, p: float) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"`{name}` (={p!r}) must be a probability in [0, 1].")
-    return float(p)
 
 
 def corrupt(
@@ -79,8 +74,8 @@ def corrupt(
         the corrupted system, a new list of sympy expressions.
     """
     draws = _Draws(rng)
-    p_add = _check_probability("p_add", p_add)
-    p_delete = _check_probability("p_delete", p_delete)
+    p_add = check_probability("p_add", p_add)
+    p_delete = check_probability("p_delete", p_delete)
     if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIM:
         raise ValueError(f"`dim` (={dim!r}) must be an int in 1..{MAX_DIM}.")
     if isinstance(system, (sympy.Basic, str)) or not isinstance(system, Sequence):

@@ -223,10 +223,10 @@ def test_existing_output(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"n_samples": 0}, ValueError, r"`n_samples` must be a positive integer, got 0"),
-        ({"n_samples": 2.5}, ValueError, r"`n_samples` must be a positive integer, got 2.5"),
-        ({"batch_size": 0}, ValueError, r"`batch_size` must be a positive integer, got 0"),
-        ({"batch_size": -3}, ValueError, r"`batch_size` must be a positive integer"),
+        ({"n_samples": 0}, ValueError, r"`n_samples` must be an integer >= 1, got 0"),
+        ({"n_samples": 2.5}, ValueError, r"`n_samples` must be an integer >= 1, got 2.5"),
+        ({"batch_size": 0}, ValueError, r"`batch_size` must be an integer >= 1, got 0"),
+        ({"batch_size": -3}, ValueError, r"`batch_size` must be an integer >= 1"),
         ({"shard": "2/2"}, ValueError, r"0 <= k < N"),
         ({"shard": "a/b"}, ValueError, r"must look like 'k/N'"),
         ({"shard": (0, 0)}, ValueError, r"0 <= k < N"),
