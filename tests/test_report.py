@@ -77,3 +77,15 @@ def test_bad_input_says_what_to_pass(tmp_path):
         collect_runs([bad])
     with pytest.raises(ValueError, match="does not exist"):
         collect_runs([tmp_path / "missing.json"])
+
+
+def test_suite_report_states_the_budget_it_used(tmp_path):
+    """An equal-epoch run (`opkit benchmark --epochs N`) must not be reported as seconds."""
+    from opkit.trainers._suite import SUITES, _markdown
+
+    rows = [{"model": "fno", "params": 1, "rel_l2": 0.01}]
+    by_time = _markdown(SUITES["burgers"], rows, 180.0, tmp_path / "b.h5")
+    by_epochs = _markdown(SUITES["burgers"], rows, 180.0, tmp_path / "b.h5", epochs=31)
+    assert "Budget: 180 s of training per model (wall clock" in by_time
+    assert "Budget: 31 epochs of training per model (equal epochs" in by_epochs
+    assert "180 s" not in by_epochs

@@ -195,7 +195,7 @@ def _run_models(
         trained.save(out / f"{name}.pt")
     base = trivial_baseline(path, in_frames=suite.in_frames)
     rows.append({"model": "trivial baseline", "params": 0, **base})
-    md = _markdown(suite, rows, budget, path, shift_augment=dm.shift_augment)
+    md = _markdown(suite, rows, budget, path, shift_augment=dm.shift_augment, epochs=epochs)
     paths = {"md": out / f"{suite.name}.md", "json": out / f"{suite.name}.json"}
     _write_text(paths["md"], md)
     _write_text(
@@ -203,7 +203,8 @@ def _run_models(
         json.dumps(
             {
                 "suite": dataclasses.asdict(suite),
-                "budget_s": budget,
+                "budget_s": None if epochs else budget,
+                "epochs": epochs,
                 "data": str(path),
                 "shift_augment": dm.shift_augment,
                 "rows": rows,
@@ -231,7 +232,13 @@ def _fmt(v: Any) -> str:
 
 
 def _markdown(
-    suite: Suite, rows: list[dict], budget: float, path: Path, *, shift_augment: bool = False
+    suite: Suite,
+    rows: list[dict],
+    budget: float,
+    path: Path,
+    *,
+    shift_augment: bool = False,
+    epochs: int | None = None,
 ) -> str:
     cols = [
         ("model", "model"),
@@ -254,8 +261,13 @@ def _markdown(
     lines = [
         f"# opkit benchmark: {suite.name}",
         "",
-        f"{suite.description}. Data: `{path}`. Budget: {budget:.0f} s of training per model "
-        f"(wall clock, {torch.get_num_threads()} CPU threads), test split. Training "
+        f"{suite.description}. Data: `{path}`. Budget: "
+        + (
+            f"{epochs} epochs of training per model (equal epochs; "
+            if epochs
+            else f"{budget:.0f} s of training per model (wall clock, "
+        )
+        + f"{torch.get_num_threads()} CPU threads), test split. Training "
         "recipe: `opkit.fit`'s defaults; random periodic shifts of the training items "
         + (
             "on (exact: the PDE is translation-invariant)."
