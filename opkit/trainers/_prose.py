@@ -698,7 +698,6 @@ def fit_prose(
     Raises:
         ValueError / TypeError: bad arguments or data, before training starts.
     """
-
     seconds = as_seconds(max_time)
     max_time = None if seconds is None else _dt.timedelta(seconds=seconds)
     if max_epochs is None and max_steps is None and max_time is None and max_cpu_time is None:
