@@ -32,7 +32,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("opkit.trainers._cli", "evaluate_main", "score a checkpoint on a dataset"),
     "benchmark": ("opkit.trainers._cli", "benchmark_main", "run the shared evaluation suite"),
     "compress": ("opkit.trainers._compress", "compress_main", "POD-DEIM-reduce a NeuralODE"),
-    "demo": ("opkit.trainers._cli", "demo_main", "small end-to-end demo on CPU"),
+    "demo": ("opkit.trainers._demo", "demo_main", "small end-to-end demo on CPU"),
     "report": ("opkit.trainers._report", "report_main", "collect benchmark runs: table + plot"),
 }
 _PASS_COMMAND = {"fit", "validate", "test", "predict"}

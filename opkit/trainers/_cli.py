@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["lightning_main", "evaluate_main", "benchmark_main", "demo_main", "make_cli"]
+__all__ = ["lightning_main", "evaluate_main", "benchmark_main", "make_cli"]
 
 
 def make_cli(args: list[str] | None, *, run: bool = True, logger: str = "csv"):
@@ -249,23 +249,4 @@ def benchmark_main(argv: list[str]) -> int:
     )
     print(report.markdown)
     print(f"\nreport: {report.paths['md']}", file=sys.stderr)
-    return 0
-
-
-def demo_main(argv: list[str]) -> int:
-    """``opkit demo``: the README's main job (small Burgers set, DeepONet and FNO)."""
-    from ._suite import run_demo
-
-    parser = argparse.ArgumentParser(
-        prog="opkit demo",
-        description="Generate a small Burgers dataset, train DeepONet and FNO for about two "
-        "minutes on CPU, and write a report with plots.",
-    )
-    parser.add_argument("--budget", type=float, default=60.0, help="seconds per model")
-    parser.add_argument("--n-samples", type=int, default=400)
-    parser.add_argument("--out", default="reports/demo")
-    args = parser.parse_args(argv)
-    report = run_demo(budget=args.budget, n_samples=args.n_samples, out=Path(args.out))
-    print(report.markdown)
-    print(f"\nreport written to {report.paths['md']}")
     return 0

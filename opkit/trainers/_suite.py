@@ -15,7 +15,7 @@ import torch
 from ._datasets import resolve_dataset
 from ._fit import fit
 
-__all__ = ["SUITES", "MODELS", "Suite", "Report", "run_suite", "run_demo", "trivial_baseline"]
+__all__ = ["SUITES", "MODELS", "Suite", "Report", "run_suite", "trivial_baseline"]
 
 # Model names of the CLI -> (class path, constructor settings). Imported lazily; nothing
 # registers itself. The `dymixop-*` entries are the ablations the DyMixOp paper studies.
@@ -372,30 +372,4 @@ def run_suite(
         accelerator=accelerator,
         model_kwargs=model_kwargs,
         epochs=epochs,
-    )
-
-
-def run_demo(*, budget: float = 60.0, n_samples: int = 400, out: Path = Path("reports/demo")):
-    """The README's main job: small Burgers data, DeepONet and FNO, one report.
-
-    The data is the built-in ``burgers`` recipe (FNO paper setup, nu = 1e-2) solved on
-    1024 points and stored on 512, so that generating it takes well under a minute.
-    """
-    from ..pde_data import generate
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = out / "burgers_demo.h5"
-    if not data.is_file():
-        generate("burgers", n_samples, out=data, seed=0, n_x=1024)
-    suite = dataclasses.replace(SUITES["burgers"], name="burgers_demo")
-    return _run_models(
-        suite,
-        ["deeponet", "fno"],
-        data,
-        budget=budget,
-        out=out,
-        seed=0,
-        match_params=False,
-        accelerator="cpu",
     )
