@@ -314,7 +314,7 @@ class RandomFourierSeries(_Sampler1D):
 
     Raises:
         TypeError / ValueError: bad parameters; ``sample`` raises if
-        ``n_modes >= n_x / 2``.
+            ``n_modes >= n_x / 2``.
 
     Examples:
         >>> import torch

@@ -18,7 +18,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -35,6 +35,9 @@ from ._store import (
     kept_positions,
     read_header,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 __all__ = ["OperatorPairs", "FrameWindows", "data_spec"]
 
@@ -318,8 +321,8 @@ def data_spec(
         ``dt`` is the frame spacing if uniform (``None`` for :class:`OperatorPairs`).
 
     Raises:
-        TypeError: an unsupported object. ValueError: contradicting frame counts or a
-        dataset without the opkit layout.
+        TypeError: an unsupported object.
+        ValueError: contradicting frame counts or a dataset without the opkit layout.
     """
     dt_override: Any = "unset"
     if isinstance(path_or_dataset, (OperatorPairs, FrameWindows)):

@@ -46,7 +46,7 @@ class Advection1D(AbstractPDE1D):
 
     Raises:
         ValueError / TypeError: non-finite ``c``, negative or non-finite ``nu``,
-        non-positive ``length``, ``n_x < 8``.
+            non-positive ``length``, ``n_x < 8``.
 
     Shapes:
         ``solve(u0, t)``: ``(batch, n_x)`` -> ``(batch, len(t), n_x)``.

@@ -60,7 +60,7 @@ class KuramotoSivashinsky1D(SpectralPDE1D):
 
     Raises:
         ValueError / TypeError: non-finite parameters, ``length``, ``beta`` or ``gamma``
-        not positive, ``n_x < 8``.
+            not positive, ``n_x < 8``.
 
     Shapes:
         ``solve(u0, t, burn_in=...)``: ``(batch, n_x)`` -> ``(batch, len(t), n_x)``.

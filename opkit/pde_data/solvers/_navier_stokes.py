@@ -81,7 +81,7 @@ class NavierStokes2D(AbstractPDE):
 
     Raises:
         ValueError / TypeError: non-positive or non-finite ``nu``, ``n < 8``, an unknown
-        forcing name, a forcing tensor of the wrong shape, non-finite or non-zero mean.
+            forcing name, a forcing tensor of the wrong shape, non-finite or non-zero mean.
 
     Shapes:
         ``solve(w0, t)``: ``(batch, n, n)`` -> ``(batch, len(t), n, n)``.
