@@ -53,29 +53,41 @@ class ODETrajectories(FileDataset):
     ``t_in``            ``(n_input,)`` float32           ``t[:n_input]`` (``0 .. 1.98``)
     ``u_in``            ``(n_input, 5)`` float32         observed states (noisy if ``noise``)
     ``t_out``           ``(n_t - n_input,)`` float32     target times (``2.01 .. 6``)
-    ``u_out``           ``(n_t - n_input, 5)`` float32   target states (clean by default)
+    ``u_out``           ``(n_t - n_input, 5)`` float32   target states (noisy if ``noise``
+                                                         and ``noise_target``)
+    ``u_out_clean``     ``(n_t - n_input, 5)`` float32   target states without noise
     ``dim``             int64 scalar tensor              the system's dimension (3..5)
     ``family``          int64 scalar tensor              index into ``families``
-    ``symbols_in``      ``list[str]``                    tokens, constants as
-                                                         ``<PLACEHOLDER>``, terms corrupted
-                                                         with probability ``corrupt``
+    ``symbols_in``      ``list[str]``                    the symbol input: constants as
+                                                         ``<PLACEHOLDER>``, corrupted
+    ``corruption``      ``str``                          ``"clean"``, ``"add"``,
+                                                         ``"delete"`` or ``"other"``
     ``symbols_target``  ``list[str]``                    clean tokens with the floats
     ``index``           int64 scalar tensor              global sample index
     ==================  ===============================  =================================
 
     States are zero-padded beyond ``dim`` (also after noise). No ``<BOS>``/``<EOS>``.
 
-    Noise (``noise = s``): ``X`` is the sample's whole stored trajectory (all ``n_t``
-    times, its ``dim`` real components); ``X + s * ||X||_F / sqrt(n_t * dim) * E`` with
-    ``E`` standard normal of ``X``'s shape, so that ``E ||noise||_F^2 = s^2 ||X||_F^2``
-    (``s = 0.02``: 2 % relative noise as in PROSE). By default only the input part is
-    returned noisy (the model observes noisy data, is scored on the truth);
-    ``noise_target=True`` returns the noisy target too.
+    Noise (``noise = gamma``), the authors' additive noise (``prose_ode``: ``trainer.py``
+    ``enc_dec_step`` with ``train_noise_gamma``, ``evaluate.py`` with ``eval_noise_gamma``,
+    both 0.02): ``X`` is the sample's whole stored trajectory (all ``n_t`` times, its
+    ``dim`` real components), ``E`` standard normal of ``X``'s shape, and
+    ``X + sigma E`` with ``sigma = gamma ||X||_F / (||E||_F + 1e-6)``: the noise's norm is
+    ``gamma ||X||`` (up to the authors' ``1e-6``), its direction uniformly random. The
+    input and, by default (``noise_target=True``, the authors' training labels and their
+    reported error), the target are noisy; ``u_out_clean`` always holds the clean target
+    so that evaluation can report both. ``noise_target=False`` returns the clean target
+    as ``u_out``.
 
-    Corruption (``corrupt = p``): :func:`opkit.symbolic.corrupt` on the clean system with
-    ``p_add = p_delete = p`` (per component: add a term ``c``, ``c u_i`` or ``c u_i u_j``
-    with probability ``p``, delete one of >= 2 terms with probability ``p``; PROSE: 0.15),
-    then encoded with placeholders.
+    Corruption (``corrupt = p``): :func:`opkit.symbolic.corrupt` with ``p_add = p_delete =
+    p`` -- one mode per *system*: clean with probability ``1 - 2p``, one term added, or one
+    term deleted, each with probability ``p`` (the authors' 0.15: clean 70 %);
+    ``corruption_mode`` forces a mode for every item (``"clean"``, ``"add"``, ``"delete"``;
+    ``"other"``: the clean guess of another family, the next one in ``families`` with the
+    same dimension, at its nominal coefficients). The symbol input is then encoded with
+    placeholders; with ``hide_integers=True`` (default, the authors' input) every numeric
+    leaf is hidden (:func:`opkit.symbolic.hide_integers`), with ``False`` the integers
+    ``-10 .. 10`` of the equations stay visible (opkit's earlier choice).
 
     Randomness: noise uses a ``torch.Generator`` seeded from
     ``SeedSequence(seed, spawn_key=(sample_index, epoch, 0))``, corruption one from
@@ -88,16 +100,22 @@ class ODETrajectories(FileDataset):
     Args:
         path: an ``odes`` file.
         split: ``"train"``, ``"val"``, ``"test"`` or ``None`` (all samples).
-        noise: relative noise level ``s >= 0`` (default 0).
-        corrupt: corruption probability in ``[0, 1]`` (default 0).
+        noise: relative noise level ``gamma >= 0`` (default 0; the authors train and
+            evaluate with 0.02, :attr:`AUTHORS_NOISE`).
+        corrupt: probability of each of the modes add and delete, in ``[0, 0.5]``
+            (default 0; the authors: 0.15, :attr:`AUTHORS_CORRUPT`).
         seed: seed of the load-time draws (default 0).
         n_input: leading times given as input (default: the file's, 64).
-        noise_target: also return the noisy target (default False).
+        noise_target: ``u_out`` is the noisy target (default True, the authors');
+            ``u_out_clean`` is clean either way.
+        corruption_mode: force one corruption mode for every item (default None: drawn).
+        hide_integers: hide integer leaves too (default True, the authors').
 
     Raises:
         FileNotFoundError, DatasetFileError: missing or not an ``odes`` file; reading an item
             whose chunk is damaged (Fletcher-32 checksum) or holds NaN/Inf.
-        ValueError: bad ``split``, ``noise``, ``corrupt``, ``seed`` or ``n_input``.
+        ValueError: bad ``split``, ``noise``, ``corrupt``, ``seed``, ``n_input`` or
+            ``corruption_mode``.
 
     References:
         Liu, Y., Zhang, Z. & Schaeffer, H. (2024). PROSE. Neural Networks 180, 106707
@@ -105,10 +123,16 @@ class ODETrajectories(FileDataset):
 
     Examples:
         >>> ds = ODETrajectories("data/odes.h5", split="train", noise=0.02, corrupt=0.15)
+        >>> # the authors' training items: 2 % noise on input and target, 70/15/15 guesses
         >>> item = ds[0]
         >>> item["u_in"].shape, item["u_out"].shape, item["dim"], item["family"]
         (torch.Size([64, 5]), torch.Size([128, 5]), tensor(3), tensor(0))
     """
+
+    #: The authors' noise level (``train_noise_gamma`` = ``eval_noise_gamma`` = 0.02).
+    AUTHORS_NOISE: float = 0.02
+    #: The authors' probability of each of the modes add and delete (0.15 each).
+    AUTHORS_CORRUPT: float = 0.15
 
     def __init__(
         self,
@@ -119,13 +143,16 @@ class ODETrajectories(FileDataset):
         corrupt: float = 0.0,
         seed: int = 0,
         n_input: int | None = None,
-        noise_target: bool = False,
+        noise_target: bool = True,
+        corruption_mode: str | None = None,
+        hide_integers: bool = True,
     ):
         check_split(split)
         if not isinstance(noise, (int, float)) or isinstance(noise, bool) or not noise >= 0:
             raise ValueError(f"`noise` must be a non-negative number (0.02 = 2 %), got {noise!r}.")
         self.noise = float(noise)
         self.corrupt = _probability("corrupt", corrupt)
+        self._set_symbol_options(corruption_mode, hide_integers)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"`seed` must be a non-negative integer, got {seed!r}.")
         self.seed = int(seed)
@@ -194,45 +221,97 @@ class ODETrajectories(FileDataset):
             self._systems[i] = ODE_SYSTEMS[name].expression(params)
         return list(self._systems[i])
 
-    def symbols_in(self, i: int) -> list[str]:
-        """Item ``i``'s symbol input: placeholders, corrupted with probability ``corrupt``."""
+    def _set_symbol_options(self, corruption_mode: str | None, hide_integers: bool) -> None:
         from opkit import symbolic
 
-        if self.corrupt == 0.0:
+        modes = (*symbolic.CORRUPTION_MODES, "other")
+        if corruption_mode is not None and corruption_mode not in modes:
+            raise ValueError(
+                f"`corruption_mode` must be one of {modes} or None (drawn with `corrupt`), "
+                f"got {corruption_mode!r}."
+            )
+        if not isinstance(hide_integers, bool):
+            raise ValueError(f"`hide_integers` must be True or False, got {hide_integers!r}.")
+        if self.corrupt > 0.5:
+            raise ValueError(
+                f"`corrupt` (={self.corrupt}) is the probability of each of the two modes "
+                "(add one term, delete one term) and must be <= 0.5; the authors use 0.15."
+            )
+        self.corruption_mode = corruption_mode
+        self.hide_integers = hide_integers
+
+    def _other_family(self, i: int) -> list[Any]:
+        """The nominal system of the family after item ``i``'s in ``families`` (cyclic)
+        with the same dimension (any other family if none has it)."""
+        own = self.families[int(self._family[i])]
+        dim = ODE_SYSTEMS[own].dim
+        k = self.families.index(own)
+        others = [self.families[(k + j) % len(self.families)] for j in range(1, len(self.families))]
+        same = [f for f in others if ODE_SYSTEMS[f].dim == dim] or others or [own]
+        return ODE_SYSTEMS[same[0]].expression()
+
+    def _encode_input(self, system: list[Any]) -> list[str]:
+        from opkit import symbolic
+
+        tokens = symbolic.encode(system, placeholders=True)
+        return symbolic.hide_integers(tokens) if self.hide_integers else tokens
+
+    def symbol_input(self, i: int) -> tuple[list[str], str]:
+        """Item ``i``'s symbol input and its corruption mode (``"clean"``, ``"add"``,
+        ``"delete"``, ``"other"``): a function of ``(seed, sample_index[i], epoch)``."""
+        from opkit import symbolic
+
+        mode = self.corruption_mode
+        if mode == "other":
+            return self._encode_input(self._other_family(i)), "other"
+        if mode == "clean" or (mode is None and self.corrupt == 0.0):
             if i not in self._clean_in:
-                self._clean_in[i] = symbolic.encode(self.system(i), placeholders=True)
-            return list(self._clean_in[i])
+                self._clean_in[i] = self._encode_input(self.system(i))
+            return list(self._clean_in[i]), "clean"
         g = _item_generator(self.seed, self.sample_index[i], self.epoch, _CORRUPT_STREAM)
+        if mode is None:
+            mode = symbolic.draw_corruption_mode(g, p_add=self.corrupt, p_delete=self.corrupt)
+        system = symbolic.corrupt(self.system(i), rng=g, dim=int(self._dim[i]), mode=mode)
+        return self._encode_input(system), mode
+
+    def symbols_in(self, i: int) -> list[str]:
+        """Item ``i``'s symbol input (see :meth:`symbol_input`)."""
+        return self.symbol_input(i)[0]
+
+    def noisy(self, i: int, u: torch.Tensor) -> torch.Tensor:
+        """Item ``i``'s stored trajectory ``u (n_t, 5)`` with the authors' noise (a copy;
+        ``u`` itself when ``noise == 0``): ``X = u[:, :dim]``, ``E ~ N(0, 1)`` drawn from
+        ``(seed, sample_index[i], epoch)``, ``X + gamma ||X|| / (||E|| + 1e-6) E`` in
+        float64, stored back as float32; padding stays zero."""
+        if self.noise == 0:
+            return u
         dim = int(self._dim[i])
-        system = symbolic.corrupt(
-            self.system(i), rng=g, p_add=self.corrupt, p_delete=self.corrupt, dim=dim
-        )
-        return symbolic.encode(system, placeholders=True)
+        x = u[:, :dim].double()
+        g = _item_generator(self.seed, self.sample_index[i], self.epoch, _NOISE_STREAM)
+        e = torch.randn(x.shape, dtype=torch.float64, generator=g)
+        sigma = self.noise * torch.linalg.vector_norm(x) / (torch.linalg.vector_norm(e) + 1e-6)
+        out = u.clone()
+        out[:, :dim] = (x + sigma * e).float()
+        return out
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         self._check_index(i)
         i = int(i) % len(self)
         u = torch.from_numpy(self._read(i))
         dim = int(self._dim[i])
-        if self.noise > 0:
-            x = u[:, :dim].double()
-            g = _item_generator(self.seed, self.sample_index[i], self.epoch, _NOISE_STREAM)
-            e = torch.randn(x.shape, dtype=torch.float64, generator=g)
-            noisy = x + self.noise * torch.linalg.norm(x) / np.sqrt(x.numel()) * e
-            noisy_u = u.clone()
-            noisy_u[:, :dim] = noisy.float()
-            u_in_src, u_out_src = noisy_u, (noisy_u if self.noise_target else u)
-        else:
-            u_in_src = u_out_src = u
+        noisy = self.noisy(i, u)
+        symbols, mode = self.symbol_input(i)
         k = self.n_input
         return {
             "t_in": self.t[:k].clone(),
-            "u_in": u_in_src[:k].clone(),
+            "u_in": noisy[:k].clone(),
             "t_out": self.t[k:].clone(),
-            "u_out": u_out_src[k:].clone(),
+            "u_out": (noisy if self.noise_target else u)[k:].clone(),
+            "u_out_clean": u[k:].clone(),
             "dim": torch.tensor(dim),
             "family": torch.tensor(int(self._family[i])),
-            "symbols_in": self.symbols_in(i),
+            "symbols_in": symbols,
+            "corruption": mode,
             "symbols_target": self._equation[i].split(),
             "index": torch.tensor(int(self.sample_index[i])),
         }
