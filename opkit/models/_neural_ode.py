@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -12,6 +12,12 @@ from torch import nn
 
 from .._checks import check_int, check_positive
 from ._spec_args import SizedByData, check_not_contradicting, check_spec
+from ._vector_fields import (
+    AbstractVectorField,
+    ConvVectorField,
+    LayerVectorField,
+    elementwise,
+)
 
 if TYPE_CHECKING:
     from ..pde_data import DataSpec
@@ -19,8 +25,11 @@ if TYPE_CHECKING:
 __all__ = [
     "AbstractLatentODE",
     "NeuralODE",
+    "AbstractVectorField",
     "LayerVectorField",
+    "ConvVectorField",
     "elementwise",
+    "FIELDS",
     "FIXED_STEP_METHODS",
     "ADAPTIVE_METHODS",
 ]
@@ -30,32 +39,10 @@ __all__ = [
 FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams")
 ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
 
-_ELEMENTWISE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "sigmoid": torch.sigmoid,
-    "gelu": nn.functional.gelu,
-    "silu": nn.functional.silu,
-    "softplus": nn.functional.softplus,
-    "identity": lambda z: z,
-}
-
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 
-
-def elementwise(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The element-wise function ``f`` of a vector field, by name.
-
-    Args:
-        name: ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"gelu"``, ``"silu"``, ``"softplus"``
-            or ``"identity"`` (a linear vector field).
-
-    Raises:
-        ValueError: an unknown name.
-    """
-    if not isinstance(name, str) or name not in _ELEMENTWISE:
-        raise ValueError(f"`activation` must be one of {sorted(_ELEMENTWISE)}, got {name!r}.")
-    return _ELEMENTWISE[name]
+#: the vector fields `NeuralODE` offers (``field=``)
+FIELDS = ("dense", "conv")
 
 
 def check_solver(method: object, step_size: object, rtol: object, atol: object) -> None:
@@ -95,84 +82,6 @@ def integrate(
     if adjoint:
         kwargs["adjoint_params"] = tuple(func.parameters())
     return solve(func, state0, t, method=method, rtol=rtol, atol=atol, options=options, **kwargs)
-
-
-class AbstractVectorField(nn.Module):
-    r"""Interface of the latent vector fields :math:`x' = g(x) + Z u`, which count their calls.
-
-    A concrete subclass implements :meth:`drift` (:math:`g`), holds ``Z`` (``(n,
-    n_inputs)``, or None: no input term) and sets the counter ``nfe`` to 0 in its
-    ``__init__`` (the models reset it at every call). ``forward(t, x, u=None,
-    context=None)``: ``x`` ``(batch, n)`` -> ``(batch, n)``, ``u`` ``(batch, n_inputs)``.
-    """
-
-    nfe: int
-
-    @abc.abstractmethod
-    def drift(self, x: torch.Tensor, context: dict[str, torch.Tensor] | None) -> torch.Tensor:
-        """:math:`g(x)`; ``context`` holds per-call tensors of reduced models (or None)."""
-
-    def forward(
-        self, t: torch.Tensor, x: torch.Tensor, u: torch.Tensor | None = None, context=None
-    ) -> torch.Tensor:
-        self.nfe += 1
-        h = self.drift(x, context)
-        if self.Z is not None:
-            h = h + nn.functional.linear(u, self.Z)
-        return h
-
-
-class LayerVectorField(AbstractVectorField):
-    r"""The neural ODE vector field :math:`x' = f(A_L \cdots f(A_1 x + b_1) \cdots + b_L) + Z u`.
-
-    With one layer (the default) this is the form of Lehtimäki et al. (2024),
-    :math:`x' = f(A x + b) + Z u` with :math:`A \in \mathbb{R}^{n \times n}`, whose
-    nonlinearity :func:`opkit.models.mor.compress` interpolates by DEIM.
-
-    Args:
-        state_size: ``n``.
-        n_layers: layers ``L`` (each ``n -> n``, each followed by ``f``), default 1.
-        activation: ``f`` by name (see :func:`elementwise`), default ``"tanh"``.
-        n_inputs: size of the input ``u`` (0: no input term).
-
-    Shapes:
-        ``forward(t, x, u=None, context=None)``: ``x`` ``(batch, n)`` -> ``(batch, n)``; the
-        input ``u`` ``(batch, n_inputs)`` is constant in time (the models bind it for the
-        solver); ``context`` (per-call tensors of reduced models) is unused here.
-
-    Attributes:
-        nfe: function evaluations since the counter was last reset (the models reset it
-            at every call).
-    """
-
-    def __init__(
-        self, state_size: int, *, n_layers: int = 1, activation: str = "tanh", n_inputs: int = 0
-    ):
-        super().__init__()
-        self.state_size = check_int("state_size", state_size, minimum=1)
-        self.n_layers = check_int("n_layers", n_layers, minimum=1)
-        self.n_inputs = check_int("n_inputs", n_inputs, minimum=0)
-        self.activation = activation
-        self.f = elementwise(activation)
-        self.layers = nn.ModuleList(nn.Linear(state_size, state_size) for _ in range(n_layers))
-        self.input_map = nn.Linear(n_inputs, state_size, bias=False) if n_inputs else None
-        self.nfe = 0
-
-    def nonlinearity(self, x: torch.Tensor) -> torch.Tensor:
-        """``f(A_L ... f(A_1 x + b_1) ... + b_L)``, the part without ``Z u``."""
-        h = x
-        for layer in self.layers:
-            h = self.f(layer(h))
-        return h
-
-    def drift(self, x: torch.Tensor, context=None) -> torch.Tensor:
-        """The nonlinearity; ``context`` is unused."""
-        return self.nonlinearity(x)
-
-    @property
-    def Z(self) -> torch.Tensor | None:  # noqa: N802 - the matrix of the formula
-        """``Z`` ``(n, n_inputs)``, the weight of ``input_map``; None without inputs."""
-        return None if self.input_map is None else self.input_map.weight
 
 
 class _Bound(nn.Module):
@@ -361,9 +270,30 @@ class AbstractLatentODE(nn.Module):
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, in_channels, *grid)`` [, ``u`` ``(batch, n_inputs)``] ->
         ``(batch, out_channels, *grid)``."""
+        return self._decode_from(self._check_input(x), self.output_times(x), u)
+
+    def latent_rollout(
+        self, x: torch.Tensor, n_frames: int, u: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``n_frames`` frames from one encoding: project once, integrate the whole horizon
+        in the ODE state, lift and decode each frame.
+
+        Unlike an autoregressive rollout (which re-encodes its last ``in_frames``
+        predictions before every call), the window ``x`` is encoded once and the solver
+        runs on to ``n_frames * frame_time``; a reduced model stays in its ``k``-dimensional
+        state throughout. ``(batch, in_channels, *grid)`` -> ``(batch, n_frames * n_fields,
+        *grid)``.
+        """
         x = self._check_input(x)
-        states, context = self._solve(x, self.output_times(x), u)
-        latent = self.lift(states, context)  # (out_frames + 1, batch, n)
+        n_frames = check_int("n_frames", n_frames, minimum=1)
+        t = torch.arange(n_frames + 1, dtype=x.dtype, device=x.device) * self.frame_time
+        return self._decode_from(x, t, u)
+
+    def _decode_from(
+        self, x: torch.Tensor, t: torch.Tensor, u: torch.Tensor | None
+    ) -> torch.Tensor:
+        states, context = self._solve(x, t, u)
+        latent = self.lift(states, context)  # (len(t), batch, n)
         frames = latent.shape[0]
         decoded = self.decoder(latent.flatten(0, 1), tuple(self.grid_shape))
         decoded = decoded.reshape(frames, x.shape[0], *decoded.shape[1:])
@@ -386,7 +316,10 @@ class NeuralODE(SizedByData, AbstractLatentODE):
        ``n = latent_channels * prod(grid_shape)``.
     2. Integrate :math:`x' = f(A_L \cdots f(A_1 x + b_1) \cdots + b_L) + Z u`
        (:class:`LayerVectorField`, dense ``n x n`` matrices, ``f`` element-wise; one layer
-       by default, the form of Lehtimäki et al.) with torchdiffeq over ``frame_time`` per
+       by default, the form of Lehtimäki et al.) or, with ``field="conv"``,
+       :math:`x' = f(K * x + b) + Zu` (:class:`ConvVectorField`: ``K`` a periodic
+       ``latent_channels -> latent_channels`` convolution of stencil ``field_kernel``,
+       ``b`` one bias per channel), with torchdiffeq over ``frame_time`` per
        output frame: :math:`x(t_j)`, :math:`t_j = j\,\tau`, ``j = 0..out_frames``.
        ``u`` ``(batch, n_inputs)`` is an optional input constant in time (PDE parameters,
        forcing amplitudes); ``n_inputs=0`` (default) drops the term.
@@ -395,7 +328,8 @@ class NeuralODE(SizedByData, AbstractLatentODE):
        D(x(0))`, so that a vector field of zero predicts persistence.
 
     The encoder and decoder are local and shift-equivariant; the dense ``A`` is not (train
-    with ``shift_augment`` on translation-invariant data, as ``opkit.fit`` does). Solver
+    with ``shift_augment`` on translation-invariant data, as ``opkit.fit`` does), the
+    convolution ``K`` is. Solver
     defaults: ``rk4`` with 4 steps per frame (``step_size = 0.25``, ``frame_time = 1``);
     adaptive methods (``"dopri5"``...) use ``rtol = 1e-3``, ``atol = 1e-4`` by default;
     ``adjoint=True`` back-propagates with ``torchdiffeq.odeint_adjoint`` (memory
@@ -426,6 +360,10 @@ class NeuralODE(SizedByData, AbstractLatentODE):
         adjoint: gradients by the adjoint method (default ``False``: back-propagation
             through the solver).
         frame_time: latent time per output frame (default 1.0).
+        field: ``"dense"`` (default, :class:`LayerVectorField`) or ``"conv"``
+            (:class:`ConvVectorField`, one layer).
+        field_kernel: odd stencil of ``K`` when ``field="conv"`` (default 5; unused for
+            ``"dense"``).
 
     Shapes:
         ``forward(x, u=None)``: ``(batch, in_channels, *grid_shape)`` [and ``(batch,
@@ -469,6 +407,8 @@ class NeuralODE(SizedByData, AbstractLatentODE):
         atol: float = 1e-4,
         adjoint: bool = False,
         frame_time: float = 1.0,
+        field: str = "dense",
+        field_kernel: int = 5,
     ):
         super().__init__()
         self.config = _check_config(
@@ -488,6 +428,8 @@ class NeuralODE(SizedByData, AbstractLatentODE):
             atol=atol,
             adjoint=adjoint,
             frame_time=frame_time,
+            field=field,
+            field_kernel=field_kernel,
         )
         c = self.config
         self.in_channels, self.out_channels = c["in_channels"], c["out_channels"]
@@ -497,9 +439,8 @@ class NeuralODE(SizedByData, AbstractLatentODE):
         self.method, self.step_size, self.rtol, self.atol = method, step_size, rtol, atol
         self.adjoint, self.frame_time = bool(adjoint), float(frame_time)
         self.encoder, self.decoder = build_encoder_decoder(c)
-        self.vector_field = LayerVectorField(
-            self.state_size, n_layers=n_layers, activation=activation, n_inputs=n_inputs
-        )
+        self.field = c["field"]
+        self.vector_field = build_vector_field(c)
 
     @property
     def in_frames(self) -> int:
@@ -533,20 +474,60 @@ class NeuralODE(SizedByData, AbstractLatentODE):
         return states
 
     def cost(self) -> dict[str, int]:
-        """Per vector-field evaluation and sample: multiply-adds and values of ``f``."""
-        n, layers = self.state_size, self.vector_field.n_layers
-        return {"macs": layers * n * n + n * self.n_inputs, "f_evals": layers * n}
+        """Per vector-field evaluation and sample: multiply-adds and values of ``f``
+        (dense: ``L n^2``; conv: ``n * latent_channels * field_kernel^d``; plus ``n *
+        n_inputs``)."""
+        return self.vector_field.cost()
 
     def extra_repr(self) -> str:
         return (
-            f"state_size={self.state_size}, grid_shape={self.grid_shape}, method={self.method!r}"
+            f"state_size={self.state_size}, grid_shape={self.grid_shape}, field={self.field!r}, "
+            f"method={self.method!r}"
             f", step_size={self.step_size}, rtol={self.rtol}, atol={self.atol}, "
             f"adjoint={self.adjoint}"
         )
 
 
+def build_vector_field(config: dict[str, Any]) -> AbstractVectorField:
+    """The vector field of a `NeuralODE` with (checked) constructor arguments ``config``."""
+    n = config["latent_channels"] * math.prod(config["grid_shape"])
+    if config["field"] == "conv":
+        return ConvVectorField(
+            config["latent_channels"],
+            config["grid_shape"],
+            kernel_size=config["field_kernel"],
+            activation=config["activation"],
+            n_inputs=config["n_inputs"],
+            padding="circular",
+        )
+    return LayerVectorField(
+        n,
+        n_layers=config["n_layers"],
+        activation=config["activation"],
+        n_inputs=config["n_inputs"],
+    )
+
+
 def _check_config(**c: Any) -> dict[str, Any]:
-    """Validate `NeuralODE`'s constructor arguments; return them as plain data."""
+    """Validate `NeuralODE`'s constructor arguments; return them as plain data.
+
+    ``field`` and ``field_kernel`` may be missing (records saved before they existed):
+    they default to ``"dense"`` and 5.
+    """
+    c.setdefault("field", "dense")
+    c.setdefault("field_kernel", 5)
+    if c["field"] not in FIELDS:
+        raise ValueError(
+            f"`field` must be one of {FIELDS} (dense: x' = f(Ax + b), conv: x' = f(K * x + b)), "
+            f"got {c['field']!r}."
+        )
+    fk = check_int("field_kernel", c["field_kernel"], minimum=1)
+    if fk % 2 == 0:
+        raise ValueError(f"`field_kernel` must be odd (centred periodic stencil), got {fk}.")
+    if c["field"] == "conv" and c["n_layers"] != 1:
+        raise ValueError(
+            f"`n_layers` must be 1 with field='conv' (one convolution K), got {c['n_layers']}."
+        )
     for name in ("in_channels", "out_channels", "n_fields", "latent_channels", "width"):
         check_int(name, c[name], minimum=1)
     check_int("n_layers", c["n_layers"], minimum=1)

@@ -198,3 +198,196 @@ def test_svd_truncation_is_exact_at_the_rank_of_A():
         truncate_svd(model, 0)
     with pytest.raises(ValueError, match="size"):
         prune_neurons(model, x, 17)
+
+
+# ----------------------------------------------------------------------------- conv field
+
+
+def _conv_model(grid=(8,), channels=3, kernel=3, **kwargs):
+    settings = dict(
+        in_channels=2,
+        out_channels=1,
+        grid_shape=grid,
+        width=4,
+        latent_channels=channels,
+        field="conv",
+        field_kernel=kernel,
+    )
+    settings.update(kwargs)
+    torch.manual_seed(0)
+    return NeuralODE(**settings).double().eval()
+
+
+def _conv_windows(grid=(8,), n=30, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, *grid, dtype=D, generator=g)
+
+
+def _explicit_conv_matrix(weight, grid, padding):
+    """The n x n matrix of a 'same' convolution, entry by entry from the kernel (loops over
+    the stencil; independent of torch's convolution)."""
+    C, w = weight.shape[0], weight.shape[2]
+    half = w // 2
+    points = (
+        [(i,) for i in range(grid[0])]
+        if len(grid) == 1
+        else [(i, j) for i in range(grid[0]) for j in range(grid[1])]
+    )
+    index = {p: q for q, p in enumerate(points)}
+    N = len(points)
+    K = torch.zeros(C * N, C * N, dtype=D)
+    offsets = (
+        [(s,) for s in range(w)] if len(grid) == 1 else [(s, r) for s in range(w) for r in range(w)]
+    )
+    for o in range(C):
+        for p in points:
+            for c in range(C):
+                for off in offsets:
+                    src = [p[d] + off[d] - half for d in range(len(grid))]
+                    if padding == "circular":
+                        src = [s % grid[d] for d, s in enumerate(src)]
+                    elif any(not 0 <= s < grid[d] for d, s in enumerate(src)):
+                        continue
+                    K[o * N + index[p], c * N + index[tuple(src)]] += float(weight[(o, c, *off)])
+    return K
+
+
+@pytest.mark.parametrize("padding", ["circular", "zeros"])
+def test_conv_field_is_its_explicit_matrix(padding):
+    from opkit.models import ConvVectorField
+
+    torch.manual_seed(2)
+    for grid in ((7,), (4, 5)):
+        field = ConvVectorField(2, grid, kernel_size=3, padding=padding).double()
+        K = _explicit_conv_matrix(field.conv.weight.detach(), grid, padding)
+        b = field.bias_vector()
+        x = torch.randn(3, field.state_size, dtype=D)
+        with torch.no_grad():
+            torch.testing.assert_close(field(None, x), torch.tanh(x @ K.T + b), rtol=0, atol=1e-13)
+            rows = field.rows(torch.tensor([0, 5, field.state_size - 1]))
+        torch.testing.assert_close(rows, K[[0, 5, field.state_size - 1]], rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("offset", ["none", "initial"])
+def test_conv_reduced_field_is_the_dense_deim_galerkin_formula(offset):
+    """The reduced conv field (built by convolving the POD modes, never forming K) equals
+    N f(P^T (K V z + b)) with K the explicit matrix of the convolution, to 1e-10."""
+    model = _conv_model(grid=(10,), channels=3, kernel=5)
+    x = _conv_windows(grid=(10,))
+    k, m = 7, 11
+    reduced = compress(model, x, k, m, offset=offset)
+    states, nonlinear = snapshots(model, x, relative=offset == "initial")
+    V = reduced.basis
+    U, _ = pod(nonlinear, m)
+    P = reduced.deim_indices
+    assert torch.equal(P, deim(U))
+    K = _explicit_conv_matrix(model.vector_field.conv.weight.detach(), (10,), "circular")
+    b = model.vector_field.bias_vector()
+    N = V.T @ U @ torch.linalg.inv(U[P])
+    z = torch.randn(4, k, dtype=D)
+    shift = torch.randn(4, m, dtype=D) if offset == "initial" else torch.zeros(4, m, dtype=D)
+    expected = torch.tanh((z @ V.T @ K.T + b)[:, P] + shift) @ N.T
+    with torch.no_grad():
+        context = {"shift": shift} if offset == "initial" else None
+        torch.testing.assert_close(
+            reduced.vector_field(None, z, None, context), expected, rtol=0, atol=1e-10
+        )
+        if offset == "initial":
+            torch.testing.assert_close(reduced.A_rows, K[P], rtol=0, atol=1e-14)
+    assert reduced.cost() == {"macs": 2 * k * m, "f_evals": m}
+
+
+def test_conv_full_size_reduction_reproduces_the_full_model():
+    model = _conv_model(n_inputs=2)
+    x = _conv_windows()
+    u = torch.randn(30, 2, dtype=D)
+    n = model.state_size
+    for offset in ("none", "initial"):
+        reduced = compress(model, x, n, n, u=u, offset=offset)
+        with torch.no_grad():
+            torch.testing.assert_close(reduced(x, u), model(x, u), rtol=1e-12, atol=1e-12)
+    with torch.no_grad():  # and it is a real reduction below full size
+        assert (compress(model, x, 4, 6, u=u)(x, u) - model(x, u)).abs().max() > 1e-6
+
+
+def test_channel_pruning_full_and_dead_channels_reproduce_the_model():
+    from opkit.models.mor import prune_channels
+
+    model = _conv_model(channels=4, n_inputs=1)
+    x = _conv_windows()
+    u = torch.randn(30, 1, dtype=D)
+    with torch.no_grad():
+        full = prune_channels(model, x, 4, u=u)
+        torch.testing.assert_close(full(x, u), model(x, u), rtol=1e-12, atol=1e-12)
+        conv = model.vector_field.conv
+        conv.weight[[1, 3]] = 0.0  # channels 1 and 3 never move: f(0) = tanh(0) = 0
+        conv.bias[[1, 3]] = 0.0
+        model.vector_field.input_map.weight[8:16] = 0.0  # channel 1's rows of Z
+        model.vector_field.input_map.weight[24:32] = 0.0  # channel 3's
+        pruned = prune_channels(model, x, 2, u=u)
+        assert pruned.vector_field.keep.tolist() == [0, 2]
+        torch.testing.assert_close(pruned(x, u), model(x, u), rtol=1e-12, atol=1e-12)
+        conv.weight[1, 0] = 0.5  # channel 1 moves now: pruning it is an approximation
+        conv.bias[1] = 0.3
+        assert (pruned(x, u) - model(x, u)).abs().max() > 1e-6
+    # s^2 N w^d multiply-adds + s N n_inputs
+    assert pruned.cost() == {"macs": 2 * 8 * 2 * 3 + 2 * 8 * 1, "f_evals": 16}
+
+
+def test_channel_low_rank_at_full_rank_and_on_a_low_rank_kernel():
+    from opkit.models.mor import truncate_channels
+
+    model = _conv_model(channels=4, kernel=3)
+    x = _conv_windows()
+    with torch.no_grad():
+        torch.testing.assert_close(truncate_channels(model, 4)(x), model(x), rtol=1e-12, atol=1e-12)
+        g = torch.Generator().manual_seed(4)
+        W = torch.randn(4, 2, dtype=D, generator=g) @ torch.randn(2, 12, dtype=D, generator=g)
+        model.vector_field.conv.weight.copy_(W.reshape(4, 4, 3))
+        torch.testing.assert_close(truncate_channels(model, 2)(x), model(x), rtol=1e-10, atol=1e-12)
+        assert (truncate_channels(model, 1)(x) - model(x)).abs().max() > 1e-6
+    # N r (C w + C): r filters C x w, then a 1x1 mix r -> C
+    assert truncate_channels(model, 2).cost() == {"macs": 8 * 2 * (4 * 3 + 4), "f_evals": 32}
+
+
+def test_cost_counters_match_the_flops_torch_counts():
+    """cost()["macs"] is what one evaluation really does: torch's FLOP counter (2 flops per
+    multiply-add in convolutions and matrix products) on one sample."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from opkit.models.mor import prune_channels, truncate_channels
+
+    model = _conv_model(grid=(4, 6), channels=3, kernel=3)
+    x = _conv_windows(grid=(4, 6))
+    variants = {
+        "full": model,
+        "pod-deim": compress(model, x, 5, 9),
+        "pruned": prune_channels(model, x, 2),
+        "low-rank": truncate_channels(model, 2),
+        "dense": _model(),
+    }
+    for name, net in variants.items():
+        field = net.vector_field
+        state = torch.randn(1, net.state_size, dtype=D)
+        context = {"shift": torch.zeros(1, 2, 4, 6, dtype=D)} if name == "pruned" else None
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            field(None, state, None, context)
+        assert counter.get_total_flops() == 2 * net.cost()["macs"], name
+    assert model.cost()["macs"] == 72 * 3 * 9  # n C w^2
+
+
+def test_conv_baselines_refuse_a_dense_field_and_vice_versa():
+    from opkit.models.mor import prune_channels, truncate_channels
+
+    with pytest.raises(ValueError, match="field='dense'"):
+        prune_channels(_model(), _windows(), 1)
+    with pytest.raises(ValueError, match="field='dense'"):
+        truncate_channels(_model(), 1)
+    with pytest.raises(ValueError, match="field='conv'"):
+        prune_neurons(_conv_model(), _conv_windows(), 4)
+    with pytest.raises(ValueError, match="field='conv'"):
+        truncate_svd(_conv_model(), 4)
+    with pytest.raises(ValueError, match="1 <= size <= latent_channels = 3"):
+        prune_channels(_conv_model(), _conv_windows(), 4)
+    with pytest.raises(ValueError, match="rank"):
+        truncate_channels(_conv_model(), 0)

@@ -145,6 +145,9 @@ def test_from_spec_is_constructor_of_init_args():
         (dict(step_size=0.0), ValueError, "step_size"),
         (dict(width=2.5), TypeError, "width"),
         (dict(out_channels=3, n_fields=2, in_channels=2), ValueError, "whole frames"),
+        (dict(field="attention"), ValueError, "`field` must be one of"),
+        (dict(field="conv", field_kernel=4), ValueError, "field_kernel"),
+        (dict(field="conv", n_layers=2), ValueError, "n_layers"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, error, match):
@@ -176,3 +179,66 @@ def test_layer_vector_field_is_f_of_affine_plus_input_term_and_counts_calls():
     assert no_input.Z is None
     torch.testing.assert_close(no_input(0.0, x.float()), no_input.nonlinearity(x.float()))
     assert no_input.nfe == 1
+
+
+def test_conv_field_model_is_shift_equivariant_and_from_spec_builds_it():
+    """With field="conv" every part (encoder, K, decoder) is a periodic convolution: rolling
+    the input rolls the prediction. The dense field is not equivariant."""
+    spec = DataSpec(spatial_shape=(16,), lengths=(1.0,), in_frames=2, out_frames=1)
+    torch.manual_seed(0)
+    model = NeuralODE.from_spec(spec, width=4, latent_channels=3, field="conv", field_kernel=3)
+    model = model.double()
+    assert model.state_size == 48 and model.cost() == {"macs": 48 * 3 * 3, "f_evals": 48}
+    x = torch.randn(2, 2, 16, dtype=torch.float64)
+    with torch.no_grad():
+        y, y_rolled = model(x), model(torch.roll(x, 5, dims=-1))
+        assert (y - x[:, -1:]).abs().max() > 1e-3  # the field moves the state
+        torch.testing.assert_close(y_rolled, torch.roll(y, 5, dims=-1), rtol=0, atol=1e-12)
+        dense = _tiny(in_channels=2, grid_shape=(16,)).double()
+        assert (dense(torch.roll(x, 5, -1)) - torch.roll(dense(x), 5, -1)).abs().max() > 1e-4
+    again = NeuralODE(**model.config).double()
+    again.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), y)
+
+
+def test_conv_vector_field_is_f_of_periodic_convolution_plus_input_term():
+    from opkit.models import ConvVectorField
+
+    torch.manual_seed(1)
+    field = ConvVectorField(2, (6,), kernel_size=3, n_inputs=1).double()
+    x, u = torch.randn(4, 12, dtype=torch.float64), torch.randn(4, 1, dtype=torch.float64)
+    W, b = field.conv.weight.detach(), field.conv.bias.detach()
+    fields = x.reshape(4, 2, 6)
+    z = torch.zeros(4, 2, 6, dtype=torch.float64)
+    for o in range(2):
+        for i in range(6):
+            for c in range(2):
+                for s in range(3):
+                    z[:, o, i] += W[o, c, s] * fields[:, c, (i + s - 1) % 6]
+            z[:, o, i] += b[o]
+    expected = torch.tanh(z).flatten(1) + u @ field.input_map.weight.T
+    torch.testing.assert_close(field(0.0, x, u), expected, rtol=0, atol=1e-14)
+    assert field.nfe == 1
+    with pytest.raises(ValueError, match="padding"):
+        ConvVectorField(2, (6,), padding="reflect")
+    with pytest.raises(ValueError, match="odd"):
+        ConvVectorField(2, (6,), kernel_size=2)
+
+
+def test_latent_rollout_continues_the_solve_without_re_encoding():
+    """latent_rollout(x, 1) is the forward pass; over 3 frames, frame 1 is unchanged (the
+    fixed-step solver takes the same steps) and frames 2-3 differ from re-encoding."""
+    torch.manual_seed(0)
+    model = _tiny(field="conv", latent_channels=2).double()
+    x = torch.randn(3, 2, 8, dtype=torch.float64)
+    with torch.no_grad():
+        one = model(x)
+        torch.testing.assert_close(model.latent_rollout(x, 1), one, rtol=0, atol=1e-14)
+        three = model.latent_rollout(x, 3)
+        assert three.shape == (3, 3, 8) and model.nfe == 3 * 16
+        torch.testing.assert_close(three[:, :1], one, rtol=0, atol=1e-13)
+        refed = model(torch.cat([x[:, 1:], one], dim=1))
+        assert (three[:, 1:2] - refed).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="n_frames"):
+        model.latent_rollout(x, 0)

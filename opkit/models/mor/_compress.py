@@ -5,26 +5,40 @@ from __future__ import annotations
 import torch
 
 from .._neural_ode import NeuralODE
+from .._vector_fields import AbstractVectorField
 from ._deim import deim
 from ._pod import pod
 from ._reduced import ReducedNeuralODE, check_reduced_sizes
 from ._snapshots import snapshots
 
-__all__ = ["compress", "check_compressible", "copy_settings"]
+__all__ = ["compress", "check_compressible", "check_dense", "copy_settings", "deim_galerkin"]
 
 
 def check_compressible(model: object) -> NeuralODE:
-    """Raise unless ``model`` is a `NeuralODE` with the one-layer vector field."""
+    """Raise unless ``model`` is a `NeuralODE` with a one-layer vector field (dense, or the
+    convolution of ``field="conv"``)."""
     if not isinstance(model, NeuralODE):
         raise TypeError(
             f"`model` must be an opkit.models.NeuralODE, got {type(model).__name__} (for a "
             "TrainedOperator pass `.model`, or use opkit.trainers.compress_trained)."
         )
-    if model.vector_field.n_layers != 1:
+    if model.field == "dense" and model.vector_field.n_layers != 1:
         raise ValueError(
             "compress reduces the one-layer vector field x' = f(Ax + b) + Zu of Lehtimäki et "
             f"al.; this NeuralODE stacks n_layers={model.vector_field.n_layers} layers. "
             "Train with n_layers=1 to compress it."
+        )
+    return model
+
+
+def check_dense(model: object) -> NeuralODE:
+    """`check_compressible`, and the field must be the dense ``A`` (the neuron and SVD
+    baselines act on a matrix)."""
+    model = check_compressible(model)
+    if model.field != "dense":
+        raise ValueError(
+            f"neuron pruning and SVD truncation act on the dense matrix A; this NeuralODE has "
+            f"field={model.field!r}: use prune_channels / truncate_channels."
         )
     return model
 
@@ -38,6 +52,38 @@ def copy_settings(target: object, model: NeuralODE, *, sizes: bool) -> None:
         names = ("in_channels", "out_channels", "n_fields", "grid_shape", "n_inputs", *names)
     for name in names:
         setattr(target, name, getattr(model, name))
+
+
+@torch.no_grad()
+def deim_galerkin(
+    field: AbstractVectorField, V: torch.Tensor, U: torch.Tensor, P: torch.Tensor
+) -> dict[str, torch.Tensor | None]:
+    r"""The reduced matrices of the DEIM-Galerkin projection of a one-layer field (float64).
+
+    For :math:`x' = f(\mathcal{A} x + b) + Zu` with :math:`x \approx V \tilde x` and
+    :math:`f` interpolated on the DEIM points ``P`` of the basis ``U``:
+    ``N`` :math:`= V^\top U (P^\top U)^{-1}` ``(k, m)``, ``A_m`` :math:`= P^\top
+    \mathcal{A} V` ``(m, k)``, ``b_m`` :math:`= P^\top b` ``(m,)`` and ``Z``
+    :math:`= V^\top Z` ``(k, n_inputs)`` (None without inputs), Lehtimäki et al. (2024),
+    Eq. (6). :math:`\mathcal{A} V` is computed by applying the field's linear map to the
+    columns of ``V`` (``field.linear_part``), never by forming :math:`\mathcal{A}`.
+
+    Args:
+        field: a one-layer field (`LayerVectorField` with one layer, `ConvVectorField`).
+        V: ``(n, k)`` orthonormal state basis; U: ``(n, m)`` nonlinearity basis;
+        P: ``(m,)`` DEIM indices of ``U``.
+    """
+    V, U = V.double(), U.double()
+    # N = V^T U (P^T U)^{-1}: solve (P^T U)^T N^T = (V^T U)^T rather than inverting.
+    N = torch.linalg.solve(U[P].T, (V.T @ U).T).T
+    AV_T = field.linear_part(V.T.contiguous())  # (k, n): row j is A applied to mode j
+    Z = field.Z
+    return {
+        "N": N,
+        "A_m": AV_T[:, P].T,
+        "b_m": field.bias_vector(torch.float64)[P],
+        "Z": None if Z is None else V.T @ Z.double(),
+    }
 
 
 @torch.no_grad()
@@ -60,8 +106,16 @@ def compress(
     ``m < k`` is allowed: DEIM needs only ``P^T U_m`` invertible, and the reduced velocity
     then lies in an ``m``-dimensional subspace of the ``k`` modes (usually a poor trade).
 
-    Supported: the one-layer vector field :math:`x' = f(Ax + b) + Zu` (any element-wise
-    ``f``), the form whose formulas the paper gives; a stacked vector field raises.
+    Supported: the one-layer vector fields :math:`x' = f(\mathcal{A} x + b) + Zu` (any
+    element-wise ``f``), the form whose formulas the paper gives, with :math:`\mathcal{A}`
+    the dense ``A`` or the convolution ``K`` of ``field="conv"``; a stacked vector field
+    raises. The linear map is only ever applied, never formed as an ``n x n`` matrix:
+    :math:`\tilde A_m = P^\top \mathcal{A} V_k` is the field's
+    :meth:`~opkit.models.AbstractVectorField.linear_part` applied to the ``k`` modes (for
+    a convolution: the modes reshaped as ``latent_channels x grid`` fields and convolved,
+    ``O(k n C s^d)`` work once), keeping the ``m`` DEIM rows; ``b_m`` is the per-channel
+    bias at the DEIM points. The reduced field then costs ``2km`` multiply-adds per
+    evaluation whatever the grid.
 
     Args:
         model: the trained `NeuralODE` (``n_layers == 1``).
@@ -114,26 +168,21 @@ def compress(
     V, state_energy = pod(states, k)
     U, nonlinear_energy = pod(nonlinear, m)
     P = deim(U)
-    V, U = V.double(), U.double()
-    layer = model.vector_field.layers[0]
-    A, b = layer.weight.double(), layer.bias.double()
-    # N = V^T U (P^T U)^{-1}: solve (P^T U)^T N^T = (V^T U)^T rather than inverting.
-    N = torch.linalg.solve(U[P].T, (V.T @ U).T).T
+    reduced_matrices = deim_galerkin(model.vector_field, V, U, P)
+    weight = next(model.vector_field.parameters())
     reduced = ReducedNeuralODE(full_config=model.config, k=k, m=m, offset=offset).to(
-        device=A.device, dtype=layer.weight.dtype
+        device=weight.device, dtype=weight.dtype
     )
     reduced.encoder.load_state_dict(model.encoder.state_dict())
     reduced.decoder.load_state_dict(model.decoder.state_dict())
     field = reduced.vector_field
-    field.N.copy_(N)
-    field.A_m.copy_(A[P] @ V)
-    field.b_m.copy_(b[P])
-    if field.Z is not None:
-        field.Z.copy_(V.T @ model.vector_field.Z.double())
+    for name, value in reduced_matrices.items():
+        if value is not None:
+            getattr(field, name).copy_(value)
     reduced.basis.copy_(V)
     reduced.deim_indices.copy_(P)
     if offset == "initial":
-        reduced.A_rows.copy_(A[P])
+        reduced.A_rows.copy_(model.vector_field.rows(P))
     reduced.state_energy.fill_(state_energy)
     reduced.nonlinear_energy.fill_(nonlinear_energy)
     copy_settings(reduced, model, sizes=False)

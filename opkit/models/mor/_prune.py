@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .._neural_ode import AbstractLatentODE, AbstractVectorField, NeuralODE
-from ._compress import check_compressible, copy_settings
+from ._compress import check_dense, copy_settings
 from ._snapshots import snapshots
 
 __all__ = ["prune_neurons", "PrunedNeuralODE"]
@@ -46,7 +46,7 @@ class PrunedNeuralODE(AbstractLatentODE):
 
     def __init__(self, model: NeuralODE, keep: torch.Tensor):
         super().__init__()
-        model = check_compressible(model)
+        model = check_dense(model)
         n = model.state_size
         keep = torch.as_tensor(keep, dtype=torch.long).flatten().sort().values
         if keep.numel() < 1 or keep.unique().numel() != keep.numel() or keep.max() >= n:
@@ -106,7 +106,7 @@ def prune_neurons(
         networks for resource efficient inference", ICLR (2017) (importance-based pruning);
         compared with POD-DEIM by Lehtimäki et al. (2024).
     """
-    model = check_compressible(model)
+    model = check_dense(model)
     n = model.state_size
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= n:
         raise ValueError(f"`size` must be an int with 1 <= size <= n = {n}, got {size!r}.")

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .._neural_ode import AbstractLatentODE, AbstractVectorField, NeuralODE
-from ._compress import check_compressible, copy_settings
+from ._compress import check_dense, copy_settings
 
 __all__ = ["truncate_svd", "LowRankNeuralODE"]
 
@@ -38,7 +38,7 @@ class LowRankNeuralODE(AbstractLatentODE):
 
     def __init__(self, model: NeuralODE, rank: int):
         super().__init__()
-        model = check_compressible(model)
+        model = check_dense(model)
         n = model.state_size
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= n:
             raise ValueError(f"`rank` must be an int with 1 <= rank <= n = {n}, got {rank!r}.")
