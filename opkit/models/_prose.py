@@ -35,39 +35,103 @@ def _int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+#: The two designs: the authors' network (``prose_ode``) and opkit's earlier one.
+VARIANTS = ("authors", "opkit")
+_EPS = 1e-12  # the authors' LayerNorm epsilon (every LayerNorm of prose_ode)
+
+
+def _embedding(n: int, width: int, padding_idx: int | None = None) -> nn.Embedding:
+    """The authors' embedding initialisation: N(0, width^-1/2), the padding row zero."""
+    m = nn.Embedding(n, width, padding_idx=padding_idx)
+    nn.init.normal_(m.weight, std=width**-0.5)
+    if padding_idx is not None:
+        with torch.no_grad():
+            m.weight[padding_idx].zero_()
+    return m
+
+
+def _post_norm_encoder(width: int, n_heads: int, ff_width: int, dropout: float, n: int):
+    """``n`` post-LN self-attention layers: ``x = LN(x + MHA(x)); x = LN(x + FFN(x))`` with a
+    GELU FFN, no final norm (the authors' ``TransformerModel`` layers)."""
+    layer = nn.TransformerEncoderLayer(
+        width, n_heads, ff_width, dropout, activation="gelu", batch_first=True,
+        norm_first=False, layer_norm_eps=_EPS,
+    )  # fmt: skip
+    return nn.TransformerEncoder(layer, n, enable_nested_tensor=False)
+
+
+class _PostNormQueryLayer(nn.Module):
+    """The authors' data-decoder layer (``DataOperatorModel``): queries cross-attend to the
+    encoded data, ``x = LN(x + MHA(x, mem)); x = LN(x + FFN(x))``, no self-attention.
+    ``(B, Q, w), (B, N, w) -> (B, Q, w)``."""
+
+    def __init__(self, width: int, n_heads: int, ff_width: int, dropout: float):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(width, n_heads, dropout=dropout, batch_first=True)
+        self.norm1 = nn.LayerNorm(width, eps=_EPS)
+        self.ff = nn.Sequential(
+            nn.Linear(width, ff_width), nn.GELU(), nn.Linear(ff_width, width), nn.Dropout(dropout)
+        )
+        self.norm2 = nn.LayerNorm(width, eps=_EPS)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.dropout(self.attn(x, memory, memory, need_weights=False)[0]))
+        return self.norm2(x + self.ff(x))
+
+
+def _positions(n: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """The authors' sinusoidal table: computed in float64, stored in float32 (their
+    ``create_sinusoidal_embeddings`` writes a ``FloatTensor``), then cast to ``like``."""
+    table = sinusoidal_positions(n, width, device=like.device, dtype=torch.float32)
+    return table.to(like.dtype)
+
+
 class PROSE(nn.Module):
     r"""Predicting Operators and Symbolic Expressions: a multimodal transformer.
 
-    Five parts (all pre-norm: ``nn.TransformerEncoderLayer`` / ``TransformerDecoderLayer``
-    with ``norm_first=True``, GELU, a final LayerNorm after each stack, as the authors'
-    code):
+    Five parts; ``variant`` chooses between two designs of each.
 
-    1. **Data encoder.** One token per observed time ``t_i``: the features ``(t_i, z_i,
-       asinh u_i)`` with ``z_i = (u_i - \mu) / \sigma`` the trajectory standardised per
-       sample and component over the input window (components zero-padded to
-       ``max_dim``) pass through an MLP and ``n_data_encoder_layers`` self-attention
-       layers. No positional encoding: time is an input. The decoder predicts the
-       departure from the last observed state in units of ``\sigma``,
-       ``\hat u(t) = u_{N-1} + \sigma\, \hat z(t)``, so one network serves trajectories
-       whose scales differ by orders of magnitude, and an untrained decoder (``\hat z
-       \approx 0``) starts at the trivial forecast; ``asinh u`` keeps the absolute scale
-       visible (the coefficients depend on it).
-    2. **Symbol encoder.** Token embedding (scaled by ``sqrt(width)``) plus sinusoidal
-       positions, ``n_symbol_encoder_layers`` self-attention layers with a key padding
-       mask for ``<PAD>``.
-    3. **Fusion encoder.** Self-attention over the concatenation ``[data; symbols]`` with
-       a learned modality embedding added to each part (``n_fusion_layers`` layers).
-    4. **Data decoder.** Queries are MLP embeddings of the output times; each of the
-       ``n_data_decoder_layers`` layers cross-attends to the fused *data* part and applies a
-       feed-forward block (no self-attention among the queries: every output time is
-       decoded independently and all in parallel). A linear head gives ``max_dim`` values.
-    5. **Symbol decoder.** Causal self-attention over the shifted target tokens and
-       cross-attention to the fused *symbol* part (``n_symbol_decoder_layers`` layers); the
-       output projection is the transposed token embedding (tied weights).
+    ``variant="authors"`` -- the authors' network (``prose_ode``'s ``build_modules``,
+    ``model/transformer.py``, with the defaults of their ``parsers.py``; a test checks that
+    it reproduces their forward given the same weights). Every stack is **post-LN**
+    (``x = LN(x + MHA(x)); x = LN(x + FFN(x))``, GELU feed-forward, LayerNorm epsilon
+    ``1e-12``) and starts with a LayerNorm of its input embeddings:
 
-    ``operator_only=True`` builds the ablation without any symbol path (no symbol encoder,
-    no symbol decoder): the fusion encoder sees the data tokens only, and ``forward``
-    returns ``None`` for the logits.
+    1. **Data encoder.** One token per observed time: the raw ``(t_i, u_i)`` (components
+       zero-padded to ``max_dim``) through Linear--GELU--Linear, a LayerNorm and
+       ``n_data_encoder_layers`` self-attention layers; no positional encoding.
+    2. **Symbol encoder.** Token embedding (``N(0, width^-1/2)``, ``<PAD>`` row zero, not
+       scaled) plus sinusoidal positions, LayerNorm, ``n_symbol_encoder_layers`` layers
+       with a key padding mask. The input is the guess *without* ``<BOS>``/``<EOS>``
+       (their ``batch_equations_placeholder``).
+    3. **Fusion.** A modality embedding added to each part, ``[data; symbols]``
+       concatenated, LayerNorm, ``n_fusion_layers`` self-attention layers.
+    4. **Data decoder.** Queries ``Linear(1, width)(t)`` and a LayerNorm; each of the
+       ``n_data_decoder_layers`` layers cross-attends to the fused *data* part (no
+       self-attention among the queries) and applies a feed-forward block; a linear head
+       gives the raw ``u`` (``max_dim`` values).
+    5. **Symbol decoder.** Its own token embedding plus positions, LayerNorm, causal
+       self-attention, cross-attention to the fused *symbol* part, feed-forward
+       (``n_symbol_decoder_layers`` layers); the output projection is the transposed token
+       embedding (tied) plus a bias.
+
+    ``variant="opkit"`` -- opkit's earlier design, kept for comparison: pre-LN stacks
+    (``norm_first=True``) with a final LayerNorm each; the data encoder reads ``(t_i, z_i,
+    asinh u_i)`` with ``z_i = (u_i - \mu) / \sigma`` standardised per sample and component
+    over the input window; the queries are an MLP of ``t``; the decoder predicts
+    ``\hat u(t) = u_{N-1} + \sigma\, \hat z(t)`` (anchored at the last observed state, so
+    an untrained decoder starts at the trivial forecast); token embeddings scaled by
+    ``sqrt(width)``, one embedding shared by the symbol encoder, decoder and output. The
+    symbol input may carry ``<BOS>``/``<EOS>`` (then ``[<BOS>, <EOS>]`` is "no symbols").
+
+    The default ``variant`` of the small configuration is ``"opkit"``, the design measured
+    better at equal steps on 2 CPU cores (issue 11); ``benchmarks/prose.py`` measures both
+    (see its output). ``PROSE.paper()`` is the authors' variant at the paper's size.
+
+    ``operator_only=True`` builds the authors' ablation (their ``no_text``): data encoder
+    and data decoder only -- no symbol encoder, no fusion stack, no symbol decoder -- in
+    either variant; ``forward`` returns ``None`` for the logits and ignores ``symbols``.
 
     **Shapes** (``B`` batch, ``N`` observed times, ``Q`` output times, ``S`` symbol-input
     length, ``L`` target length, ``D = max_dim``, ``V = vocab_size``):
@@ -85,22 +149,22 @@ class PROSE(nn.Module):
         max_dim: components per state (the largest system's dimension, default 5).
         width, n_heads, ff_width: model width, attention heads, feed-forward width
             (default 128, 4, 512; the paper: 512, 8, 2048).
-        n_data_encoder_layers: depth of the data encoder (default 1; the paper: 2).
-        n_symbol_encoder_layers: depth of the symbol encoder (default 1; the paper: 4).
-        n_fusion_layers: depth of the fusion encoder (default 2; the paper: 8).
-        n_data_decoder_layers: depth of the data decoder (default 2; the paper: 8).
-        n_symbol_decoder_layers: depth of the symbol decoder (default 2; the paper: 8).
+        n_data_encoder_layers, n_symbol_encoder_layers, n_fusion_layers,
+        n_data_decoder_layers, n_symbol_decoder_layers: depths (default 1, 1, 2, 2, 2;
+            the paper: 2, 4, 8, 8, 8).
         dropout: dropout probability (default 0, as the paper).
-        operator_only: drop the symbol paths (the ablation), default False.
+        operator_only: the authors' ablation without symbols (default False).
+        variant: ``"authors"`` or ``"opkit"`` (default ``"opkit"``), see above.
 
     Raises:
         ValueError: a size that is not a positive integer, ``width`` not divisible by
-            ``n_heads``, or token ids outside ``[0, vocab_size)``.
+            ``n_heads``, an unknown ``variant``, token ids outside ``[0, vocab_size)``, or
+            (authors' variant) a symbol input that is all ``<PAD>``.
 
     References:
         Y. Liu, Z. Zhang, H. Schaeffer. PROSE: Predicting Multiple Operators and Symbolic
         Expressions using Multimodal Transformers. *Neural Networks* 180, 106707 (2024).
-        arXiv:2309.16816.
+        arXiv:2309.16816. Code: github.com/felix-lyx/prose, folder ``prose_ode``.
 
     Examples:
         >>> net = PROSE(vocab_size=40, pad_id=0, bos_id=1, eos_id=2)
@@ -112,6 +176,9 @@ class PROSE(nn.Module):
         ((3, 128, 5), (3, 30, 40))
         >>> net.generate(t_in, u_in, symbols, max_len=8).shape[0]
         3
+        >>> authors = PROSE(vocab_size=40, pad_id=0, bos_id=1, eos_id=2, variant="authors")
+        >>> tuple(authors(t_in, u_in, symbols, torch.linspace(2, 6, 128))[0].shape)
+        (3, 128, 5)
     """
 
     #: Where `opkit.fit` / `opkit.load` find this model's training layer (resolved lazily:
@@ -136,8 +203,11 @@ class PROSE(nn.Module):
         n_symbol_decoder_layers: int = _SMALL["n_symbol_decoder_layers"],
         dropout: float = 0.0,
         operator_only: bool = False,
+        variant: str = "opkit",
     ):
         super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"`variant` must be one of {VARIANTS}, got {variant!r}.")
         if None in (vocab_size, pad_id, bos_id, eos_id):
             from .. import symbolic
 
@@ -179,6 +249,7 @@ class PROSE(nn.Module):
             **depths,
             dropout=float(dropout),
             operator_only=bool(operator_only),
+            variant=variant,
         )
         self.vocab_size, self.pad_id, self.bos_id, self.eos_id = (
             vocab_size,
@@ -188,7 +259,54 @@ class PROSE(nn.Module):
         )
         self.max_dim, self.width = int(max_dim), width
         self.operator_only = bool(operator_only)
+        self.variant = variant
         ff_width = self.init_args["ff_width"]
+        if variant == "authors":
+            self._build_authors(n_heads, ff_width, float(dropout), depths)
+        else:
+            self._build_opkit(n_heads, ff_width, float(dropout), depths)
+
+    def _build_authors(self, n_heads: int, ff_width: int, dropout: float, depths: dict) -> None:
+        w, d = self.width, self.max_dim
+
+        def stack(n: int) -> nn.TransformerEncoder:
+            return _post_norm_encoder(w, n_heads, ff_width, dropout, n)
+
+        # 1. data encoder (their embedder + DataTransformerModel)
+        self.data_embed = nn.Sequential(nn.Linear(1 + d, w), nn.GELU(), nn.Linear(w, w))
+        self.data_embed_norm = nn.LayerNorm(w, eps=_EPS)
+        self.data_encoder = stack(depths["n_data_encoder_layers"])
+        # 4. data decoder (DataOperatorModel)
+        self.query_embed = nn.Linear(1, w)
+        self.query_norm = nn.LayerNorm(w, eps=_EPS)
+        self.data_decoder = nn.ModuleList(
+            _PostNormQueryLayer(w, n_heads, ff_width, dropout)
+            for _ in range(depths["n_data_decoder_layers"])
+        )
+        self.data_head = nn.Linear(w, d)
+        if self.operator_only:
+            return
+        # 2. symbol encoder (TextTransformerModel, encoder)
+        self.symbol_embed = _embedding(self.vocab_size, w, self.pad_id)
+        self.symbol_embed_norm = nn.LayerNorm(w, eps=_EPS)
+        self.symbol_encoder = stack(depths["n_symbol_encoder_layers"])
+        # 3. fusion (FusionTransformerModel)
+        self.modality = _embedding(2, w)
+        self.fusion_norm = nn.LayerNorm(w, eps=_EPS)
+        self.fusion = stack(depths["n_fusion_layers"])
+        # 5. symbol decoder (TextTransformerModel, decoder; output tied to its embedding)
+        self.target_embed = _embedding(self.vocab_size, w, self.pad_id)
+        self.target_embed_norm = nn.LayerNorm(w, eps=_EPS)
+        layer = nn.TransformerDecoderLayer(
+            w, n_heads, ff_width, dropout, activation="gelu", batch_first=True,
+            norm_first=False, layer_norm_eps=_EPS,
+        )  # fmt: skip
+        self.symbol_decoder = nn.TransformerDecoder(layer, depths["n_symbol_decoder_layers"])
+        self.symbol_head = nn.Linear(w, self.vocab_size)
+        self.symbol_head.weight = self.target_embed.weight
+
+    def _build_opkit(self, n_heads: int, ff_width: int, dropout: float, depths: dict) -> None:
+        width = self.width
 
         def encoder(n: int) -> nn.TransformerEncoder:
             layer = nn.TransformerEncoderLayer(
@@ -204,9 +322,6 @@ class PROSE(nn.Module):
             nn.Linear(1 + 2 * self.max_dim, width), nn.GELU(), nn.Linear(width, width)
         )
         self.data_encoder = encoder(depths["n_data_encoder_layers"])
-        # 3. fusion
-        self.fusion = encoder(depths["n_fusion_layers"])
-        self.modality = nn.Embedding(2, width)
         # 4. data decoder
         self.query_embed = nn.Sequential(nn.Linear(1, width), nn.GELU(), nn.Linear(width, width))
         self.data_decoder = nn.ModuleList(
@@ -215,34 +330,50 @@ class PROSE(nn.Module):
         )
         self.data_norm = nn.LayerNorm(width)
         self.data_head = nn.Linear(width, self.max_dim)
-        if not self.operator_only:
-            # 2. symbol encoder and 5. symbol decoder (tied embedding)
-            self.token_embed = nn.Embedding(vocab_size, width)
-            nn.init.normal_(self.token_embed.weight, std=width**-0.5)
-            self.symbol_encoder = encoder(depths["n_symbol_encoder_layers"])
-            dec = nn.TransformerDecoderLayer(
-                width, n_heads, ff_width, dropout, activation="gelu", batch_first=True,
-                norm_first=True,
-            )  # fmt: skip
-            self.symbol_decoder = nn.TransformerDecoder(
-                dec, depths["n_symbol_decoder_layers"], norm=nn.LayerNorm(width)
-            )
+        if self.operator_only:
+            return
+        # 3. fusion
+        self.fusion = encoder(depths["n_fusion_layers"])
+        self.modality = nn.Embedding(2, width)
+        # 2. symbol encoder and 5. symbol decoder (tied embedding)
+        self.token_embed = nn.Embedding(self.vocab_size, width)
+        nn.init.normal_(self.token_embed.weight, std=width**-0.5)
+        self.symbol_encoder = encoder(depths["n_symbol_encoder_layers"])
+        dec = nn.TransformerDecoderLayer(
+            width, n_heads, ff_width, dropout, activation="gelu", batch_first=True,
+            norm_first=True,
+        )  # fmt: skip
+        self.symbol_decoder = nn.TransformerDecoder(
+            dec, depths["n_symbol_decoder_layers"], norm=nn.LayerNorm(width)
+        )
 
     @classmethod
     def paper(cls, **overrides) -> PROSE:
-        """The paper's configuration: width 512, 8 heads, feed-forward 2048, no dropout,
-        layers data-encoder 2 / symbol-encoder 4 / fusion 8 / data-decoder 8 /
-        symbol-decoder 8 (about 104 M parameters with opkit's vocabulary). ``overrides``
-        replace any constructor argument."""
-        return cls(**{**_PAPER, **overrides})
+        """The authors' network at the paper's size: ``variant="authors"``, width 512, 8
+        heads, feed-forward 2048, no dropout, layers data-encoder 2 / symbol-encoder 4 /
+        fusion 8 / data-decoder 8 / symbol-decoder 8 (``prose_ode/parsers.py``; about
+        104 M parameters with opkit's vocabulary). ``overrides`` replace any constructor
+        argument (e.g. ``operator_only=True`` for the authors' ablation at the same size)."""
+        return cls(**{**_PAPER, "variant": "authors", **overrides})
 
     # -- parts ---------------------------------------------------------------------------
-    def _embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+    def _check_ids(self, ids: torch.Tensor) -> None:
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
             raise ValueError(
                 f"token ids must lie in [0, {self.vocab_size}), got values in "
                 f"[{int(ids.min())}, {int(ids.max())}]."
             )
+
+    def _embed_tokens(self, ids: torch.Tensor, *, target: bool = False) -> torch.Tensor:
+        self._check_ids(ids)
+        if self.variant == "authors":
+            embed, norm = (
+                (self.target_embed, self.target_embed_norm)
+                if target
+                else (self.symbol_embed, self.symbol_embed_norm)
+            )
+            h = embed(ids)
+            return norm(h + _positions(ids.shape[1], self.width, h))
         h = self.token_embed(ids) * math.sqrt(self.width)
         return h + sinusoidal_positions(ids.shape[1], self.width, device=h.device, dtype=h.dtype)
 
@@ -250,6 +381,15 @@ class PROSE(nn.Module):
         mean = u_in.mean(dim=1, keepdim=True)
         std = u_in.std(dim=1, keepdim=True, correction=0).clamp_min(1e-4)
         return mean, std
+
+    def _encode_data(self, t_in: torch.Tensor, u_in: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.variant == "authors":
+            h = self.data_embed(torch.cat([t_in[..., None].to(u_in.dtype), u_in], dim=-1))
+            return {"data": self.data_encoder(self.data_embed_norm(h))}
+        mean, std = self._standardise(u_in)
+        feats = torch.cat([t_in[..., None], (u_in - mean) / std, torch.asinh(u_in)], dim=-1)
+        return {"data": self.data_encoder(self.data_embed(feats)), "anchor": u_in[:, -1:],
+                "std": std}  # fmt: skip
 
     def encode(
         self,
@@ -260,8 +400,8 @@ class PROSE(nn.Module):
         symbol_pad_mask: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """Data encoder, symbol encoder and fusion: ``{"data": (B, N, width), "symbols":
-        (B, S, width) or None, "symbol_mask": (B, S) or None, "anchor" (the last observed
-        state), "std": (B, 1, D)}``."""
+        (B, S, width) or None, "symbol_mask": (B, S) or None}`` (opkit's variant adds
+        ``"anchor"``, the last observed state, and ``"std"`` ``(B, 1, D)``)."""
         if u_in.ndim != 3 or u_in.shape[-1] != self.max_dim:
             raise ValueError(
                 f"`u_in` must have shape (batch, n_times, {self.max_dim}) (components "
@@ -274,41 +414,37 @@ class PROSE(nn.Module):
                 f"`t_in` must have shape (batch, n_times) = {tuple(u_in.shape[:2])} or "
                 f"(n_times,), got {tuple(t_in.shape)}."
             )
-        mean, std = self._standardise(u_in)
-        feats = torch.cat([t_in[..., None], (u_in - mean) / std, torch.asinh(u_in)], dim=-1)
-        data = self.data_encoder(self.data_embed(feats))
-        n = data.shape[1]
-        if self.operator_only or symbols is None:
-            if not self.operator_only:
-                raise ValueError(
-                    "`symbols` is required (this PROSE was built with operator_only=False); "
-                    "pass the empty expression [<BOS>, <EOS>] to give it no symbols."
-                )
-            fused = self.fusion(data + self.modality.weight[0])
-            return {
-                "data": fused,
-                "symbols": None,
-                "symbol_mask": None,
-                "anchor": u_in[:, -1:],
-                "std": std,
-            }
-        if symbols.ndim != 2 or symbols.shape[0] != u_in.shape[0]:
+        if symbols is None and not self.operator_only:
             raise ValueError(
-                f"`symbols` must be token ids of shape (batch={u_in.shape[0]}, length), got "
-                f"{tuple(symbols.shape)}."
+                "`symbols` is required (this PROSE was built with operator_only=False); "
+                "pass the empty expression [<BOS>, <EOS>] to give it no symbols."
             )
-        mask = symbols.eq(self.pad_id) if symbol_pad_mask is None else symbol_pad_mask.bool()
+        if symbols is not None and not self.operator_only:
+            if symbols.ndim != 2 or symbols.shape[0] != u_in.shape[0]:
+                raise ValueError(
+                    f"`symbols` must be token ids of shape (batch={u_in.shape[0]}, length), "
+                    f"got {tuple(symbols.shape)}."
+                )
+            mask = symbols.eq(self.pad_id) if symbol_pad_mask is None else symbol_pad_mask.bool()
+            if self.variant == "authors" and bool(mask.all(1).any()):
+                raise ValueError(
+                    "`symbols` has a row that is all <PAD>: the authors' PROSE reads at least "
+                    "one token per guess (use operator_only=True for no symbols)."
+                )
+        memory: dict[str, torch.Tensor | None] = {"symbols": None, "symbol_mask": None}
+        memory.update(self._encode_data(t_in, u_in))
+        if self.operator_only:
+            return memory
+        data = memory["data"]
+        n = data.shape[1]
         sym = self.symbol_encoder(self._embed_tokens(symbols), src_key_padding_mask=mask)
         both = torch.cat([data + self.modality.weight[0], sym + self.modality.weight[1]], dim=1)
         pad = torch.cat([mask.new_zeros(mask.shape[0], n), mask], dim=1)
+        if self.variant == "authors":
+            both = self.fusion_norm(both)
         fused = self.fusion(both, src_key_padding_mask=pad)
-        return {
-            "data": fused[:, :n],
-            "symbols": fused[:, n:],
-            "symbol_mask": mask,
-            "anchor": u_in[:, -1:],
-            "std": std,
-        }
+        memory.update(data=fused[:, :n], symbols=fused[:, n:], symbol_mask=mask)
+        return memory
 
     def decode_data(
         self, memory: dict, t_out: torch.Tensor, *, dim: torch.Tensor | None = None
@@ -323,10 +459,16 @@ class PROSE(nn.Module):
                 f"`t_out` must have shape (batch={b}, n_out) or (n_out,), got {tuple(t_out.shape)}."
             )
         h = self.query_embed(t_out[..., None].to(fused.dtype))
-        for layer in self.data_decoder:
-            h = layer(h, fused)
-        z = self.data_head(self.data_norm(h))
-        u = memory["anchor"] + memory["std"] * z
+        if self.variant == "authors":
+            h = self.query_norm(h)
+            for layer in self.data_decoder:
+                h = layer(h, fused)
+            u = self.data_head(h)
+        else:
+            for layer in self.data_decoder:
+                h = layer(h, fused)
+            z = self.data_head(self.data_norm(h))
+            u = memory["anchor"] + memory["std"] * z
         if dim is not None:
             keep = torch.arange(self.max_dim, device=u.device) < dim.to(u.device)[:, None]
             u = u * keep[:, None, :]
@@ -345,13 +487,15 @@ class PROSE(nn.Module):
         length = target_in.shape[1]
         causal = torch.ones(length, length, dtype=torch.bool, device=target_in.device).triu(1)
         h = self.symbol_decoder(
-            self._embed_tokens(target_in),
+            self._embed_tokens(target_in, target=True),
             memory["symbols"],
             tgt_mask=causal,
             memory_key_padding_mask=memory["symbol_mask"],
         )
         if last_only:
             h = h[:, -1]
+        if self.variant == "authors":
+            return self.symbol_head(h)
         return h @ self.token_embed.weight.T
 
     # -- calls ---------------------------------------------------------------------------

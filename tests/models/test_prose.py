@@ -1,9 +1,11 @@
-"""PROSE: shapes, causality of the symbol decoder, masks, gradients, the paper's size."""
+"""PROSE: shapes, causality of the symbol decoder, masks, gradients, the paper's size, in
+both variants (the authors' network and opkit's design)."""
 
 import pytest
 import torch
 
 from opkit.models import PROSE
+from opkit.models._prose import VARIANTS
 
 V, PAD, BOS, EOS = 40, 0, 1, 2
 
@@ -26,8 +28,9 @@ def _batch(b=3, s=12, length=10, seed=1):
     return t_in, u_in, symbols, torch.linspace(2, 6, 128), target_in
 
 
-def test_shapes():
-    net = _net()
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_shapes(variant):
+    net = _net(variant=variant)
     t_in, u_in, symbols, t_out, target_in = _batch()
     u, logits = net(t_in, u_in, symbols, t_out, target_in)
     assert u.shape == (3, 128, 5) and logits.shape == (3, 10, V)
@@ -39,8 +42,9 @@ def test_shapes():
     assert gen.shape[0] == 3 and gen.shape[1] <= 7 and gen.dtype == torch.long
 
 
-def test_symbol_decoder_cannot_see_future_tokens():
-    net = _net()
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_symbol_decoder_cannot_see_future_tokens(variant):
+    net = _net(variant=variant)
     t_in, u_in, symbols, t_out, target_in = _batch(length=12)
     _, logits = net(t_in, u_in, symbols, t_out, target_in)
     for k in (1, 5, 11):
@@ -51,8 +55,9 @@ def test_symbol_decoder_cannot_see_future_tokens():
         assert (again[:, k] - logits[:, k]).abs().max() > 1e-3  # position k does see it
 
 
-def test_symbol_padding_is_ignored():
-    net = _net()
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_symbol_padding_is_ignored(variant):
+    net = _net(variant=variant)
     t_in, u_in, symbols, t_out, target_in = _batch()
     u, logits = net(t_in, u_in, symbols, t_out, target_in)
     padded = torch.cat([symbols, torch.full((3, 5), PAD)], dim=1)
@@ -64,9 +69,10 @@ def test_symbol_padding_is_ignored():
     assert (u3 - u).abs().max() > 1e-4 and (logits3 - logits).abs().max() > 1e-3
 
 
-def test_output_times_are_decoded_independently():
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_output_times_are_decoded_independently(variant):
     """No self-attention among the queries: a time's value does not depend on the others."""
-    net = _net()
+    net = _net(variant=variant)
     t_in, u_in, symbols, t_out, _ = _batch()
     u, _ = net(t_in, u_in, symbols, t_out)
     some = torch.tensor([3, 50, 127])
@@ -74,7 +80,7 @@ def test_output_times_are_decoded_independently():
     torch.testing.assert_close(u_some, u[:, some], rtol=1e-5, atol=1e-5)
 
 
-def test_prediction_is_in_the_data_units():
+def test_prediction_is_in_the_data_units():  # opkit's variant (the default)
     """Standardisation per sample: a shifted input moves the prediction by the same shift
     at initialisation up to the asinh feature; with it, the output scale follows the input."""
     net = _net()
@@ -85,8 +91,9 @@ def test_prediction_is_in_the_data_units():
     assert spread[1] > 10 * spread[2]
 
 
-def test_greedy_generation_is_the_argmax_of_teacher_forcing():
-    net = _net()
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_greedy_generation_is_the_argmax_of_teacher_forcing(variant):
+    net = _net(variant=variant)
     t_in, u_in, symbols, _, _ = _batch()
     gen = net.generate(t_in, u_in, symbols, max_len=9)
     target_in = torch.cat([torch.full((3, 1), BOS), gen[:, :-1]], dim=1)
@@ -99,8 +106,9 @@ def test_greedy_generation_is_the_argmax_of_teacher_forcing():
         assert (row[n:] == PAD).all()
 
 
-def test_temperature_sampling_is_reproducible_and_differs_from_greedy():
-    net = _net()
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_temperature_sampling_is_reproducible_and_differs_from_greedy(variant):
+    net = _net(variant=variant)
     t_in, u_in, symbols, _, _ = _batch()
     a = net.generate(t_in, u_in, symbols, max_len=8, temperature=5.0,
                      generator=torch.Generator().manual_seed(3))  # fmt: skip
@@ -141,9 +149,10 @@ def test_constrained_generation_is_the_argmax_over_the_grammar_and_always_parses
         _net().generate(t_in, u_in, _batch()[2], max_len=9, constrained=True, dim=dim)
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("operator_only", [False, True])
-def test_every_parameter_gets_a_gradient(operator_only):
-    net = _net(operator_only=operator_only).train()
+def test_every_parameter_gets_a_gradient(operator_only, variant):
+    net = _net(operator_only=operator_only, variant=variant).train()
     t_in, u_in, symbols, t_out, target_in = _batch()
     u, logits = net(t_in, u_in, symbols, t_out, target_in)
     loss = u.pow(2).mean() + (0 if logits is None else logits.pow(2).mean())
@@ -152,20 +161,26 @@ def test_every_parameter_gets_a_gradient(operator_only):
     assert not missing
 
 
-def test_operator_only_ignores_symbols():
-    net = _net(operator_only=True)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_operator_only_ignores_symbols(variant):
+    net = _net(variant=variant, operator_only=True)
     t_in, u_in, symbols, t_out, target_in = _batch()
     u, logits = net(t_in, u_in, symbols, t_out, target_in)
     assert logits is None
     u2, _ = net(t_in, u_in, None, t_out)
     torch.testing.assert_close(u, u2)
-    assert not any(n.startswith(("symbol", "token")) for n, _ in net.named_parameters())
+    # the authors' ablation: no symbol encoder, no fusion stack, no symbol decoder
+    assert not any(
+        n.startswith(("symbol", "token", "target", "fusion", "modality"))
+        for n, _ in net.named_parameters()
+    )
     with pytest.raises(ValueError, match="operator_only"):
         net.generate(t_in, u_in, symbols)
 
 
-def test_rebuilds_from_its_init_args():
-    net = _net(n_fusion_layers=1)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_rebuilds_from_its_init_args(variant):
+    net = _net(variant=variant, n_fusion_layers=1)
     again = PROSE(**net.init_args)
     again.load_state_dict(net.state_dict())
     t_in, u_in, symbols, t_out, target_in = _batch()
@@ -173,11 +188,12 @@ def test_rebuilds_from_its_init_args():
         again.eval()(t_in, u_in, symbols, t_out, target_in)[0],
         net(t_in, u_in, symbols, t_out, target_in)[0],
     )
-    assert all(isinstance(v, (int, float, bool)) for v in net.init_args.values())
+    assert all(isinstance(v, (int, float, bool, str)) for v in net.init_args.values())
 
 
-def test_bad_input_is_refused():
-    net = _net()
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_bad_input_is_refused(variant):
+    net = _net(variant=variant)
     t_in, u_in, symbols, t_out, target_in = _batch()
     with pytest.raises(ValueError, match="u_in"):
         net(t_in, u_in[..., :3], symbols, t_out)
