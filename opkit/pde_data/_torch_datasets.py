@@ -202,6 +202,10 @@ class OperatorPairs(FileDataset):
     def sample_index(self) -> np.ndarray:
         return self._reader.sample_index
 
+    def nonfinite_samples(self) -> list[int]:
+        """Indices (file ``sample``) of this split's kept samples that hold NaN/Inf."""
+        return self._reader.nonfinite_samples()
+
     def __len__(self) -> int:
         return len(self._reader.positions)
 

@@ -1,5 +1,8 @@
-"""Lightning modules, data modules, callbacks, evaluation and reports."""
+"""The training layer: one front door (`fit`, `evaluate`, `load`) over tasks (operators,
+PROSE, PINNs), their Lightning modules and data modules, callbacks, evaluation and reports."""
 
+from ._callbacks import CheckpointRecord as CheckpointRecord
+from ._callbacks import CPUTimeBudget as CPUTimeBudget
 from ._callbacks import FiniteLossGuard as FiniteLossGuard
 from ._callbacks import PredictionPlot as PredictionPlot
 from ._collocation import CollocationDataModule as CollocationDataModule
@@ -10,19 +13,30 @@ from ._compress import with_model as with_model
 from ._datamodule import OperatorDataModule as OperatorDataModule
 from ._datasets import BUILTIN_DATASETS as BUILTIN_DATASETS
 from ._datasets import cache_dir as cache_dir
+from ._datasets import data_source as data_source
 from ._datasets import resolve_dataset as resolve_dataset
-from ._evaluate import evaluate as evaluate
+from ._evaluate import evaluate_operator as evaluate_operator
 from ._evaluate import evaluate_solution as evaluate_solution
+from ._fit import evaluate as evaluate
 from ._fit import fit as fit
+from ._fit import load as load
+from ._loop import train as train
 from ._operator import OperatorModule as OperatorModule
 from ._operator import rollout as rollout
 from ._pinn import PINNModule as PINNModule
-from ._prose import ProseDataModule as ProseDataModule
-from ._prose import ProseModule as ProseModule
-from ._prose import TrainedProse as TrainedProse
-from ._prose import evaluate_prose as evaluate_prose
-from ._prose import is_prose_checkpoint as is_prose_checkpoint
-from ._prose import load_prose as load_prose
+from ._prose_data import ProseDataModule as ProseDataModule
+from ._prose_data import collate_prose as collate_prose
+from ._prose_eval import evaluate_prose as evaluate_prose
+from ._prose_module import ProseModule as ProseModule
+from ._prose_trained import ProsePrediction as ProsePrediction
+from ._prose_trained import TrainedProse as TrainedProse
+from ._recipe import Recipe as Recipe
 from ._suite import run_suite as run_suite
+from ._task import AbstractTask as AbstractTask
+from ._task import AbstractTrained as AbstractTrained
+from ._task_operator import OperatorTask as OperatorTask
+from ._task_pinn import PINNTask as PINNTask
+from ._task_pinn import TrainedPINN as TrainedPINN
+from ._task_prose import ProseTask as ProseTask
+from ._tasks import TASKS as TASKS
 from ._trained import TrainedOperator as TrainedOperator
-from ._trained import load as load

@@ -84,7 +84,15 @@ def warmup_cosine(progress: Callable[[], float], warmup: float) -> Callable[[int
 def module_progress(module) -> Callable[[], float]:
     """``progress()`` of a LightningModule: the fraction of its trainer's budget spent
     (`budget_spent`), 0 while no trainer is attached."""
-    return lambda: budget_spent(module.trainer) if module._trainer is not None else 0.0
+
+    def progress() -> float:
+        try:
+            trainer = module.trainer
+        except RuntimeError:  # not attached to a Trainer yet
+            return 0.0
+        return 0.0 if trainer is None else budget_spent(trainer)
+
+    return progress
 
 
 def adam(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import lightning as L
@@ -11,6 +12,8 @@ import torch
 __all__ = [
     "PredictionPlot",
     "FiniteLossGuard",
+    "CheckpointRecord",
+    "CPUTimeBudget",
     "atomic_checkpoints",
     "last_checkpoint",
 ]
@@ -74,7 +77,8 @@ class FiniteLossGuard(L.Callback):
 
     The step that produced the bad loss is not followed by any further optimiser step;
     checkpoints already written (the last good ones) are kept untouched, and
-    ``trainer.callback_metrics["opkit/nonfinite_step"]`` records where it happened.
+    ``bad_step`` (also ``trainer.callback_metrics["opkit/nonfinite_step"]``) records where
+    it happened.
     """
 
     def __init__(self):
@@ -106,7 +110,63 @@ class FiniteLossGuard(L.Callback):
                 "non-finite values, or use gradient clipping (Trainer(gradient_clip_val=1.0)).",
                 self.bad_step,
             )
+            trainer.callback_metrics["opkit/nonfinite_step"] = torch.tensor(float(self.bad_step))
         trainer.should_stop = True
+
+
+class CheckpointRecord(L.Callback):
+    """Write opkit's record into every checkpoint: ``checkpoint["opkit"] = {"task",
+    "format_version", "data"}``.
+
+    ``task`` names the training task of the module (`opkit.trainers.TASKS`), so that
+    `opkit.load` reads any checkpoint once and knows how to rebuild it; ``data`` is the
+    data module's ``source()`` (where the training data came from, see
+    `opkit.trainers.data_source`). `opkit.fit` and ``opkit fit`` add this callback.
+    """
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        from ._tasks import task_of_module
+
+        dm = getattr(trainer, "datamodule", None)
+        source = dm.source() if callable(getattr(dm, "source", None)) else None
+        checkpoint["opkit"] = {
+            "task": task_of_module(pl_module).name,
+            "format_version": FORMAT_VERSION,
+            "data": source,
+            "metrics": {},
+        }
+
+
+#: Version of the checkpoint record (`CheckpointRecord`, `save_result`).
+FORMAT_VERSION = 3
+
+
+class CPUTimeBudget(L.Callback):
+    """Stop training once this process has spent ``seconds`` of CPU time in training.
+
+    CPU time (``time.process_time``, validation included) rather than wall-clock makes
+    budgets comparable on a shared machine; the cosine schedules follow it (see
+    `opkit.trainers._budget.budget_spent`).
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        if not (isinstance(seconds, (int, float)) and seconds > 0):
+            raise ValueError(f"`seconds` must be > 0, got {seconds!r}.")
+        self.seconds = float(seconds)
+        self.start: float | None = None
+
+    def budget_fraction(self) -> float:
+        if self.start is None:
+            return 0.0
+        return (time.process_time() - self.start) / self.seconds
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.start = time.process_time()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.budget_fraction() >= 1.0:
+            trainer.should_stop = True
 
 
 class PredictionPlot(L.Callback):

@@ -1,21 +1,23 @@
-"""Saving and restoring trained operators: one format, Lightning's own checkpoint.
+"""One checkpoint format for every task: Lightning's own checkpoint with opkit's record.
 
-An `OperatorModule` receives everything it needs to be rebuilt as constructor arguments
-(the data description ``spec`` and the network's record ``model_record``, a
-``{"class_path", "init_args"}`` dict) and saves them with ``save_hyperparameters``, so a
-checkpoint written by Lightning (``last.ckpt``, ``best.ckpt``) is complete. The file
-written by ``TrainedOperator.save`` is the same dictionary, restricted to what a
-prediction needs (``hyper_parameters``, ``state_dict``) plus the final metrics and a
-description of the training data.
+A checkpoint is the dictionary Lightning writes (``last.ckpt``, ``best.ckpt``) or a subset
+of it (what ``result.save(path)`` writes): ``hyper_parameters`` (the module's constructor
+arguments, including the network's record ``model_record``, a ``{"class_path",
+"init_args"}`` dict), ``state_dict`` (the weights), and ``opkit``: ``{"task",
+"format_version", "data", "metrics"}`` (`CheckpointRecord`). ``task`` says which task
+rebuilds it, so a file is read exactly once.
 
 Everything is read with ``torch.load(weights_only=True)``: no pickle is executed, and the
 network's class is imported only when its path starts with ``opkit.`` or ``torch.``
-(`opkit._records`).
+(`opkit._records`). The recorded network is first built on the ``meta`` device and
+compared with the stored weights, so a record of absurd size, or one whose weights are
+missing, is refused before anything is allocated.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,9 @@ from torch import nn
 
 from .._io import save_torch
 from .._records import RecordError, class_path, import_class, rebuild
-from ._operator import OperatorModule
+from ._callbacks import FORMAT_VERSION
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint"]
-
-FORMAT = "opkit.trained-operator"
-FORMAT_VERSION = 2
+__all__ = ["read_checkpoint", "save_checkpoint", "network_for", "module_from_checkpoint"]
 
 
 def _is_number(v: Any) -> bool:
@@ -37,144 +36,147 @@ def _is_number(v: Any) -> bool:
 
 
 def save_checkpoint(
-    module: OperatorModule,
-    path: str | Path,
-    *,
-    metrics: dict | None = None,
-    data: dict | None = None,
+    module: nn.Module, path: str | Path, *, task: str, metrics: dict, data: dict | None
 ) -> Path:
-    """Write ``module`` to ``path`` (atomically: a failed write leaves the old file intact)."""
+    """Write ``module`` (a task's LightningModule) to ``path`` atomically: a failed write
+    (a full disk, say) leaves an existing file intact and no stray temporary file."""
     bundle = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
         "hyper_parameters": dict(module.hparams),
         "state_dict": {
             k: v.detach().cpu()
             for k, v in module.state_dict().items()
             if isinstance(v, torch.Tensor)
         },
-        "metrics": {k: float(v) for k, v in (metrics or {}).items() if _is_number(v)},
-        "data": {k: v for k, v in (data or {}).items() if isinstance(v, (str, int, float))},
+        "opkit": {
+            "task": task,
+            "format_version": FORMAT_VERSION,
+            "metrics": {k: float(v) for k, v in (metrics or {}).items() if _is_number(v)},
+            "data": data,
+        },
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return save_torch(bundle, path)
 
 
-def _from_version_1(bundle: dict) -> dict:
-    # Files saved before the record format: {"model_class", "model_kwargs", "spec", ...}.
-    hparams = dict(bundle.get("module_hparams") or {})
-    hparams["spec"] = bundle.get("spec")
-    if bundle.get("model_kwargs") is not None:
-        hparams["model_record"] = {
-            "class_path": bundle["model_class"],
-            "init_args": bundle["model_kwargs"],
-        }
-    else:
-        hparams["model_record"] = {"class_path": bundle.get("model_class"), "init_args": None}
-    return {**bundle, "hyper_parameters": hparams}
+def read_checkpoint(path: str | Path, *, map_location="cpu") -> dict:
+    """The checkpoint at ``path``, read once with ``weights_only=True`` and checked to be
+    opkit's (``hyper_parameters``, ``state_dict`` and the ``opkit`` record).
 
-
-def _read(path: Path, map_location) -> dict:
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a checkpoint opkit wrote, or not readable safely.
+    """
+    path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}.")
+        raise FileNotFoundError(f"no checkpoint at {str(path)!r}.")
     try:
         raw = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # pickle errors differ between torch versions
-        raise ValueError(f"{path} is not a checkpoint opkit can read safely: {err}") from err
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path} is not an opkit checkpoint (it holds a {type(raw).__name__}).")
-    if raw.get("format") == FORMAT and raw.get("format_version", 1) == 1:
-        return _from_version_1(raw)
-    if isinstance(raw.get("opkit"), dict) and "hyper_parameters" not in raw:
-        # A Lightning checkpoint of opkit <= 0.1 carried the version-1 record under "opkit".
-        return _from_version_1({**raw["opkit"], "state_dict": raw.get("state_dict")})
-    hparams = raw.get("hyper_parameters")
-    if not isinstance(hparams, dict) or not isinstance(raw.get("state_dict"), dict):
+        raise ValueError(f"{str(path)!r} is not a checkpoint opkit can read safely: {err}") from err
+    record = raw.get("opkit") if isinstance(raw, dict) else None
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("task"), str)
+        or not isinstance(raw.get("hyper_parameters"), dict)
+        or not isinstance(raw.get("state_dict"), dict)
+    ):
         raise ValueError(
-            f"{path} is not an opkit trained-operator checkpoint (no hyper-parameters and "
-            "weights); save one with `opkit.fit(...).save(path)` or train with `opkit fit`."
-        )
-    if hparams.get("spec") is None:
-        raise ValueError(
-            f"{path} does not record the data it was trained on (`spec`); it was not written "
-            "by an opkit OperatorModule."
+            f"{str(path)!r} is not an opkit checkpoint (it lacks the `opkit` record, the "
+            "hyper-parameters or the weights); save one with `opkit.fit(...).save(path)` or "
+            "train with `opkit fit`."
         )
     return raw
 
 
-def _check_record_fits(path: Path, rec: dict, state_dict: dict) -> None:
-    """Build the recorded network on the ``meta`` device (no memory) and compare its
-    parameter shapes with the stored weights, so that a record with an absurd size (say
-    ``hidden_channels = 10**6``) is refused before anything is allocated."""
-    try:
-        with torch.device("meta"):
-            shapes = {
-                k: tuple(v.shape) for k, v in rebuild(rec, base=nn.Module).state_dict().items()
-            }
-    except RecordError as err:
-        raise ValueError(f"{path}: checkpoint does not describe a valid model: {err}") from err
-    except Exception:  # a model that cannot be built on `meta`: the real build decides
-        return
-    stored = {
-        k.removeprefix("model."): tuple(v.shape)
-        for k, v in state_dict.items()
-        if k.startswith("model.") and isinstance(v, torch.Tensor)
-    }
-    # (keys of older layouts are renamed by the models' own load hooks: compare shared ones)
-    wrong = [k for k, shape in shapes.items() if k in stored and stored[k] != shape]
-    if wrong:
-        raise ValueError(
-            f"{path}: checkpoint does not describe a valid model: its record "
-            f"({rec.get('class_path')}) does not match the stored weights {wrong[:3]}."
-        )
-
-
-def load_checkpoint(
-    path: str | Path, *, model: nn.Module | None = None, map_location="cpu"
-) -> tuple[OperatorModule, dict, dict]:
-    """The `OperatorModule` saved at ``path``, its metrics and its data description.
-
-    Args:
-        path: a file of ``TrainedOperator.save`` or a Lightning checkpoint of `opkit fit`.
-        model: a freshly built network of the checkpoint's class, needed only when the
-            checkpoint holds a network built by hand (no record of its arguments).
+def network_for(
+    path: str | Path, raw: dict, *, prefix: str, model: nn.Module | None = None
+) -> nn.Module:
+    """The network of a checkpoint: ``model`` (checked to be of the recorded class) or the
+    one its ``model_record`` describes, after a check on the ``meta`` device that every
+    parameter and buffer of the record is stored under ``prefix`` with its shape.
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: not an opkit checkpoint, a network class outside ``opkit.``/``torch.``,
-            or weights that do not fit.
+        ValueError: a hand-built network without ``model``, a class outside the allow-list,
+            missing or mis-shaped weights.
     """
-    path = Path(path)
-    raw = _read(path, map_location)
-    hparams = dict(raw["hyper_parameters"])
-    rec = hparams.get("model_record") or {}
-    if model is None:
-        if not rec.get("class_path") or rec.get("init_args") is None:
-            raise ValueError(
-                f"{path} holds a network built by hand ({rec.get('class_path')}); rebuild it "
-                "and pass it: opkit.load(path, model=...)."
-            )
-        _check_record_fits(path, rec, raw["state_dict"])
-        try:
-            model = rebuild(rec, base=nn.Module, what="model class")
-        except RecordError as err:
-            raise ValueError(f"{path}: checkpoint does not describe a valid model: {err}") from err
-    elif rec.get("class_path") and class_path(model) != rec["class_path"]:
-        # Records written with a private module path still name the same class.
-        if import_class(rec["class_path"], base=nn.Module) is not type(model):
-            raise ValueError(
-                f"{path} holds a {rec['class_path']}, but `model` is a {class_path(model)}; "
-                "pass a model of the checkpoint's class."
-            )
-    # LightningCLI adds entries such as `_class_path`: keep the module's own settings.
-    accepted = inspect.signature(OperatorModule.__init__).parameters
-    module = OperatorModule(model, **{k: v for k, v in hparams.items() if k in accepted})
+    rec = raw["hyper_parameters"].get("model_record") or {}
+    if model is not None:
+        if rec.get("class_path") and class_path(model) != rec["class_path"]:
+            try:
+                same = import_class(rec["class_path"], base=nn.Module) is type(model)
+            except RecordError:
+                same = False
+            if not same:
+                raise ValueError(
+                    f"{str(path)!r} holds a {rec['class_path']}, but `model` is a "
+                    f"{class_path(model)}; pass a model of the checkpoint's class."
+                )
+        return model
+    if not rec.get("class_path") or rec.get("init_args") is None:
+        raise ValueError(
+            f"{str(path)!r} holds a network built by hand ({rec.get('class_path')}); rebuild "
+            "it and pass it: opkit.load(path, model=...)."
+        )
+    stored = {
+        k.removeprefix(prefix): tuple(v.shape)
+        for k, v in raw["state_dict"].items()
+        if k.startswith(prefix) and isinstance(v, torch.Tensor)
+    }
+    try:
+        with torch.device("meta"):
+            meta = rebuild(rec, base=nn.Module, what="model class")
+    except RecordError as err:
+        raise ValueError(
+            f"{str(path)!r}: checkpoint does not describe a valid model: {err}"
+        ) from err
+    except Exception:  # a model that cannot be built on `meta`: the real build decides
+        return rebuild(rec, base=nn.Module, what="model class")
+    shapes = {k: tuple(v.shape) for k, v in meta.state_dict().items()}
+    missing = sorted(k for k in shapes if k not in stored)
+    wrong = sorted(k for k in shapes if k in stored and stored[k] != shapes[k])
+    if missing or wrong:
+        raise ValueError(
+            f"{str(path)!r}: checkpoint does not describe a valid model: its record "
+            f"({rec.get('class_path')}, {_size(shapes)}) does not match the stored weights "
+            f"({'missing ' + str(missing[:3]) if missing else ''}"
+            f"{' mis-shaped ' + str(wrong[:3]) if wrong else ''})."
+        )
+    return rebuild(rec, base=nn.Module, what="model class")
+
+
+def _size(shapes: dict) -> str:
+    n = sum(math.prod(s) for s in shapes.values())
+    return f"{n:,} values"
+
+
+def module_from_checkpoint(path: str | Path, raw: dict, module_type: type, network: nn.Module):
+    """``module_type(network, **hyper_parameters)`` with the stored weights, in eval mode.
+
+    Hyper-parameters the module does not take (LightningCLI's ``_class_path``...) are left
+    out. Non-finite stored weights are refused.
+
+    Raises:
+        ValueError: the weights do not fit, or hold NaN/Inf.
+    """
+    accepted = inspect.signature(module_type.__init__).parameters
+    hparams = {k: v for k, v in raw["hyper_parameters"].items() if k in accepted}
+    try:
+        module = module_type(network, **hparams)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{str(path)!r}: its hyper-parameters are not valid: {err}") from err
+    bad = [
+        k
+        for k, v in raw["state_dict"].items()
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(v.isfinite().all())
+    ]
+    if bad:
+        raise ValueError(f"{str(path)!r} holds NaN/Inf weights ({bad[:3]}); it cannot be used.")
     try:
         module.load_state_dict(raw["state_dict"])
     except RuntimeError as err:
         raise ValueError(
-            f"the weights in {path} do not fit the given model ({type(model).__name__}): {err}"
+            f"the weights in {str(path)!r} do not fit the model ({type(network).__name__}): {err}"
         ) from err
     module.eval()
-    return module, dict(raw.get("metrics") or {}), dict(raw.get("data") or {})
+    return module

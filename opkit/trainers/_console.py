@@ -50,8 +50,8 @@ class RunProgressBar(TQDMProgressBar):
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
         timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-        if timer is not None and timer._duration is not None:
-            left = timer.time_remaining("train")
+        if timer is not None:
+            left = timer.time_remaining("train")  # None without a max_time
             if left is not None:
                 items["left"] = str(_dt.timedelta(seconds=round(max(left, 0.0))))
         return items
@@ -162,14 +162,23 @@ def instantiate_trainer(cli, instantiate, kind: str, **kwargs):
     ``enable_progress_bar: false``)."""
     from lightning.pytorch.callbacks import ProgressBar
 
-    cfg = cli._get(cli.config_init, "trainer", default={})
+    from ._callbacks import CheckpointRecord
+    from ._loop import StepSeed
+
+    config = cli.config_init
+    if cli.subcommand and cli.subcommand in config:
+        config = config[cli.subcommand]
+    cfg = config.get("trainer") or {}
     given = list(cfg.get("callbacks") or [])
+    extra = cli.trainer_defaults.get("callbacks", [])
+    extra = list(extra) if isinstance(extra, list) else [extra]
+    # every checkpoint records its task and data; every step's draws follow the seed
+    extra += [CheckpointRecord(), StepSeed(int(config.get("seed_everything") or 0))]
     if cfg.get("enable_progress_bar") is not False and not any(
         isinstance(c, ProgressBar) for c in given
     ):
-        extra = cli.trainer_defaults.get("callbacks", [])
-        extra = list(extra) if isinstance(extra, list) else [extra]
-        cli.trainer_defaults = {**cli.trainer_defaults, "callbacks": [*extra, RunProgressBar()]}
+        extra.append(RunProgressBar())
+    cli.trainer_defaults = {**cli.trainer_defaults, "callbacks": extra}
     if cfg.get("logger") in (None, True) and "logger" not in kwargs:
         kwargs["logger"] = loggers(kind, cfg.get("default_root_dir") or os.getcwd())
     return instantiate(**kwargs)

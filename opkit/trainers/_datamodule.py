@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Literal
 
 import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
 
@@ -21,7 +20,8 @@ from ..pde_data import (
     open_dataset,
     recorded_pde,
 )
-from ._datasets import BUILTIN_DATASETS, resolve_dataset
+from ._datasets import BUILTIN_DATASETS, data_source, resolve_dataset
+from ._loop import step_seed
 
 __all__ = ["OperatorDataModule"]
 
@@ -118,6 +118,7 @@ class OperatorDataModule(L.LightningDataModule):
                 f"`shift_augment` must be True, False or 'auto', got {shift_augment!r}."
             )
         self.path = _data_path(path, size=size)
+        self.name = str(path) if str(path) in BUILTIN_DATASETS else None
         with open_dataset(self.path) as ds:
             self.n_t = int(ds.sizes["t"])
             self.field = _field_name(ds)
@@ -173,7 +174,7 @@ class OperatorDataModule(L.LightningDataModule):
         if split in self._checked:
             return
         with OperatorPairs(self.path, split=split) as pairs:
-            bad = pairs._reader.nonfinite_samples()
+            bad = pairs.nonfinite_samples()
         if bad:
             shown = bad if len(bad) <= 20 else [*bad[:20], "..."]
             raise DatasetFileError(
@@ -184,7 +185,13 @@ class OperatorDataModule(L.LightningDataModule):
             )
         self._checked.add(split)
 
-    def _dataset(self, split: str, *, whole: bool = False) -> Dataset:
+    def dataset(self, split: str, *, whole: bool = False) -> Dataset:
+        """The items of ``split``: windows (or pairs), or with ``whole`` the trajectories
+        ``(first in_frames frames, all later frames)`` for rollouts; cached.
+
+        Raises:
+            ValueError: the split is empty or holds non-finite values.
+        """
         key = f"{split}/{'whole' if whole else 'items'}"
         if key not in self._sets:
             self._check_finite(split)
@@ -221,7 +228,7 @@ class OperatorDataModule(L.LightningDataModule):
             self._batch_counter = (epoch, k + 1)
             x, y = batch
             gen = torch.Generator(device=x.device).manual_seed(
-                _seed_of(self.training_seed, epoch, k, 1)
+                step_seed(self.training_seed, epoch, k, 1)
             )
             batch = random_periodic_shift(x, y, n_spatial=self.spec.ndim, generator=gen)
         return batch
@@ -235,10 +242,12 @@ class OperatorDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         # Datasets open their HDF5 handle lazily, so building them here is cheap and safe
         # before worker processes fork.
-        self._dataset("train")
+        self.dataset("train")
 
-    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        sampler = _EpochShuffle(len(ds), lambda: (self.training_seed, self._epoch()))
+    def loader(self, ds: Dataset, shuffle: bool = False) -> DataLoader:
+        """A DataLoader over ``ds`` with this module's batch size and workers; shuffled
+        in an order that depends only on ``(seed, epoch)``."""
+        sampler = EpochShuffle(len(ds), lambda: (self.training_seed, self._epoch()))
         return DataLoader(
             ds,
             batch_size=self.batch_size,
@@ -248,12 +257,12 @@ class OperatorDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("train"), shuffle=True)
+        return self.loader(self.dataset("train"), shuffle=True)
 
     def _eval_loaders(self, split: str):
-        loaders = [self._loader(self._dataset(split), shuffle=False)]
+        loaders = [self.loader(self.dataset(split), shuffle=False)]
         if self.mode == "windows" and self.n_t > self.in_frames + self.out_frames:
-            loaders.append(self._loader(self._dataset(split, whole=True), shuffle=False))
+            loaders.append(self.loader(self.dataset(split, whole=True), shuffle=False))
         return loaders
 
     def val_dataloader(self):
@@ -263,9 +272,13 @@ class OperatorDataModule(L.LightningDataModule):
         return self._eval_loaders("test")
 
     def predict_dataloader(self):
-        return self._loader(self._dataset("test"), shuffle=False)
+        return self.loader(self.dataset("test"), shuffle=False)
 
     # -- statistics --------------------------------------------------------------------
+    def source(self) -> dict:
+        """Where the training data came from (`opkit.trainers.data_source`)."""
+        return data_source(self.path, name=self.name, max_train_samples=self.max_train_samples)
+
     def statistics(self) -> dict[str, torch.Tensor]:
         """Per-field normalisation of the *training* split.
 
@@ -307,25 +320,20 @@ class OperatorDataModule(L.LightningDataModule):
 
     def training_tensors(self, max_items: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
         """Up to ``max_items`` training pairs ``(x, y)`` stacked in memory (for POD etc.)."""
-        ds = self._dataset("train")
+        ds = self.dataset("train")
         n = min(len(ds), max_items)
         xs, ys = zip(*(ds[i] for i in range(n)))
         return torch.stack(xs), torch.stack(ys)
 
     def example(self, split: str = "val") -> tuple[torch.Tensor, torch.Tensor]:
         """The first item ``(x, y)`` of a split (used for plots)."""
-        return self._dataset(split)[0]
+        return self.dataset(split)[0]
 
 
 _IN_MEMORY_BYTES = 1 << 30
 
 
-def _seed_of(*keys: int) -> int:
-    """A well-mixed 63-bit seed from integers (e.g. seed, epoch, step, purpose)."""
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0] >> 1)
-
-
-class _EpochShuffle(Sampler[int]):
+class EpochShuffle(Sampler[int]):
     """A random order of ``range(n)`` that depends only on ``(seed, epoch)``.
 
     ``key()`` returns ``(seed, epoch)`` when iteration starts, so an epoch replayed after a
@@ -341,7 +349,7 @@ class _EpochShuffle(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         seed, epoch = self.key()
-        gen = torch.Generator().manual_seed(_seed_of(seed, epoch, 0))
+        gen = torch.Generator().manual_seed(step_seed(seed, epoch, 0))
         return iter(torch.randperm(self.n, generator=gen).tolist())
 
 

@@ -1,5 +1,5 @@
-"""`opkit.evaluate`: one scoring function for every operator on every opkit dataset, and
-for every PINN on its problem's reference solution."""
+"""The shared metrics applied: every operator on every opkit dataset, every PINN on its
+problem's reference solution (`opkit.evaluate` picks the task)."""
 
 from __future__ import annotations
 
@@ -12,30 +12,9 @@ from typing import Any
 import torch
 
 from ._datamodule import OperatorDataModule
-from ._datasets import resolve_dataset
 from ._metrics import as_frames, reduce, relative_l2, score, valid_prediction_time
-from ._prose import TrainedProse, evaluate_prose, is_prose_checkpoint, load_prose
-from ._trained import TrainedOperator, load
 
-__all__ = ["evaluate", "evaluate_solution"]
-
-
-def _as_trained(model: Any) -> TrainedOperator:
-    if isinstance(model, TrainedOperator):
-        return model
-    if isinstance(model, (str, Path)):
-        return load(model)
-    raise TypeError(
-        "`model` must be what `opkit.fit` returned (a TrainedOperator), a checkpoint path, or "
-        f"a trained PINN (PINNModule), got {type(model).__name__}."
-    )
-
-
-def _is_pinn_solution(model: Any) -> bool:
-    """A trained PINN: something with ``reference()`` and ``predict_grid(t, x)``."""
-    return callable(getattr(model, "reference", None)) and callable(
-        getattr(model, "predict_grid", None)
-    )
+__all__ = ["evaluate_operator", "evaluate_solution", "solver_seconds_per_sample"]
 
 
 @torch.no_grad()
@@ -87,34 +66,31 @@ def evaluate_solution(model: Any, *, vpt_threshold: float = 0.5) -> dict[str, An
 
 
 @torch.no_grad()
-def evaluate(
-    model: Any,
-    dataset: Any = None,
+def evaluate_operator(
+    trained: Any,
+    path: str | Path,
     split: str = "test",
     *,
     batch_size: int = 64,
     vpt_threshold: float = 0.5,
     solver_samples: int = 4,
     device: str | torch.device | None = None,
-    **prose_options: Any,
+    transfer: bool = False,
 ) -> dict[str, Any]:
-    """Score a trained operator on one split of a dataset, or a PINN on its reference.
-
-    A trained PROSE (or its checkpoint path) is scored by `evaluate_prose` (``dataset``
-    defaults to ``"odes"``; ``batch_size`` and ``**prose_options`` go to it).
+    """Score a trained operator on one split of an opkit file (`opkit.evaluate`'s operator
+    task; the file is already resolved and checked not to share samples with training).
 
     Args:
-        model: a `TrainedOperator` (what `opkit.fit` returns) or a checkpoint path; or a
-            trained PINN (an object with ``reference()`` and ``predict_grid(t, x)``, such as
-            `PINNModule`), scored by :func:`evaluate_solution` (``dataset`` must be None:
-            the reference comes from the PINN's problem).
-        dataset: path, ``xarray.Dataset`` or built-in name (as for `opkit.fit`).
+        trained: a `TrainedOperator`.
+        path: an opkit dataset file.
         split: ``"train"``, ``"val"`` or ``"test"``.
         batch_size: evaluation batch size.
         vpt_threshold: threshold of the valid prediction time (rollouts only).
         solver_samples: samples re-solved with the PDE solver to measure the speed-up
             (0 disables it).
         device: where to run (default: the model's device).
+        transfer: allow data of another PDE (or other parameters) than the training
+            data's: the scores then measure transfer, not test error.
 
     Returns:
         ``dict`` with ``rel_l2`` (mean), ``rel_l2_median``, ``rel_l2_per_sample`` (list),
@@ -124,33 +100,10 @@ def evaluate(
         ``rollout_error_per_step`` (list over steps) and ``valid_prediction_time``.
 
     Raises:
-        ValueError: unknown split, a missing dataset, or a dataset whose shape does not
-            match the model.
+        ValueError: data of another PDE (without ``transfer``), or a dataset whose shape
+            does not match the model.
     """
-    if isinstance(model, (str, Path)) and is_prose_checkpoint(model):
-        model = load_prose(model)
-    if isinstance(model, TrainedProse):  # trajectories and decoded equations
-        data = "odes" if dataset is None else dataset
-        return evaluate_prose(model, data, split, batch_size=batch_size, **prose_options)
-    if prose_options:
-        raise TypeError(f"evaluate() got unexpected keyword arguments {sorted(prose_options)}.")
-    if _is_pinn_solution(model):
-        if dataset is not None:
-            raise ValueError(
-                "a PINN is scored against its problem's reference solution; call "
-                "evaluate(pinn) without a dataset."
-            )
-        return evaluate_solution(model, vpt_threshold=vpt_threshold)
-    if dataset is None:
-        raise ValueError(
-            "evaluate(model, dataset): an operator needs the dataset to score it on (a path, "
-            "an xarray.Dataset or a built-in name such as 'burgers')."
-        )
-    if split not in ("train", "val", "test"):
-        raise ValueError(f"`split` must be 'train', 'val' or 'test', got {split!r}.")
-    trained = _as_trained(model)
-    path = resolve_dataset(dataset)
-    _warn_if_other_pde(trained.data, path)
+    _check_same_pde(trained.data or {}, Path(path), transfer=transfer)
     spec = trained.spec
     dm = OperatorDataModule(
         str(path), in_frames=spec.in_frames, out_frames=spec.out_frames, batch_size=batch_size
@@ -173,7 +126,7 @@ def evaluate(
 
     per_sample: dict[str, list[torch.Tensor]] = {}
     model_time, n_items = 0.0, 0
-    for i, (x, y) in enumerate(dm._loader(dm._dataset(split), shuffle=False)):
+    for i, (x, y) in enumerate(dm.loader(dm.dataset(split))):
         x, y = x.to(dev), y.to(dev)
         if i == 0:
             module(x[:1])  # warm-up outside the timing
@@ -200,7 +153,7 @@ def evaluate(
     if dm.mode == "windows" and dm.n_t > spec.in_frames + spec.out_frames:
         per_step, rollout_rel, vpt = [], [], []
         rollout_time, n_roll = 0.0, 0
-        for x, future in dm._loader(dm._dataset(split, whole=True), shuffle=False):
+        for x, future in dm.loader(dm.dataset(split, whole=True)):
             x, future = x.to(dev), future.to(dev)
             t0 = time.perf_counter()
             pred = module.predict_frames(x, future.shape[1] // nf)
@@ -230,8 +183,9 @@ def evaluate(
     return out
 
 
-def _warn_if_other_pde(data: dict, path: Path) -> None:
-    """Warn when the data's PDE or its parameters differ from the training data's."""
+def _check_same_pde(data: dict, path: Path, *, transfer: bool) -> None:
+    """Refuse data of another PDE or other parameters than the training data's, unless
+    ``transfer`` (then warn: the scores measure transfer, not test error)."""
     from ..pde_data import read_header
 
     name = data.get("pde_name")
@@ -244,22 +198,24 @@ def _warn_if_other_pde(data: dict, path: Path) -> None:
         except json.JSONDecodeError:
             params = None
     header = read_header(path)
-    if header.get("pde_name") != name or (
-        params is not None and header.get("pde_params") != params
-    ):
-        warnings.warn(
-            f"the model was trained on {name} {json.dumps(params)} but {str(path)!r} holds "
-            f"{header.get('pde_name')} {json.dumps(header.get('pde_params'))}: the scores "
-            "measure how it transfers to another PDE, not its test error.",
-            UserWarning,
-            stacklevel=3,
+    if header.get("pde_name") == name and (params is None or header.get("pde_params") == params):
+        return
+    message = (
+        f"the model was trained on {name} {json.dumps(params)} but {str(path)!r} holds "
+        f"{header.get('pde_name')} {json.dumps(header.get('pde_params'))}"
+    )
+    if not transfer:
+        raise ValueError(
+            f"{message}; its scores would measure transfer to another PDE, not test error. "
+            "Evaluate on the model's own data, or pass transfer=True to score the transfer."
         )
+    warnings.warn(f"{message}: the scores measure transfer, not test error.", UserWarning, 3)
 
 
 def _check_other_grid(module, dm, spec, path, split: str, dev) -> None:
     """A model evaluated on another grid than its training grid must accept it and return
     that grid (resolution-invariant models do); otherwise: a clear error before scoring."""
-    x, y = dm._dataset(split)[0]
+    x, y = dm.dataset(split)[0]
     try:
         out = module(x[None].to(dev))
     except Exception as err:

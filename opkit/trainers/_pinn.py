@@ -18,7 +18,7 @@ loss's stage, the step within the window) is a buffer, so it is saved with the c
 and a resumed run continues where it stopped.
 
 ``opkit fit --config configs/pinn_<problem>.yaml`` runs it through LightningCLI (subclass
-mode): ``model: {class_path: opkit.trainers.PINNModule, init_args: {network: {class_path:
+mode): ``model: {class_path: opkit.trainers.PINNModule, init_args: {model: {class_path:
 ...}, problem: {class_path: opkit.models.pinns.PINNProblem, ...}, loss: {class_path: ...},
 ...}}`` and ``data: {class_path: opkit.trainers.CollocationDataModule, init_args: {...}}``.
 """
@@ -33,13 +33,10 @@ import torch
 from torch import nn
 
 from .._checks import check_int, check_positive
-from .._records import is_record, rebuild, record
+from .._records import is_record, jsonable, rebuild, record
 from ..models.pinns import (
     AbstractPINNLoss,
-    CausalLoss,
-    CausalSchedule,
     CollocationPoints,
-    LagrangianLoss,
     LossTerms,
     PINNProblem,
     PlainLoss,
@@ -65,28 +62,6 @@ def _built(name: str, value: object, base: type, examples: str):
     return value
 
 
-def _legacy_loss(formulation, causal, ic_weight, lagrangian_weights) -> AbstractPINNLoss:
-    """The loss object that the pre-`loss` keywords described (kept for old callers)."""
-    if formulation not in (None, "eulerian", "lagrangian"):
-        raise ValueError(
-            f"`formulation` must be 'eulerian' or 'lagrangian', got {formulation!r}; better, "
-            "pass `loss=PlainLoss()`, `CausalLoss(...)` or `LagrangianLoss()`."
-        )
-    if causal is not None and not isinstance(causal, CausalSchedule):
-        raise TypeError(f"`causal` must be a CausalSchedule or None, got {causal!r}.")
-    if formulation == "lagrangian":
-        if causal is not None:
-            raise ValueError("`causal` applies to the Eulerian formulation only; pass None.")
-        if lagrangian_weights is None:
-            return LagrangianLoss()
-        return LagrangianLoss(weights=tuple(lagrangian_weights))
-    ic = 100.0 if ic_weight is None else ic_weight
-    return PlainLoss(ic_weight=ic) if causal is None else CausalLoss(causal, ic_weight=ic)
-
-
-_LEGACY = ("formulation", "causal", "ic_weight", "lagrangian_weights")
-
-
 class PINNModule(L.LightningModule):
     r"""Trains a physics-informed network on a :class:`~opkit.models.pinns.PINNProblem`.
 
@@ -109,7 +84,7 @@ class PINNModule(L.LightningModule):
     ``train/min_weight``).
 
     Args:
-        network: the network (``(N, 2)`` coordinates ``(t, x)`` -> ``(N, 1)``), or a
+        model: the network (``(N, 2)`` coordinates ``(t, x)`` -> ``(N, 1)``), or a
             ``LagrangianPINN`` for ``LagrangianLoss``. With ``n_windows > 1`` it is the
             network of the first window; the others start as copies of it.
         problem: the PINN problem (or its record ``{"class_path", "init_args"}``).
@@ -127,11 +102,9 @@ class PINNModule(L.LightningModule):
         eval_n_t, eval_n_x: reference grid for ``val/rel_l2`` (defaults 101, 512).
         n_labels: Lagrangian labels per time when an LPINN is mapped back to the grid
             (default 1024).
-        formulation, causal, ic_weight, lagrangian_weights: the keywords that described the
-            loss before ``loss`` existed (``formulation="lagrangian"`` is
-            ``LagrangianLoss(lagrangian_weights)``, ``causal=schedule`` is
-            ``CausalLoss(schedule, ic_weight=ic_weight)``, otherwise
-            ``PlainLoss(ic_weight)``); kept for old callers, not to be combined with ``loss``.
+        model_record: ``{"class_path", "init_args"}`` of ``model`` (``opkit fit`` links it
+            from the config, `opkit.fit` builds the network from it), stored so that
+            `opkit.load` rebuilds the network; ``None`` for a network built by hand.
 
     Raises:
         TypeError/ValueError: for a network/problem/loss of the wrong kind or invalid
@@ -139,7 +112,8 @@ class PINNModule(L.LightningModule):
 
     Checkpoints hold plain tensors and values only (they load with ``weights_only=True``):
     the network is in the state dict, ``hparams["problem"]`` and ``hparams["loss"]`` are
-    records, so ``PINNModule.load_from_checkpoint(path, network=...)`` rebuilds the rest.
+    records and the network's ``model_record`` too when it is known, so `opkit.load` rebuilds
+    it (otherwise ``opkit.load(path, model=...)``).
 
     Examples:
         >>> import math
@@ -154,7 +128,7 @@ class PINNModule(L.LightningModule):
 
     def __init__(
         self,
-        network: nn.Module,
+        model: nn.Module,
         problem: PINNProblem,
         *,
         loss: AbstractPINNLoss | None = None,
@@ -167,23 +141,15 @@ class PINNModule(L.LightningModule):
         eval_n_t: int = 101,
         eval_n_x: int = 512,
         n_labels: int = 1024,
-        formulation: str | None = None,
-        causal: CausalSchedule | None = None,
-        ic_weight: float | None = None,
-        lagrangian_weights: tuple[float, float, float] | None = None,
+        model_record: dict | None = None,
     ) -> None:
         super().__init__()
+        network = model
         if not isinstance(network, nn.Module):
-            raise TypeError(f"`network` must be a built nn.Module, got {type(network).__name__}.")
+            raise TypeError(f"`model` must be a built nn.Module, got {type(network).__name__}.")
         problem = _built("problem", problem, PINNProblem, "e.g. AllenCahn(), Convection(beta=30.0)")
-        legacy = (formulation, causal, ic_weight, lagrangian_weights)
         if loss is None:
-            loss = _legacy_loss(*legacy)
-        elif any(v is not None for v in legacy):
-            raise ValueError(
-                "pass the loss either as `loss=` or through the old keywords `formulation`, "
-                "`causal`, `ic_weight`, `lagrangian_weights`, not both."
-            )
+            loss = PlainLoss(ic_weight=100.0)
         loss = _built("loss", loss, AbstractPINNLoss, "PlainLoss, CausalLoss, LagrangianLoss")
         check_int("n_windows", n_windows, minimum=1)
         loss.check(network, problem, n_windows=n_windows)
@@ -206,9 +172,8 @@ class PINNModule(L.LightningModule):
 
         # Plain values only, so checkpoints load with weights_only=True: the network is in
         # the state dict, the problem and the loss are records.
-        self.save_hyperparameters(ignore=["network", "problem", "loss", *_LEGACY])
-        for key in _LEGACY:
-            self.hparams.pop(key, None)
+        self.save_hyperparameters(ignore=["model", "problem", "loss"])
+        self.hparams["model_record"] = jsonable(model_record)
         self.hparams["problem"] = record(problem)
         self.hparams["loss"] = record(loss)
         self.problem = problem
@@ -233,8 +198,8 @@ class PINNModule(L.LightningModule):
         return self.problem.t_final / self.hparams.n_windows
 
     @property
-    def network(self) -> nn.Module:
-        """The network of the first window (the ``network`` argument, trained)."""
+    def model(self) -> nn.Module:
+        """The network of the first window (the ``model`` argument, trained)."""
         return self.networks[0]
 
     def solution_networks(self) -> list[nn.Module]:

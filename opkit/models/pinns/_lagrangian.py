@@ -97,6 +97,50 @@ class LagrangianPINN(nn.Module):
         self.characteristic = characteristic
         self.state = state
 
+    @classmethod
+    def init_args_from_problem(
+        cls,
+        problem: PINNProblem,
+        *,
+        width: int = 50,
+        depth: int = 4,
+        characteristic_depth: int = 2,
+        n_harmonics: int = 1,
+        activation: str = "tanh",
+        displacement_scale: float | None = None,
+    ) -> dict:
+        """Constructor arguments for ``problem`` (what `opkit.fit` builds): two tanh `MLP`
+        branches of ``width`` with ``depth`` (state) and ``characteristic_depth``
+        (characteristic) hidden layers over a periodic embedding of the label (the released
+        code's networks: width 50, 5 and 2 layers), and ``displacement_scale`` the distance
+        information travels, ``|c| T`` for a PDE with an advection speed ``c``, else
+        ``max|u0| T`` (as nested records)."""
+        from ._networks import periodic_embedding_record
+
+        if displacement_scale is None:
+            speed = getattr(problem.pde, "c", None)
+            if speed is None:
+                x = torch.linspace(0, float(problem.length), 257, dtype=torch.float64)[:-1]
+                speed = float(problem.initial_condition(x + problem.x_min).abs().max())
+            displacement_scale = max(abs(float(speed)), 1e-3) * float(problem.t_final)
+
+        def branch(n_layers: int) -> dict:
+            return {
+                "class_path": "opkit.models.pinns.MLP",
+                "init_args": {
+                    "width": width,
+                    "depth": n_layers,
+                    "activation": activation,
+                    "embedding": periodic_embedding_record(problem, n_harmonics),
+                },
+            }
+
+        return {
+            "characteristic": branch(characteristic_depth),
+            "state": branch(depth),
+            "displacement_scale": displacement_scale,
+        }
+
     def positions(self, coords: torch.Tensor) -> torch.Tensor:
         """``X(t, x0)`` at coordinates ``(N, 2)`` -> ``(N,)``."""
         d = _column(self.characteristic, coords, "characteristic")

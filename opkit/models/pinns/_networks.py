@@ -19,7 +19,13 @@ from ..._checks import check_int, check_positive
 from ..layers import MLP as _LayersMLP
 from ..layers import activation_function
 
-__all__ = ["MLP", "ModifiedMLP", "FourierFeatures", "SMOOTH_ACTIVATIONS"]
+__all__ = [
+    "MLP",
+    "ModifiedMLP",
+    "FourierFeatures",
+    "SMOOTH_ACTIVATIONS",
+    "periodic_embedding_record",
+]
 
 # The names of `opkit.models.layers.activation_function` that a PINN may use: a residual
 # differentiates the network up to four times, so piecewise-linear activations (ReLU) would
@@ -132,6 +138,22 @@ class FourierFeatures(nn.Module):
         return f"in_features={self.in_features}, n_features={self.B.shape[1]}, sigma={self.sigma}"
 
 
+def periodic_embedding_record(problem, n_harmonics: int = 1) -> dict:
+    """The record of a `PeriodicEmbedding` of ``(t, x)`` periodic in ``x`` with the period of
+    ``problem``'s domain (``t`` passes through), for networks built from a problem."""
+    check_int("n_harmonics", n_harmonics, minimum=1)
+    return {
+        "class_path": "opkit.models.layers.PeriodicEmbedding",
+        "init_args": {"periods": [None, float(problem.length)], "n_harmonics": n_harmonics},
+    }
+
+
+def _init_args_from_problem(problem, n_harmonics: int, kwargs: dict) -> dict:
+    kwargs = dict(kwargs)
+    kwargs.setdefault("embedding", periodic_embedding_record(problem, n_harmonics))
+    return kwargs
+
+
 class MLP(nn.Module):
     r"""Fully connected network over coordinates: ``layers.MLP`` after an optional embedding.
 
@@ -190,6 +212,14 @@ class MLP(nn.Module):
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         h = coords if self.embedding is None else self.embedding(coords)
         return self.mlp(h)
+
+    @classmethod
+    def init_args_from_problem(cls, problem, *, n_harmonics: int = 1, **kwargs) -> dict:
+        """Constructor arguments for a `PINNProblem` (what `opkit.fit` builds): ``kwargs``
+        (``width``, ``depth``, ``activation``...) and, unless ``embedding`` is given, a
+        `PeriodicEmbedding` with ``n_harmonics`` harmonics of the domain's period, so that
+        the network is exactly periodic in ``x`` (nested records, rebuilt with the rest)."""
+        return _init_args_from_problem(problem, n_harmonics, kwargs)
 
 
 class ModifiedMLP(nn.Module):
@@ -255,3 +285,11 @@ class ModifiedMLP(nn.Module):
             z = self.activation(layer(h))
             h = (1 - z) * u + z * v
         return self.head(h)
+
+    @classmethod
+    def init_args_from_problem(cls, problem, *, n_harmonics: int = 1, **kwargs) -> dict:
+        """Constructor arguments for a `PINNProblem` (what `opkit.fit` builds): ``kwargs``
+        (``width``, ``depth``, ``activation``...) and, unless ``embedding`` is given, a
+        `PeriodicEmbedding` with ``n_harmonics`` harmonics of the domain's period, so that
+        the network is exactly periodic in ``x`` (nested records, rebuilt with the rest)."""
+        return _init_args_from_problem(problem, n_harmonics, kwargs)
