@@ -181,10 +181,6 @@ class PROSE(nn.Module):
         (3, 128, 5)
     """
 
-    #: Where `opkit.fit` / `opkit.load` find this model's training layer (resolved lazily:
-    #: models never import trainers).
-    opkit_trainer = "opkit.trainers._prose:fit_prose"
-
     def __init__(
         self,
         *,
