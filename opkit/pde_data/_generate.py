@@ -368,7 +368,7 @@ def _opkit_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("opkit")
+        return version("opkit-pde")
     except PackageNotFoundError:
         return "0.0.0+unknown"
 
