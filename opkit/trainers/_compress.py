@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_int
 from .._records import record
 from ._datamodule import OperatorDataModule
+from ._fit import load
 from ._operator import OperatorModule
-from ._trained import TrainedOperator, load
+from ._trained import TrainedOperator
 
 __all__ = [
     "compress_trained",
@@ -22,6 +25,7 @@ __all__ = [
     "training_windows",
     "time_calls",
     "compress_main",
+    "check_output_file",
 ]
 
 
@@ -51,11 +55,12 @@ def training_windows(
     model sees them: ``(n, in_channels, *grid)``."""
     from ._datasets import resolve_dataset
 
+    max_windows = check_int("max_windows", max_windows, minimum=1)
     spec = trained.spec
     dm = OperatorDataModule(
         str(resolve_dataset(dataset)), in_frames=spec.in_frames, out_frames=spec.out_frames
     )
-    ds = dm._dataset(split)
+    ds = dm.dataset(split)
     picks = torch.linspace(0, len(ds) - 1, min(max_windows, len(ds))).round().long().unique()
     x = torch.stack([ds[int(i)][0] for i in picks])
     module = trained.module
@@ -75,10 +80,13 @@ def compress_trained(
 ) -> TrainedOperator:
     """POD-DEIM compression of a trained `NeuralODE`, as a `TrainedOperator`.
 
-    Snapshots come from ``max_windows`` windows of ``split`` of ``dataset`` (default: the
-    file the model was trained on, ``trained.data["path"]``). The result saves and loads
-    like any opkit model (its record is ``ReducedNeuralODE(full_config, k, m)``; the bases
-    and reduced matrices are in the state dict).
+    Either vector field: the dense ``A`` or the convolution of ``field="conv"`` (whose
+    reduced matrices come from convolving the POD modes, see
+    :func:`opkit.models.mor.compress`). Snapshots come from ``max_windows`` windows of
+    ``split`` of ``dataset`` (default: the file the model was trained on,
+    ``trained.data["path"]``). The result saves and loads like any opkit model (its record
+    is ``ReducedNeuralODE(full_config, k, m)``; the bases and reduced matrices are in the
+    state dict).
 
     Raises:
         TypeError / ValueError: see :func:`opkit.models.mor.compress`; no dataset given and
@@ -99,6 +107,7 @@ def compress_trained(
 
     check_compressible(model)
     check_reduced_sizes(k, m, model.state_size)  # before any work
+    max_windows = check_int("max_windows", max_windows, minimum=1)
     windows = training_windows(trained, dataset, split=split, max_windows=max_windows)
     reduced = compress(model, windows, k, m)
     rec = record(ReducedNeuralODE, {"full_config": model.config, "k": k, "m": m})
@@ -115,7 +124,12 @@ def time_calls(
     other processes changes all of them alike; one warm-up call each first. Returns
     ``{name: {"seconds", "nfe"}}`` (``nfe``: vector-field evaluations in the last call,
     when the network counts them).
+
+    Raises:
+        ValueError: ``repeats`` or ``n_frames`` below 1 (before any call).
     """
+    repeats = check_int("repeats", repeats, minimum=1)
+    n_frames = check_int("n_frames", n_frames, minimum=1)
     out: dict[str, list[float]] = {name: [] for name in modules}
     for module in modules.values():
         module.predict_frames(x, n_frames)
@@ -131,6 +145,51 @@ def time_calls(
         }
         for name, times in out.items()
     }
+
+
+def check_output_file(out: str | os.PathLike, *, flag: str = "--out") -> Path:
+    """Refuse an output path that cannot be written, before any work; return it.
+
+    The messages name the real path (symbolic links and ``..`` resolved). A file that is
+    read-only (no write permission bits, e.g. mode 0444) is refused rather than replaced:
+    opkit replaces outputs by renaming over them, which a folder's permissions allow even
+    for a file its owner marked read-only. A folder without write permission bits is
+    refused too (also when running as root, who could write there anyway).
+
+    Raises:
+        IsADirectoryError: ``out`` is a folder.
+        FileNotFoundError: its folder does not exist.
+        PermissionError: the folder or the existing file is read-only.
+    """
+    path = Path(out)
+    real = Path(os.path.realpath(path))
+    if real.is_dir():
+        raise IsADirectoryError(
+            f"`{flag}` ({str(path)!r} -> {str(real)!r}) is a folder; give a file name such "
+            f"as {str(path / 'reduced.pt')!r}."
+        )
+    folder = real.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"the folder of `{flag}` ({str(folder)!r}) does not exist; create it first "
+            f"(mkdir -p {folder})."
+        )
+
+    def writable(p: Path) -> bool:
+        return os.access(p, os.W_OK) and bool(p.stat().st_mode & 0o222)
+
+    if not (writable(folder) and os.access(folder, os.X_OK)):
+        raise PermissionError(
+            f"cannot write `{flag}` {str(real)!r}: its folder {str(folder)!r} is read-only "
+            f"(mode {folder.stat().st_mode & 0o777:o}); choose a writable folder."
+        )
+    if real.exists() and not writable(real):
+        raise PermissionError(
+            f"`{flag}` {str(real)!r} exists and is read-only (mode "
+            f"{real.stat().st_mode & 0o777:o}); opkit does not replace a read-only file: "
+            "make it writable (chmod u+w) or choose another name."
+        )
+    return path
 
 
 def compress_main(argv: list[str]) -> int:
@@ -150,6 +209,11 @@ def compress_main(argv: list[str]) -> int:
     parser.add_argument("--windows", type=int, default=4096, help="snapshot windows (train)")
     parser.add_argument("--repeats", type=int, default=7, help="timing repeats")
     args = parser.parse_args(argv)
+    # Checked before loading anything: the flags, then the output (nothing is computed for
+    # an output that cannot be written).
+    check_int("--windows", args.windows, minimum=1)
+    check_int("--repeats", args.repeats, minimum=1)
+    check_output_file(args.out)
 
     from ._datasets import resolve_dataset
 
@@ -157,7 +221,10 @@ def compress_main(argv: list[str]) -> int:
     reduced = compress_trained(trained, args.data, k=args.k, m=args.m, max_windows=args.windows)
     data = str(resolve_dataset(args.data or trained.data["path"]))
     model = reduced.model
-    print(f"state size n = {trained.model.state_size}, k = {args.k}, m = {args.m}")
+    print(
+        f"vector field {trained.model.field!r}, state size n = {trained.model.state_size}, "
+        f"k = {args.k}, m = {args.m}"
+    )
     print(
         f"POD energy captured: state {float(model.state_energy):.6f}, "
         f"nonlinearity {float(model.nonlinear_energy):.6f}"
@@ -173,7 +240,7 @@ def compress_main(argv: list[str]) -> int:
     dm = OperatorDataModule(
         str(data), in_frames=spec.in_frames, out_frames=spec.out_frames, batch_size=64
     )
-    x, y = next(iter(dm._loader(dm._dataset("test"), shuffle=False)))
+    x, y = next(iter(dm.loader(dm.dataset("test"), shuffle=False)))
     x, y = x.float(), y[:, : spec.out_channels].float()
     torch.set_num_threads(1)
     timing = time_calls(
@@ -200,6 +267,7 @@ def compress_main(argv: list[str]) -> int:
         "nonlinear_energy": float(model.nonlinear_energy),
         "speedup": full["seconds"] / red["seconds"],
     }
+    check_output_file(args.out)  # again: the folder or file may have changed meanwhile
     path = reduced.save(Path(args.out))
     print(f"reduced model written to {path}")
     return 0
