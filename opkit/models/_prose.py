@@ -149,9 +149,11 @@ class PROSE(nn.Module):
         max_dim: components per state (the largest system's dimension, default 5).
         width, n_heads, ff_width: model width, attention heads, feed-forward width
             (default 128, 4, 512; the paper: 512, 8, 2048).
-        n_data_encoder_layers, n_symbol_encoder_layers, n_fusion_layers,
-        n_data_decoder_layers, n_symbol_decoder_layers: depths (default 1, 1, 2, 2, 2;
-            the paper: 2, 4, 8, 8, 8).
+        n_data_encoder_layers: depth of the data encoder (default 1; the paper: 2).
+        n_symbol_encoder_layers: depth of the symbol encoder (default 1; the paper: 4).
+        n_fusion_layers: depth of the fusion encoder (default 2; the paper: 8).
+        n_data_decoder_layers: depth of the data decoder (default 2; the paper: 8).
+        n_symbol_decoder_layers: depth of the symbol decoder (default 2; the paper: 8).
         dropout: dropout probability (default 0, as the paper).
         operator_only: the authors' ablation without symbols (default False).
         variant: ``"authors"`` or ``"opkit"`` (default ``"opkit"``), see above.
