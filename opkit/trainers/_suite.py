@@ -150,7 +150,7 @@ def _run_models(
 ) -> Report:
     from ._build import build_from_spec
     from ._datamodule import OperatorDataModule
-    from ._evaluate import evaluate
+    from ._fit import evaluate
 
     out.mkdir(parents=True, exist_ok=True)
     given = model_kwargs or {}

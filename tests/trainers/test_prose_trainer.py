@@ -13,14 +13,9 @@ import opkit
 from opkit import symbolic
 from opkit.models import PROSE
 from opkit.trainers import ProseModule, TrainedProse
-from opkit.trainers._prose import (
-    _pad,
-    _vector_field_errors,
-    collate_prose,
-    is_prose_checkpoint,
-    load_prose,
-    relative_l2_masked,
-)
+from opkit.trainers._prose_data import _pad, collate_prose
+from opkit.trainers._prose_eval import _vector_field_errors
+from opkit.trainers._prose_module import relative_l2_masked
 
 TINY = dict(width=32, n_heads=4, ff_width=64, n_fusion_layers=1, n_data_decoder_layers=1,
             n_symbol_decoder_layers=1)  # fmt: skip
@@ -153,7 +148,7 @@ def test_save_load_roundtrip(tmp_path):
     torch.manual_seed(0)
     result = TrainedProse(ProseModule(PROSE(**TINY)), metrics={"val/rel_l2": 0.5})
     path = result.save(tmp_path / "prose.pt")
-    assert is_prose_checkpoint(path)
+    assert torch.load(path, weights_only=True)["opkit"]["task"] == "prose"
     again = opkit.load(path)
     assert isinstance(again, TrainedProse) and again.metrics["val/rel_l2"] == 0.5
     u_in = torch.randn(2, 64, 3)
@@ -165,10 +160,10 @@ def test_save_load_roundtrip(tmp_path):
     assert a.tokens == b.tokens
     # a record naming a class outside opkit is never imported
     raw = torch.load(path, weights_only=True)
-    raw["model"]["class_path"] = "os.system"
+    raw["hyper_parameters"]["model_record"]["class_path"] = "os.system"
     torch.save(raw, tmp_path / "evil.pt")
     with pytest.raises(ValueError, match="opkit"):
-        load_prose(tmp_path / "evil.pt")
+        opkit.load(tmp_path / "evil.pt")
 
 
 def test_empty_guess_is_bos_eos():
@@ -191,7 +186,7 @@ def test_fit_evaluate_save_load_on_real_odes(odes_file, tmp_path):
     result = opkit.fit(PROSE, odes_file, max_steps=150, batch_size=8, lr=3e-3, scheduler="none",
                        progress=False, log_dir=tmp_path, accelerator="cpu", devices=1,
                        trainer_kwargs={"limit_val_batches": 0}, **TINY)  # fmt: skip
-    assert isinstance(result, TrainedProse) and result.metrics["train/steps"] == 150
+    assert isinstance(result, TrainedProse) and result.metrics["step"] == 150
     assert math.isfinite(result.metrics["test/rel_l2"])
     scores = opkit.evaluate(result, odes_file, split="train", variants=("clean", "no_symbols"),
                             max_len=40, decoders=("greedy", "constrained"))  # fmt: skip
