@@ -63,7 +63,9 @@ input, 128 target times); an :class:`~opkit.pde_data.ODEDatasetRecipe` (layout a
 redraw rule in :mod:`opkit.pde_data._ode_generate`).
 
     * cpu: 3000 samples (200 per family), 2400 / 300 / 300.
-    * paper: 25 600 / 1 920 / 1 920 (the paper's 25 600 equations for training).
+    * paper: 25 600 training equations with 20 initial conditions each (the authors'
+      ``ICs_per_equation``: 512 000 training trajectories), 6 000 / 6 000 trajectories
+      (300 equations, 20 per family, 20 initial conditions each) for validation and test.
 
 Shards can run as parallel processes, one per free core (``--shard 0/2`` and ``1/2``,
 then ``opkit data merge``; byte-identical to one run). On a machine shared with other jobs
@@ -181,10 +183,11 @@ def advection(size: str) -> DatasetRecipe:
 
 
 def odes(size: str) -> ODEDatasetRecipe:
-    splits = {"cpu": (2400, 300, 300), "paper": (25600, 1920, 1920)}[size]
+    splits, ics = {"cpu": ((2400, 300, 300), 1), "paper": ((512000, 6000, 6000), 20)}[size]
     return ODEDatasetRecipe(
         size=size,
         splits=splits,
+        ics_per_equation=ics,
         description="PROSE (Liu, Zhang & Schaeffer, 2024): 15 ODE systems, t in [0, 6], "
         "64 input and 128 target times, coefficients within 10 % of nominal.",
     )

@@ -1,10 +1,13 @@
 """The ``odes`` dataset: trajectories of the 15 PROSE systems in one opkit file.
 
-Sample ``i`` (global index) belongs to family ``i mod 15`` (the order of
-:data:`~opkit.pde_data.ODE_SYSTEMS`), so every contiguous block of 15 samples holds each
-family once and the splits are balanced. Attempt ``r = 0, 1, ...`` of sample ``i`` uses a
-``torch.Generator`` seeded with ``sample_seed(seed, i)`` for ``r = 0`` (the seed every
-opkit dataset gives sample ``i``, stored in ``seed``) and with
+Sample ``i`` (global index) belongs to equation ``e = i // k`` (``k =
+ics_per_equation``, 1 in the cpu size, 20 in the paper size) and family ``e mod 15`` (the
+order of :data:`~opkit.pde_data.ODE_SYSTEMS`), so every contiguous block of ``15 k``
+samples holds each family ``k`` times and the splits are balanced. With ``k > 1`` the
+coefficients of equation ``e`` are drawn once, from ``SeedSequence(seed, spawn_key=(e, 0,
+1))``, and the attempts below draw only the initial condition. Attempt ``r = 0, 1,
+...`` of sample ``i`` uses a ``torch.Generator`` seeded with ``sample_seed(seed, i)`` for
+``r = 0`` (the seed every opkit dataset gives sample ``i``, stored in ``seed``) and with
 ``SeedSequence(seed, spawn_key=(i, r)).generate_state(1, uint64)[0] >> 1`` for ``r >= 1``.
 An attempt draws, in this order, the coefficients (:meth:`AbstractODESystem.draw_params`:
 ``nominal * U(0.9, 1.1)`` rounded to 3 significant digits) and the initial condition
@@ -48,9 +51,10 @@ model's input, ``t[64:]`` its target).
 Sizes (``named_dataset("odes", size)``):
 
 * ``cpu``: 3000 samples (200 per family), splits 2400 / 300 / 300.
-* ``paper``: 25 600 training samples (PROSE, Neural Networks 2024: "25 600 distinct
-  equations"; one trajectory per drawn equation here), plus 1 920 / 1 920 for
-  validation and test (128 per family each).
+* ``paper``: 25 600 training equations with 20 initial conditions each, 512 000
+  trajectories (PROSE, Neural Networks 2024, and ``prose_ode``: ``ICs_per_equation``
+  20, training set ``train_512000``), plus 6 000 / 6 000 trajectories (300 equations, 20
+  per family) for validation and test.
 
 In the cpu size 43 % of the Fabrikant and 52 % of the Sprott--Linz F samples needed
 redraws (at most 12); the other families almost never. The longest equation has 92 tokens
@@ -104,11 +108,30 @@ def attempt_seed(seed: int, index: int, attempt: int) -> int:
 
 
 # ------------------------------------------------------------------------ solving
-def _draw(system: Any, seed: int, ic_range: float) -> tuple[dict[str, float], torch.Tensor]:
+def equation_seed(seed: int, equation: int) -> int:
+    """Seed of the coefficients of equation ``equation`` when ``ics_per_equation > 1``."""
+    state = np.random.SeedSequence(seed, spawn_key=(int(equation), 0, 1))
+    return int(state.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _draw(
+    system: Any, seed: int, ic_range: float, params: dict[str, float] | None = None
+) -> tuple[dict[str, float], torch.Tensor]:
+    """The coefficients (unless the equation's ``params`` are given) and the initial
+    condition of one attempt, from one generator seeded with ``seed``."""
     g = torch.Generator().manual_seed(seed)
-    params = system.draw_params(g)
+    if params is None:
+        params = system.draw_params(g)
     u0 = (torch.rand(system.dim, dtype=torch.float64, generator=g) * 2 - 1) * ic_range
     return params, u0
+
+
+def _equation_params(recipe: ODEDatasetRecipe, system: Any, seed: int, index: int):
+    """The shared coefficients of sample ``index``'s equation (None: drawn per attempt)."""
+    if recipe.ics_per_equation == 1:
+        return None
+    g = torch.Generator().manual_seed(equation_seed(seed, recipe.equation_of(index)))
+    return system.draw_params(g)
 
 
 def _equation(system: Any, params: dict[str, float]) -> str:
@@ -144,6 +167,7 @@ def solve_samples_ode(
         by_family.setdefault(recipe.family_of(int(i)), []).append(pos)
     for fam, positions in by_family.items():
         system = ODE_SYSTEMS[ODE_FAMILIES[fam]]
+        shared = {p: _equation_params(recipe, system, seed, int(indices[p])) for p in positions}
         todo, first = list(positions), 0
         while todo and first < recipe.max_attempts:
             # The first round tries attempt 0 of every sample; later rounds try the next
@@ -154,7 +178,8 @@ def solve_samples_ode(
             last = min(first + spread, recipe.max_attempts)
             jobs = [(p, r) for p in todo for r in range(first, last)]
             draws = [
-                _draw(system, attempt_seed(seed, indices[p], r), recipe.ic_range) for p, r in jobs
+                _draw(system, attempt_seed(seed, indices[p], r), recipe.ic_range, shared[p])
+                for p, r in jobs
             ]
             u0 = torch.stack([d[1] for d in draws]).to(device)
             params = {
@@ -254,6 +279,8 @@ def recipe_of_file(recipe_json: dict[str, Any]) -> ODEDatasetRecipe:
         t_end=recipe_json["t"]["end"],
         n_t=recipe_json["t"]["n"],
         n_input=recipe_json["n_input"],
+        ics_per_equation=recipe_json.get("ics_per_equation", 1),
+        splits=(0, 0, 0),  # the layout does not depend on them
     )
 
 

@@ -27,7 +27,7 @@ class ODEDatasetRecipe:
     Args:
         name: dataset name (``"odes"``).
         families: system names (keys of :data:`ODE_SYSTEMS`); sample ``i`` is of family
-            ``families[i % len(families)]``.
+            ``families[(i // ics_per_equation) % len(families)]``.
         t_end, n_t: output times ``linspace(0, t_end, n_t)`` (default 6 and 192).
         n_input: number of leading times that are the model's input (default 64).
         ic_range: initial conditions ``U(-ic_range, ic_range)`` per component (default 2).
@@ -35,6 +35,11 @@ class ODEDatasetRecipe:
         blow_up: redraw when ``max |u| >=`` this; ``None`` (default): each system's own
             (``1e3``, Fabrikant ``1e5``).
         max_attempts: attempts per sample before it is stored as failed (default 100).
+        ics_per_equation: trajectories per drawn equation (default 1): samples
+            ``e k .. e k + k - 1`` (``k = ics_per_equation``) share the coefficients of
+            equation ``e`` and differ in their initial conditions, as the authors' 20
+            initial conditions per equation (``prose_ode``: ``ICs_per_equation``). Every
+            split must hold whole equations (a multiple of ``k``).
         splits, seed, size, batch_size, description: as in :class:`DatasetRecipe`.
 
     Raises:
@@ -51,6 +56,7 @@ class ODEDatasetRecipe:
     atol: float = 1e-10
     blow_up: float | None = None
     max_attempts: int = 100
+    ics_per_equation: int = 1
     splits: tuple[int, int, int] = (2400, 300, 300)
     seed: int = 0
     size: str = "custom"
@@ -65,7 +71,7 @@ class ODEDatasetRecipe:
                 f"`families` must be names from {list(ODE_SYSTEMS)}, got unknown {unknown}."
             )
         object.__setattr__(self, "families", families)
-        for key in ("n_t", "n_input", "max_attempts", "batch_size"):
+        for key in ("n_t", "n_input", "max_attempts", "batch_size", "ics_per_equation"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"`{key}` must be a positive integer, got {v!r}.")
@@ -81,6 +87,12 @@ class ODEDatasetRecipe:
         if len(splits) != 3 or any(not isinstance(s, int) or s < 0 for s in splits):
             raise ValueError(f"`splits` must be three non-negative integers, got {splits!r}.")
         object.__setattr__(self, "splits", splits)
+        k = self.ics_per_equation
+        if any(s % k for s in splits):
+            raise ValueError(
+                f"`splits` {splits!r} must be multiples of `ics_per_equation` (={k}) so that "
+                "no equation is shared between training and evaluation."
+            )
 
     @property
     def n_samples(self) -> int:
@@ -91,13 +103,19 @@ class ODEDatasetRecipe:
         """``(n_t,)`` float64 output times."""
         return torch.linspace(0.0, float(self.t_end), self.n_t, dtype=torch.float64)
 
+    def equation_of(self, index: int) -> int:
+        """The equation of sample ``index``: ``index // ics_per_equation``."""
+        return index // self.ics_per_equation
+
     def family_of(self, index: int) -> int:
         """Index into :data:`ODE_FAMILIES` of sample ``index``'s family."""
-        return ODE_FAMILIES.index(self.families[index % len(self.families)])
+        return ODE_FAMILIES.index(self.families[self.equation_of(index) % len(self.families)])
 
     def to_json(self, *, n_samples: int, seed: int, splits: tuple[int, int, int], device: str):
-        """The ``recipe`` attribute (compared on resume and merge)."""
-        return {
+        """The ``recipe`` attribute (compared on resume and merge). With one initial
+        condition per equation it has no ``ics_per_equation`` key (files made before that
+        option stay byte-identical)."""
+        out = {
             "kind": KIND,
             "name": self.name,
             "size": self.size,
@@ -118,6 +136,14 @@ class ODEDatasetRecipe:
             "sample_seed": "attempt 0: SeedSequence(seed, spawn_key=(i,)); attempt r >= 1: "
             "SeedSequence(seed, spawn_key=(i, r)); generate_state(1, uint64)[0] >> 1",
         }
+        if self.ics_per_equation != 1:
+            out["ics_per_equation"] = self.ics_per_equation
+            out["params"] = (
+                "per equation e = i // ics_per_equation: nominal * U(0.9, 1.1), 3 significant "
+                "digits, from SeedSequence(seed, spawn_key=(e, 0, 1)); the attempts of sample "
+                "i draw its initial condition only"
+            )
+        return out
 
 
 def solver_text(recipe: ODEDatasetRecipe) -> str:

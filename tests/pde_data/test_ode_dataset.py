@@ -170,7 +170,7 @@ def test_named_recipe_and_errors(tmp_path):
     assert opkit.generate is generate
     cpu, paper = named_dataset("odes"), named_dataset("odes", size="paper")
     assert isinstance(cpu, ODEDatasetRecipe) and cpu.families == ODE_FAMILIES
-    assert cpu.splits == (2400, 300, 300) and paper.splits == (25600, 1920, 1920)
+    assert cpu.splits == (2400, 300, 300) and paper.splits == (512000, 6000, 6000)
     assert (cpu.n_t, cpu.n_input, cpu.t_end, cpu.rtol) == (192, 64, 6.0, 1e-10)
     with pytest.raises(ValueError, match="takes no parameters"):
         named_dataset("odes", nu=0.1)
