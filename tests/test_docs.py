@@ -1,8 +1,11 @@
 """The documentation site builds offline with `mkdocs build --strict` (broken links,
-missing references and docstring problems fail), renders every tutorial with its stored
-figures, and has an API page for each public package.
+missing references and docstring problems fail: the build runs without ``-q`` and any
+WARNING line fails the test), renders every tutorial with its stored figures, has an API
+page for each public package, needs no network (MathJax ships with the site), and every
+internal link and in-page anchor of the built site resolves.
 
-One build (about 10 s of CPU) serves all the checks.
+One build (about 15 s of CPU) serves all the checks. ``tools/check_docs_browser.py``
+checks in a headless browser that the formulas render (skipped without chromium).
 """
 
 import os
@@ -15,6 +18,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from check_docs_browser import broken_links, find_chromium, render_check  # noqa: E402
 
 
 def _committed_tutorials() -> list[Path]:
@@ -57,7 +63,7 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(out)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -103,3 +109,42 @@ def test_every_public_subpackage_has_an_api_page():
             assert pkg in pages, f"docs/api/{pkg}.md is missing"
     if (ROOT / "opkit" / "models" / "mor" / "__init__.py").is_file():
         assert "mor" in pages
+
+
+def test_internal_links_and_anchors_resolve(site):
+    bad = broken_links(site)
+    assert not bad, "broken internal links or anchors:\n" + "\n".join(bad[:30])
+
+
+def test_the_link_check_finds_a_broken_anchor(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "index.html").write_text(
+        '<h2 id="one">1</h2><a href="#one">ok</a><a href="#two">bad</a>'
+        '<a href="../b/">missing page</a><a href="/a/#one">ok, from the site root</a>'
+    )
+    bad = broken_links(tmp_path)
+    assert len(bad) == 2, bad
+    assert "#two" in bad[0] + bad[1] and "../b/" in bad[0] + bad[1]
+
+
+def test_the_site_needs_no_network(site):
+    """Every script and style the pages load is part of the site (MathJax included)."""
+    remote = re.compile(r'<(?:script|link)\b[^>]*(?:src|href)="(https?:)?//[^"]+"', re.I)
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        found = [m.group(0) for m in remote.finditer(html) if 'rel="canonical' not in m.group(0)]
+        assert not found, f"{page.relative_to(site)} loads from the network: {found[:3]}"
+    assert (site / "javascripts" / "mathjax" / "tex-mml-chtml.js").is_file()
+    assert (site / "javascripts" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    evaluation = (site / "evaluation" / "index.html").read_text(encoding="utf-8")
+    assert 'class="arithmatex"' in evaluation
+    assert "javascripts/mathjax/tex-mml-chtml.js" in evaluation
+
+
+@pytest.mark.slow  # about 15 s of headless chromium on top of the build
+def test_formulas_render_in_a_browser_without_network(site):
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no chromium on this machine (tools/check_docs_browser.py needs one)")
+    problems = render_check(site, chromium)
+    assert not problems, "\n".join(problems)
