@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import torch
 
+from ._ode_checks import check_trajectories
 from ._odes import ODE_SYSTEMS
 from ._store import (
     DatasetFileError,
@@ -176,7 +177,18 @@ class ODETrajectories(FileDataset):
             self._dim = f["dim"][:][self.positions].astype(np.int64)
             self._params = f["params"][:][self.positions]
             equation = f["equation"][:][self.positions]
-        self._equation = [b"".join(row).decode() for row in equation]
+        self._equation = [b"".join(row).decode(errors="replace") for row in equation]
+        check_trajectories(  # family, dim, time grid, equations: before anything is trusted
+            str(self.path),
+            families=self.families,
+            param_names=self.param_names,
+            t=self.t.numpy(),
+            sample_index=self.sample_index,
+            family=self._family,
+            dim=self._dim,
+            params=self._params,
+            equations=self._equation,
+        )
         n_t = len(self.t)
         n_input = int(header["n_input"]) if n_input is None else n_input
         if not isinstance(n_input, (int, np.integer)) or not 1 <= n_input < n_t:
