@@ -1,6 +1,8 @@
 """`opkit report`: benchmark JSON files -> one table (Markdown, HTML) and one plot."""
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -89,3 +91,69 @@ def test_suite_report_states_the_budget_it_used(tmp_path):
     assert "Budget: 180 s of training per model (wall clock" in by_time
     assert "Budget: 31 epochs of training per model (equal epochs" in by_epochs
     assert "180 s" not in by_epochs
+
+
+def test_report_files_get_the_umask_mode(tmp_path):
+    """Written through opkit._io.atomic_write: the mode a plain open() gives, not 0600."""
+    old = os.umask(0o027)
+    try:
+        files = write_report([_burgers(tmp_path)], out=tmp_path / "out" / "summary")
+    finally:
+        os.umask(old)
+    for path in files.values():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "summary.html", "summary.json", "summary.md", "summary.png"
+    ]  # fmt: skip
+
+
+def test_an_hdf5_file_is_refused_by_name(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    data = tmp_path / "burgers.h5"
+    with h5py.File(data, "w") as f:
+        f["u"] = [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"burgers\.h5 is an HDF5 file .*pass the \.json"):
+        collect_runs([data])
+    assert main(["report", str(data), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("opkit: error: ") and "HDF5 file" in err[0]
+    assert not list(tmp_path.glob("s*"))
+
+
+def test_a_number_that_is_a_string_is_refused_before_writing(tmp_path):
+    path = _burgers(tmp_path)
+    run = json.loads(path.read_text())
+    run["rows"][1]["rel_l2"] = "0.0065"
+    path.write_text(json.dumps(run))
+    with pytest.raises(ValueError, match=r"row 1 \(model 'fno'\) has rel_l2 = '0.0065'; expected"):
+        write_report([path], out=tmp_path / "s")
+    assert not list(tmp_path.glob("s.*")) and not list(tmp_path.glob(".s*"))
+
+
+def test_a_diverged_run_is_shown_as_nan_and_left_out_of_the_plot(tmp_path):
+    path = _burgers(tmp_path)
+    run = json.loads(path.read_text())
+    run["rows"][0]["rel_l2"] = float("nan")  # json writes NaN, as Python's json reads it
+    path.write_text(json.dumps(run))
+    files = write_report([path], out=tmp_path / "s")
+    md = files["md"].read_text()
+    assert "| burgers | deeponet |" in md and "| nan |" in md
+    assert "Not plotted (error not a finite positive number): burgers/deeponet." in md
+    assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_same_file_twice_is_one_run(tmp_path):
+    path = _burgers(tmp_path)
+    other = tmp_path / "sub" / ".." / path.name  # the same file, spelled differently
+    (tmp_path / "sub").mkdir()
+    rows = collect_runs([path, other, path])
+    assert [r["model"] for r in rows] == ["deeponet", "fno", "trivial baseline"]
+    md = write_report([path, path], out=tmp_path / "s")["md"].read_text()
+    assert md.count("| burgers | fno |") == 1
+
+
+def test_two_runs_with_the_same_name_are_told_apart(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    rows = collect_runs([_burgers(tmp_path / "a"), _burgers(tmp_path / "b")])
+    assert len({r["source"] for r in rows}) == 2

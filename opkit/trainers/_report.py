@@ -11,14 +11,29 @@ import html
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._io import atomic_write
+
 __all__ = ["collect_runs", "write_report", "report_main"]
 
 _KIND = "opkit-report"  # marks the collected JSON, so that a later glob skips it
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# Row fields read as numbers (None or absent: not measured).
+_NUMERIC = (
+    "params",
+    "epochs",
+    "train_s",
+    "rel_l2",
+    "rollout_rel_l2",
+    "valid_prediction_time",
+    "samples_per_s",
+    "rollout_s_per_sample",
+    "solver_s_per_sample",
+    "speedup",
+)
 
 # (key, header) of the summary table, in order; a column shows only when a row has it.
 _COLUMNS = [
@@ -46,32 +61,73 @@ def collect_runs(paths: Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
     of the same task); ``error`` is the matching error (``rollout_rel_l2`` for
     trajectories, else ``rel_l2``). The trivial baseline has no speed.
 
+    A file named twice (the same file after resolving links and ``..``) is read once. A
+    non-finite error (a run that diverged) is kept: the table shows ``nan``, the plot
+    leaves the point out and says so.
+
     Raises:
-        ValueError: no paths, a file that is not JSON, or JSON without ``rows``.
+        ValueError: no paths; a missing file; a file that is not JSON (an HDF5 dataset, a
+            binary file); JSON without ``rows``; a row whose numeric field (``rel_l2``,
+            ``samples_per_s``, ...) holds something other than a number. All are checked
+            before anything is written.
     """
     if not paths:
         raise ValueError("`paths` is empty; pass the JSON files of `opkit benchmark` runs.")
+    unique = list({Path(p).resolve(): Path(p) for p in reversed(list(paths))}.values())[::-1]
+    labels = _source_labels(unique)
     rows: list[dict[str, Any]] = []
-    for p in map(Path, paths):
-        if not p.is_file():
-            raise ValueError(f"benchmark result {str(p)!r} does not exist.")
-        try:
-            run = json.loads(p.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{p} is not JSON ({err}); pass `opkit benchmark`'s .json.") from None
-        if not isinstance(run, dict) or not isinstance(run.get("rows"), list):
-            raise ValueError(
-                f"{p} has no 'rows' list; pass the .json that `opkit benchmark` writes."
-            )
+    for p in unique:
+        run = _read_run(p)
         if run.get("kind") == _KIND:
             continue  # an earlier summary matched by `reports/*.json`
         suite = run.get("suite", {})
         suite_name = suite.get("name", p.stem) if isinstance(suite, dict) else str(suite)
-        for r in run["rows"]:
-            rows.append(_row(r, suite=suite_name, budget=run.get("budget_s"), source=p.stem))
+        for i, r in enumerate(run["rows"]):
+            _check_row(r, p, i)
+            rows.append(_row(r, suite=suite_name, budget=run.get("budget_s"), source=labels[p]))
     if not rows:
         raise ValueError(f"no benchmark rows in {[str(p) for p in paths]}.")
     return rows
+
+
+def _read_run(p: Path) -> dict:
+    if not p.is_file():
+        raise ValueError(f"benchmark result {str(p)!r} does not exist.")
+    data = p.read_bytes()
+    hint = "pass the .json that `opkit benchmark` or `opkit demo` writes"
+    if data.startswith(_HDF5_SIGNATURE):
+        raise ValueError(f"{p} is an HDF5 file (a dataset?), not a benchmark result; {hint}.")
+    try:
+        run = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{p} is a binary file, not a benchmark result; {hint}.") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{p} is not JSON ({err}); {hint}.") from None
+    if not isinstance(run, dict) or not isinstance(run.get("rows"), list):
+        raise ValueError(f"{p} has no 'rows' list; {hint}.")
+    return run
+
+
+def _check_row(r: Any, p: Path, i: int) -> None:
+    if not isinstance(r, dict):
+        raise ValueError(f"{p}: row {i} is {r!r}, expected an object with a 'model' name.")
+    for key in _NUMERIC:
+        v = r.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ValueError(
+                f"{p}: row {i} (model {r.get('model')!r}) has {key} = {v!r}; expected a "
+                "number (or null when not measured). Was the file edited? Rerun the benchmark."
+            )
+
+
+def _source_labels(paths: list[Path]) -> dict[Path, str]:
+    """The file stem names a run; the path where two runs share a stem."""
+    stems = [p.stem for p in paths]
+    return {p: p.stem if stems.count(p.stem) == 1 else str(p.with_suffix("")) for p in paths}
+
+
+def _finite_positive(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
 
 
 def _row(r: dict, *, suite: str, budget: Any, source: str) -> dict[str, Any]:
@@ -95,8 +151,10 @@ def _row(r: dict, *, suite: str, budget: Any, source: str) -> dict[str, Any]:
 
 
 def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None:
         return "-"
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # nan / inf: a run that diverged says so
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, int):
@@ -128,7 +186,18 @@ def _markdown(rows: list[dict], png: str) -> str:
     ]
     lines += ["| " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |" for r in rows]
     lines += ["", f"![accuracy against speed]({png})", ""]
+    left_out = _not_plotted(rows)
+    if left_out:
+        lines += [f"Not plotted (error not a finite positive number): {', '.join(left_out)}.", ""]
     return "\n".join(lines)
+
+
+def _not_plotted(rows: list[dict]) -> list[str]:
+    return [
+        f"{r['suite']}/{r['model']}"
+        for r in rows
+        if r.get("speed") is not None and not _finite_positive(r.get("error"))
+    ]
 
 
 def _html(rows: list[dict], png: str) -> str:
@@ -161,7 +230,8 @@ are whole rollouts per second (the task the solver does), otherwise single calls
 """
 
 
-def _plot(rows: list[dict], path: Path) -> None:
+def _plot(rows: list[dict], out) -> None:
+    """The accuracy-against-speed figure, as PNG into the binary file ``out``."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -176,7 +246,9 @@ def _plot(rows: list[dict], path: Path) -> None:
     markers = "osD^vP*Xh<>"
     for ax, suite in zip(axes[0], suites):
         mine = [r for r in rows if r["suite"] == suite]
-        points = [r for r in mine if r.get("speed") and r.get("error")]
+        points = [
+            r for r in mine if _finite_positive(r.get("speed")) and _finite_positive(r.get("error"))
+        ]
         twice = {r["model"] for r in points if sum(q["model"] == r["model"] for q in points) > 1}
         xs, ys = [], []
         for r in points:
@@ -200,13 +272,13 @@ def _plot(rows: list[dict], path: Path) -> None:
             )
             xs.append(r["speed"])
             ys.append(r["error"])
-        solver = [r["solver_speed"] for r in mine if r.get("solver_speed")]
+        solver = [r["solver_speed"] for r in mine if _finite_positive(r.get("solver_speed"))]
         if solver:
             s = sorted(solver)[len(solver) // 2]
             ax.axvline(s, color="k", linestyle="--", linewidth=1.2, label=f"solver ({s:.3g}/s)")
             xs.append(s)
         for r in mine:
-            if not r.get("params") and r.get("error"):  # the trivial baseline
+            if not r.get("params") and _finite_positive(r.get("error")):  # trivial baseline
                 ax.axhline(r["error"], color="0.5", linestyle=":", label=r["model"])
                 ys.append(r["error"])
         if xs:  # whole decades: the log axis keeps readable major labels
@@ -222,21 +294,8 @@ def _plot(rows: list[dict], path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     fig.suptitle("better: down and to the right of the solver line", fontsize=9, color="0.3")
-    fig.savefig(path, dpi=120)
+    fig.savefig(out, dpi=120, format="png")
     plt.close(fig)
-
-
-def _write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename into place."""
-    # The temporary name keeps the suffix: matplotlib picks the format from it.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_report(paths: Sequence[str | os.PathLike], *, out: str | os.PathLike) -> dict[str, Path]:
@@ -260,11 +319,18 @@ def write_report(paths: Sequence[str | os.PathLike], *, out: str | os.PathLike) 
     stem.parent.mkdir(parents=True, exist_ok=True)
     files = {k: stem.with_name(f"{stem.name}.{k}") for k in ("md", "html", "png", "json")}
     png = files["png"].name
-    _write(files["png"], lambda p: _plot(rows, p))
-    _write(files["md"], lambda p: p.write_text(_markdown(rows, png)))
-    _write(files["html"], lambda p: p.write_text(_html(rows, png)))
-    summary = {"kind": _KIND, "runs": [str(p) for p in paths], "rows": rows}
-    _write(files["json"], lambda p: p.write_text(json.dumps(summary, indent=2)))
+    summary = {"kind": _KIND, "runs": list(dict.fromkeys(map(str, paths))), "rows": rows}
+    texts = {
+        "md": _markdown(rows, png),
+        "html": _html(rows, png),
+        "json": json.dumps(summary, indent=2),
+    }
+    # opkit._io: temporary file in the same folder, fsync, rename; the umask's mode
+    with atomic_write(files["png"], "wb") as f:
+        _plot(rows, f)
+    for key, text in texts.items():
+        with atomic_write(files[key], "w", encoding="utf-8") as f:
+            f.write(text)
     return files
 
 
