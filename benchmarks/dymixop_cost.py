@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+import re
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,21 @@ SUITES = {
 BEFORE = "7bb6f4e"  # the last revision with the module-by-module LGM layer
 
 
+def _absolute_imports(text: str, package: str) -> str:
+    """``text`` with its relative imports made absolute (``package`` is the module's own);
+    the LGM layers resolve to the copied old module, everything else to today's opkit."""
+
+    def resolve(match: re.Match) -> str:
+        dots, name = match.group(1), match.group(2) or ""
+        base = package.split(".")[: len(package.split(".")) - len(dots) + 1]
+        target = ".".join(base + ([name] if name else []))
+        if target == "opkit.models.layers._lgm":
+            target = "dymixop_before.layers._lgm"
+        return f"from {target} import"
+
+    return re.sub(r"from (\.+)([\w.]*) import", resolve, text)
+
+
 def load_before(revision: str, repo: Path) -> type:
     """DyMixOp class of ``revision`` (its _dymixop.py and layers/_lgm.py) as a fresh module."""
     root = Path(tempfile.mkdtemp(prefix="dymixop_before_"))
@@ -50,14 +66,17 @@ def load_before(revision: str, repo: Path) -> type:
     (pkg / "layers").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "layers" / "__init__.py").write_text("")
-    for name, dest in [("_dymixop.py", pkg), ("layers/_lgm.py", pkg / "layers")]:
+    for name, dest, package in [
+        ("_dymixop.py", pkg, "opkit.models"),
+        ("layers/_lgm.py", pkg / "layers", "opkit.models.layers"),
+    ]:
         text = subprocess.run(
             ["git", "-C", str(repo), "show", f"{revision}:opkit/models/{name}"],
             check=True,
             capture_output=True,
             text=True,
         ).stdout
-        (dest / Path(name).name).write_text(text)
+        (dest / Path(name).name).write_text(_absolute_imports(text, package))
     sys.path.insert(0, str(root))
     spec = importlib.util.find_spec("dymixop_before._dymixop")
     assert spec is not None

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from opkit.models.layers import LGMLayer, LocalGlobalMixing, ZeroSumConv
-from opkit.models.layers._lgm import SpectralConv
+from opkit.models.layers._lgm import SpectralConv, _periodic_conv3x3
 
 
 @pytest.fixture(autouse=True)
@@ -228,12 +228,16 @@ def test_wider_local_kernel_is_a_periodic_convolution():
 # ----------------------------------------------------------------- the layer
 
 
-@pytest.mark.parametrize("n_dim", [1, 2])
-def test_lgm_layer_matches_plain_torch_reference_in_float64(n_dim):
+@pytest.mark.parametrize(
+    ("n_dim", "grid"),
+    # 2-D: (12, 8) takes the Winograd path of the 3 x 3 stencil, (10, 10) the direct one
+    [(1, (10,)), (2, (10, 10)), (2, (12, 8))],
+)
+def test_lgm_layer_matches_plain_torch_reference_in_float64(n_dim, grid):
     torch.manual_seed(3)
     h, m = 4, 3
     layer = LGMLayer(h, n_dim=n_dim, n_modes=m).double()
-    c = torch.randn(2, h, *[10] * n_dim, dtype=torch.float64)
+    c = torch.randn(2, h, *grid, dtype=torch.float64)
     spacing = 0.5
 
     g = spectral_ref(c, spectral_weight(layer.mixing), m)
@@ -320,3 +324,43 @@ def test_layer_with_wide_local_kernel_matches_reference_in_float64(n_dim):
         pointwise_ref(layer.linear, c) + stencil_ref(layer.derivative.stencil, c) + residual
     )
     torch.testing.assert_close(layer(c), expected, rtol=0, atol=1e-12)
+
+
+# ----------------------------------------------------------------- fast paths
+
+
+@pytest.mark.parametrize("grid", [(8, 12), (4, 4), (6, 10)])
+def test_periodic_3x3_convolution_is_the_circular_correlation_and_its_gradient(grid):
+    # multiples of 4 take Winograd F(4x4, 3x3) (a custom autograd Function), others conv2d
+    torch.manual_seed(7)
+    c = torch.randn(2, *grid, 3, dtype=torch.float64, requires_grad=True)
+    kernel = torch.randn(4, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    expected = stencil_ref(kernel.detach(), c.detach().movedim(-1, 1)).movedim(1, -1)
+    torch.testing.assert_close(_periodic_conv3x3(c, kernel), expected, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(_periodic_conv3x3, (c, kernel))
+
+
+def test_periodic_3x3_convolution_float32_round_off_is_small():
+    torch.manual_seed(8)
+    c = torch.randn(2, 16, 16, 32)
+    kernel = torch.randn(32, 32, 3, 3) / 10
+    exact = _periodic_conv3x3(c.double(), kernel.double())
+    err = (_periodic_conv3x3(c, kernel) - exact).norm() / exact.norm()
+    assert err < 1e-5, err
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_spectral_weight_is_stored_mode_major_and_its_gradient_too(n_dim):
+    # the mode-wise products read each (in, out) matrix in place and write its gradient in
+    # place: the gradient has the parameter's strides, so autograd keeps it without a copy
+    torch.manual_seed(9)
+    conv = SpectralConv(3, 5, n_dim=n_dim, n_modes=4)
+    w = conv.weight
+    assert w.shape == ((3, 5, 4) if n_dim == 1 else (3, 5, 8, 4))
+    assert w.stride()[1] == 1 and w.stride()[0] == 5
+    conv(torch.randn(2, 3, *[16] * n_dim)).square().sum().backward()
+    assert w.grad.stride() == w.stride()
+    # state dicts carry the values in the public (in, out, *modes) layout
+    other = SpectralConv(3, 5, n_dim=n_dim, n_modes=4)
+    other.load_state_dict({"weight": w.detach().contiguous()})
+    assert torch.equal(other.weight, w) and other.weight.stride() == w.stride()

@@ -18,6 +18,8 @@ manifold theory, ``dc/dt ~ L c + N(c) + R[N(c)]``, by
 References:
     P. Lai, Y. Chen, H. Xu, "DyMixOp: Guiding Neural Operator Design for PDEs from a Complex
     Dynamics Perspective with Local-Global-Mixing", arXiv:2508.13490 (2025).
+    A. Lavin, S. Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR (2016):
+    the Winograd F(4x4, 3x3) transforms of the 2-D stencil.
 """
 
 from __future__ import annotations
@@ -122,8 +124,6 @@ class ZeroSumConv(nn.Module):
         # the default initialisation of torch's ConvNd, so that D starts at the same scale as W
         nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
         self.weight = nn.Parameter(weight)
-        # partial-DFT matrices per (grid, modes, dtype, device); derived data, not state
-        self._bases: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property
     def stencil(self) -> torch.Tensor:
@@ -181,6 +181,33 @@ def _complex_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.complex128 if dtype == torch.float64 else torch.complex64
 
 
+def _mode_major(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` (in, out, *modes) with the same shape and values, stored mode-major: the
+    ``(in, out)`` matrix of each mode is contiguous, so that the mode-wise products read it
+    (and write its gradient) in place, without a transposed copy."""
+    return weight.movedim((0, 1), (-2, -1)).contiguous().movedim((-2, -1), (0, 1))
+
+
+def _mix_modes(coeffs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``out[k] = coeffs[k] @ weight[k]`` per mode, in real arithmetic.
+
+    ``coeffs`` is ``(modes, 2, batch, in)``, the real and imaginary parts of the input's
+    Fourier coefficients; ``weight`` the complex ``(modes, in, out)``; the result is
+    ``(modes, 2, batch, out)``. One real batched product per mode, ``[Re; Im](coeffs)`` (``2
+    batch x in``) times the weight's interleaved real and imaginary parts (``view_as_real``:
+    one real ``in x 2 out`` matrix), then combined into the real and imaginary parts. With
+    the mode-major storage neither the weight nor its gradient is copied (a complex batched
+    product on the CPU copies each mode's matrix instead).
+    """
+    k, _, b, n_in = coeffs.shape
+    weight = weight.to(_complex_dtype(coeffs.dtype)).reshape(k, n_in, -1)
+    w = torch.view_as_real(weight).reshape(k, n_in, -1)
+    prod = torch.bmm(coeffs.reshape(k, 2 * b, n_in), w).view(k, 2, b, -1, 2)
+    real = prod[:, 0, ..., 0] - prod[:, 1, ..., 1]
+    imag = prod[:, 0, ..., 1] + prod[:, 1, ..., 0]
+    return torch.stack([real, imag], dim=1)
+
+
 class SpectralConv(nn.Module):
     r"""FNO spectral convolution keeping the lowest Fourier modes, without bias.
 
@@ -190,7 +217,11 @@ class SpectralConv(nn.Module):
     any resolution works.
 
     The weight is ``(in, out, m)`` in 1-D and ``(in, out, 2m, m)`` in 2-D, its rows ordered
-    from frequency ``-m`` up to ``m - 1`` (neuraloperator's layout). It computes in the
+    from frequency ``-m`` up to ``m - 1`` (neuraloperator's layout; state dicts hold it so).
+    Its memory is mode-major (each mode's ``in x out`` matrix contiguous), so the products
+    per mode read it and write its gradient in place. The kept modes are computed by real
+    matrix products with partial DFT matrices, one axis at a time, instead of full FFTs:
+    only ``m`` (1-D) or ``2m x m`` (2-D) of the grid's modes are used. It computes in the
     input's precision: complex128 for float64 inputs (the complex64 weight is promoted).
 
     Args:
@@ -240,44 +271,20 @@ class SpectralConv(nn.Module):
         else:
             parts = torch.rand(*shape, 2, generator=generator)
             weight = torch.view_as_complex(parts) / (in_channels * out_channels)
-        self.weight = nn.Parameter(weight)
+        self.weight = nn.Parameter(_mode_major(weight))
         # partial-DFT matrices per (grid, modes, dtype, device); derived data, not state
         self._bases: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def forward(self, c: torch.Tensor, *, channels_last: bool = False) -> torch.Tensor:
         """Apply ``G``; see the class docstring for shapes."""
-        if channels_last and self.n_dim == 1:
-            return self._dft_1d(c)
-        w = self.weight.to(_complex_dtype(c.dtype))
-        m, d = self.n_modes, self.n_dim
-        axes = tuple(range(1, 1 + d)) if channels_last else tuple(range(-d, 0))
-        spatial = [c.shape[a] for a in axes]
-        coeffs = torch.fft.rfftn(c, dim=axes)
-        ky = min(m, spatial[-1] // 2 + 1)
-        if d == 1:
-            if channels_last:  # (b, k, i) x (i, o, k) -> (b, k, o)
-                out = torch.einsum("bki,iok->bko", coeffs[:, :ky], w[..., :ky])
-            else:
-                out = torch.einsum("bik,iok->bok", coeffs[..., :ky], w[..., :ky])
-            # irfft zero-pads the missing high frequencies itself
-            return torch.fft.irfftn(out, s=spatial, dim=axes)
-        kx = min(m, spatial[0] // 2)
-        rows = w[:, :, m - kx : m + kx, :ky]  # frequencies -kx..kx-1
-        if channels_last:
-            low = torch.cat([coeffs[:, :kx, :ky], coeffs[:, -kx:, :ky]], dim=1)  # 0.., -kx..
-            mixed = torch.einsum(
-                "bxyi,ioxy->bxyo", low, torch.cat([rows[:, :, kx:], rows[:, :, :kx]], 2)
-            )
-            gap = mixed.new_zeros(mixed.shape[0], spatial[0] - 2 * kx, ky, mixed.shape[-1])
-            out = torch.cat([mixed[:, :kx], gap, mixed[:, kx:]], dim=1)
-        else:
-            low = torch.cat([coeffs[..., :kx, :ky], coeffs[..., -kx:, :ky]], dim=-2)
-            mixed = torch.einsum(
-                "bixy,ioxy->boxy", low, torch.cat([rows[:, :, kx:], rows[:, :, :kx]], 2)
-            )
-            gap = mixed.new_zeros(*mixed.shape[:2], spatial[0] - 2 * kx, ky)
-            out = torch.cat([mixed[..., :kx, :], gap, mixed[..., kx:, :]], dim=-2)
-        return torch.fft.irfftn(out, s=spatial, dim=axes)
+        x = c if channels_last else c.movedim(1, -1)
+        out = self._dft_1d(x) if self.n_dim == 1 else self._dft_2d(x.contiguous())
+        return out if channels_last else out.movedim(-1, 1)
+
+    def _modes_first(self) -> torch.Tensor:
+        """The weight as ``(m, in, out)`` or ``(2m, m, in, out)``: a view (no copy) of the
+        mode-major storage."""
+        return self.weight.movedim((0, 1), (-2, -1))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # checkpoints written when G was neuraloperator's SpectralConv (same layout)
@@ -287,8 +294,9 @@ class SpectralConv(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _dft_bases(self, n: int, k: int, dtype: torch.dtype, device: torch.device):
-        """Real forward ``(2k, n)`` and inverse ``(n, 2k)`` partial DFT matrices, cached."""
-        key = (n, k, dtype, device)
+        """Real forward ``(2k, n)`` and inverse ``(n, 2k)`` partial DFT matrices of a real
+        signal (frequencies ``0..k-1``, as ``rfft`` / ``irfft``), cached."""
+        key = ("real", n, k, dtype, device)
         if key not in self._bases:
             x = torch.arange(n, dtype=torch.float64)
             freq = torch.arange(k, dtype=torch.float64)
@@ -306,25 +314,177 @@ class SpectralConv(nn.Module):
             )
         return self._bases[key]
 
+    def _complex_dft_bases(self, n: int, k: int, dtype: torch.dtype, device: torch.device):
+        """Real forward ``(4k, 2n)`` and inverse ``(2n, 4k)`` partial DFT matrices of a
+        complex signal stored as ``[Re; Im]``, frequencies ``-k..k-1`` (as ``fft`` /
+        ``ifft``), cached."""
+        key = ("complex", n, k, dtype, device)
+        if key not in self._bases:
+            x = torch.arange(n, dtype=torch.float64)
+            freq = torch.arange(-k, k, dtype=torch.float64)
+            angle = 2 * math.pi * freq[:, None] * x[None, :] / n  # (2k, n)
+            cos, sin = torch.cos(angle), torch.sin(angle)
+            # e^{-i angle} (a + i b) and e^{+i angle} (a + i b) / n as real 2 x 2 blocks
+            forward = torch.cat([torch.cat([cos, sin], 1), torch.cat([-sin, cos], 1)])
+            inverse = torch.cat([torch.cat([cos.T, -sin.T], 1), torch.cat([sin.T, cos.T], 1)])
+            self._bases[key] = (forward.to(device, dtype), (inverse / n).to(device, dtype))
+        return self._bases[key]
+
     def _dft_1d(self, c: torch.Tensor) -> torch.Tensor:
-        """1-D channels last: the kept modes by real matrix products instead of FFTs."""
-        n, k = c.shape[1], min(self.n_modes, c.shape[1] // 2 + 1)
+        """1-D channels last ``(batch, n, in) -> (batch, n, out)``: the kept modes by real
+        matrix products instead of FFTs (cheaper for few modes)."""
+        b, n = c.shape[:2]
+        k = min(self.n_modes, n // 2 + 1)
         forward, inverse = self._dft_bases(n, k, c.dtype, c.device)
-        coeffs = torch.matmul(forward, c)  # (b, 2k, in): [Re; Im]
-        w = self.weight[..., :k]
-        wr, wi = w.real.to(c.dtype), w.imag.to(c.dtype)  # (in, out, k)
-        # (Re + i Im)(wr + i wi) per mode as one real (2 in -> 2 out) product
-        block = torch.cat([torch.cat([wr, wi], 1), torch.cat([-wi, wr], 1)], 0)
-        per_mode = coeffs.view(c.shape[0], 2, k, -1).permute(2, 0, 1, 3).flatten(2)
-        mixed = torch.bmm(per_mode, block.permute(2, 0, 1))  # (k, b, 2 out)
-        mixed = mixed.view(k, c.shape[0], 2, -1).permute(1, 2, 0, 3).flatten(1, 2)
-        return torch.matmul(inverse, mixed)  # (b, n, out)
+        coeffs = torch.matmul(forward, c).view(b, 2, k, -1)  # [Re; Im] of rfft
+        mixed = _mix_modes(coeffs.permute(2, 1, 0, 3), self._modes_first()[:k])
+        return torch.matmul(inverse, mixed.permute(2, 1, 0, 3).reshape(b, 2 * k, -1))
+
+    def _dft_2d(self, c: torch.Tensor) -> torch.Tensor:
+        """2-D channels last ``(batch, n_x, n_y, in) -> (batch, n_x, n_y, out)``, the kept
+        modes by real matrix products, one axis at a time: ``rfft`` along y, ``fft`` along x
+        (frequencies ``-kx..kx-1``, the weight's row order), the product per mode, then the
+        inverse along x and ``irfft`` along y (which zero-pads the dropped modes)."""
+        m, (b, n_x, n_y, n_in) = self.n_modes, c.shape
+        kx, ky = min(m, n_x // 2), min(m, n_y // 2 + 1)
+        fy, iy = self._dft_bases(n_y, ky, c.dtype, c.device)
+        fx, ix = self._complex_dft_bases(n_x, kx, c.dtype, c.device)
+        t = torch.matmul(fy, c.view(b * n_x, n_y, n_in)).view(b, n_x, 2, ky * n_in)
+        t = torch.matmul(fx, t.transpose(1, 2).reshape(b, 2 * n_x, ky * n_in))
+        coeffs = t.view(b, 2, 2 * kx * ky, n_in).permute(2, 1, 0, 3)  # (modes, 2, b, in)
+        rows = self._modes_first()[m - kx : m + kx, :ky].flatten(0, 1)  # (modes, in, out)
+        mixed = _mix_modes(coeffs, rows)  # (modes, 2, b, out)
+        mixed = mixed.permute(2, 1, 0, 3).reshape(b, 4 * kx, -1)
+        t = torch.matmul(ix, mixed).view(b, 2, n_x, ky, -1)  # [Re; Im] along x, per ky
+        t = t.permute(0, 2, 1, 3, 4).reshape(b * n_x, 2 * ky, -1)
+        return torch.matmul(iy, t).view(b, n_x, n_y, -1)
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, n_dim={self.n_dim}, "
             f"n_modes={self.n_modes}, init={self.init!r}"
         )
+
+
+# Winograd's minimal filtering F(4, 3) (Lavin & Gray 2016): the correlation of 4 outputs with
+# a 3-tap filter, y[i] = sum_j g[j] d[i + j], is  A^T [(G g) * (B^T d)]  on 6 inputs.
+_WINOGRAD_BT = (
+    (4, 0, -5, 0, 1, 0),
+    (0, -4, -4, 1, 1, 0),
+    (0, 4, -4, -1, 1, 0),
+    (0, -2, -1, 2, 1, 0),
+    (0, 2, -1, -2, 1, 0),
+    (0, 4, 0, -5, 0, 1),
+)
+_WINOGRAD_G = (
+    (1 / 4, 0, 0),
+    (-1 / 6, -1 / 6, -1 / 6),
+    (-1 / 6, 1 / 6, -1 / 6),
+    (1 / 24, 1 / 12, 1 / 6),
+    (1 / 24, -1 / 12, 1 / 6),
+    (0, 0, 1),
+)
+_WINOGRAD_AT = (
+    (1, 1, 1, 1, 1, 0),
+    (0, 1, -1, 2, -2, 0),
+    (0, 1, 1, 4, 4, 0),
+    (0, 1, -1, 8, -8, 1),
+)
+_TILE = 4  # outputs per tile and axis; a tile reads 6 x 6 inputs
+
+
+def _winograd_matrix(rows: tuple, like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64).to(like.device, like.dtype)
+
+
+def _along(t: torch.Tensor, matrix: torch.Tensor, dim: int) -> torch.Tensor:
+    """``matrix`` (p x q) applied along axis ``dim`` (of size q) of the contiguous ``t``."""
+    shape = t.shape
+    out = torch.matmul(matrix, t.reshape(math.prod(shape[:dim]), shape[dim], -1))
+    return out.view(*shape[:dim], matrix.shape[0], *shape[dim + 1 :])
+
+
+def _tile_rows(n: int, device: torch.device) -> torch.Tensor:
+    """``(6, n // 4)``: grid index (periodic) of input ``j`` of tile ``t``, ``4 t + j - 1``."""
+    starts = _TILE * torch.arange(n // _TILE, device=device)
+    return (starts[None, :] + torch.arange(_TILE + 2, device=device)[:, None] - 1) % n
+
+
+def _fold_tiles(tiles: torch.Tensor) -> torch.Tensor:
+    """The adjoint of the periodic tile gather: ``(b, 6, 6, tx, ty, h) -> (b, 4 tx, 4 ty, h)``,
+    summing the inputs that neighbouring tiles share."""
+    b, _, _, n_tx, n_ty, h = tiles.shape
+    m = _TILE
+    for axis in (1, 2):  # input j of tile t sits at 4 t + j - 1: slot j - 1 of tile t
+        main = tiles.narrow(axis, 1, m).clone()
+        tile = axis + 2
+        for src, slot, step in ((0, m - 1, -1), (m + 1, 0, 1)):  # j = 0 and j = 5 overflow
+            extra = tiles.select(axis, src).roll(step, dims=tile - 1)
+            main.select(axis, slot).add_(extra)
+        tiles = main
+    return tiles.permute(0, 3, 1, 4, 2, 5).reshape(b, n_tx * m, n_ty * m, h)
+
+
+class _PeriodicConv3x3(torch.autograd.Function):
+    """Periodic 3 x 3 correlation, channels last, by Winograd F(4 x 4, 3 x 3).
+
+    ``forward(c, u)``: ``c`` is ``(b, n_x, n_y, in)`` with ``n_x``, ``n_y`` multiples of 4,
+    ``u`` the transformed kernel ``(36, in, out)`` (:func:`_winograd_kernel`); returns
+    ``out[b, x, y] = sum_{p, q} c[b, x + p - 1, y + q - 1] @ K[:, :, p, q].T`` (indices
+    periodic), the same as ``conv2d`` on a circularly padded input. Each 4 x 4 block of
+    outputs reads a 6 x 6 tile, is transformed by ``B^T . B``, multiplied channel-wise by
+    ``u`` (36 matrix products of ``in x out``: 2.25 ``in x out`` products per output point
+    instead of the direct convolution's 9) and transformed back by ``A^T . A``. The backward
+    pass applies the transposed transforms and products (and the adjoint of the tile
+    gather); nothing of the direct convolution's size is stored.
+    """
+
+    @staticmethod
+    def forward(ctx, c: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        b, n_x, n_y, n_in = c.shape
+        bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
+        rows, cols = _tile_rows(n_x, c.device), _tile_rows(n_y, c.device)
+        tiles = c[:, rows[:, None, :, None], cols[None, :, None, :]]  # (b, 6, 6, tx, ty, in)
+        v = _along(_along(tiles, bt, 1), bt, 2)
+        n_tiles = (n_x // _TILE) * (n_y // _TILE)
+        v = v.view(b, 36, n_tiles, n_in)
+        prod = torch.matmul(v, u).view(b, 6, 6, n_x // _TILE, n_y // _TILE, -1)
+        out = _along(_along(prod, at, 1), at, 2)  # (b, 4, 4, tx, ty, out)
+        ctx.save_for_backward(v, u)
+        return out.permute(0, 3, 1, 4, 2, 5).reshape(b, n_x, n_y, -1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        v, u = ctx.saved_tensors
+        b, n_x, n_y, n_out = grad.shape
+        n_tx, n_ty, m = n_x // _TILE, n_y // _TILE, _TILE
+        bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
+        g = grad.reshape(b, n_tx, m, n_ty, m, n_out).permute(0, 2, 4, 1, 3, 5).contiguous()
+        g = _along(_along(g, at.T, 1), at.T, 2).view(b, 36, n_tx * n_ty, n_out)
+        grad_c = grad_u = None
+        if ctx.needs_input_grad[1]:
+            grad_u = torch.matmul(v.transpose(-1, -2), g).sum(0)
+        if ctx.needs_input_grad[0]:
+            gv = torch.matmul(g, u.transpose(-1, -2)).view(b, 6, 6, n_tx, n_ty, -1)
+            grad_c = _fold_tiles(_along(_along(gv, bt.T, 1), bt.T, 2))
+        return grad_c, grad_u
+
+
+def _winograd_kernel(kernel: torch.Tensor) -> torch.Tensor:
+    """``G K G^T`` of a ``(out, in, 3, 3)`` kernel, as ``(36, in, out)``."""
+    g = _winograd_matrix(_WINOGRAD_G, kernel)
+    u = torch.einsum("pj,oijk,qk->pqio", g, kernel, g)
+    return u.reshape(36, kernel.shape[1], kernel.shape[0])
+
+
+def _periodic_conv3x3(c: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Periodic 3 x 3 correlation of channels-last ``c`` (b, n_x, n_y, in) with ``kernel``
+    (out, in, 3, 3): Winograd F(4 x 4, 3 x 3) when both grid sizes are multiples of 4,
+    otherwise ``conv2d`` on the circularly padded channels-last layout."""
+    if c.shape[1] % _TILE == 0 and c.shape[2] % _TILE == 0:
+        return _PeriodicConv3x3.apply(c, _winograd_kernel(kernel))
+    padded = F.pad(c.permute(0, 3, 1, 2), (1, 1, 1, 1), mode="circular")
+    return F.conv2d(padded, kernel).permute(0, 2, 3, 1)
 
 
 def _matrix(conv: nn.Module) -> torch.Tensor:
@@ -445,9 +605,11 @@ class LGMLayer(nn.Module):
       matrix product ``c @ K`` (``K`` is ``h x (3h + h)`` with the pointwise ``Lc``); each
       block is then rolled by its tap's offset and summed, which is the periodic
       convolution; ``G`` keeps its modes by partial-DFT matrix products, not FFTs;
-    - 2-D: ``W`` is folded into the centre tap of ``D``'s 3x3 stencil and applied as one
-      periodic convolution on the channels-last memory layout (measured faster there than
-      nine matrix blocks); ``Lc`` (1x1) is one matrix product;
+    - 2-D: ``W`` is folded into the centre tap of ``D``'s 3x3 stencil and the sum is applied
+      as one periodic 3x3 convolution on the channels-last layout, by Winograd's minimal
+      filtering F(4x4, 3x3) when both grid sizes are multiples of 4 (2.25 instead of 9
+      ``h x h`` products per point; exact up to round-off, see ``_PeriodicConv3x3``) and by
+      ``conv2d`` otherwise; ``Lc`` (1x1) is one matrix product;
     - ``A``'s two 1x1 convolutions, having no activation between them, are applied as
       their product ``A_2 A_1`` (``h x h``) with bias ``A_2 b_1 + b_2``.
 
@@ -547,8 +709,7 @@ class LGMLayer(nn.Module):
         x = c.permute(0, 3, 1, 2)  # a channels-last view, no copy
         w = _matrix(self.linear)[..., None, None]
         kernel = (self.derivative.stencil / spacing + F.pad(w, (1, 1, 1, 1))).to(c.dtype)
-        padded = F.pad(x, (1, 1, 1, 1), mode="circular")
-        linear = F.conv2d(padded, kernel, self.linear.bias.to(c.dtype)).permute(0, 2, 3, 1)
+        linear = _periodic_conv3x3(c, kernel) + self.linear.bias.to(c.dtype)
         lc_conv = self.mixing.local_transform
         if lc_conv is None:
             return linear, None
