@@ -104,7 +104,7 @@ class PROSE(nn.Module):
     2. **Symbol encoder.** Token embedding (``N(0, width^-1/2)``, ``<PAD>`` row zero, not
        scaled) plus sinusoidal positions, LayerNorm, ``n_symbol_encoder_layers`` layers
        with a key padding mask. The input is the guess *without* ``<BOS>``/``<EOS>``
-       (their ``batch_equations_placeholder``).
+       (their ``batch_equations_placeholder``; :attr:`symbol_markers` is False).
     3. **Fusion.** A modality embedding added to each part, ``[data; symbols]``
        concatenated, LayerNorm, ``n_fusion_layers`` self-attention layers.
     4. **Data decoder.** Queries ``Linear(1, width)(t)`` and a LayerNorm; each of the
@@ -354,6 +354,13 @@ class PROSE(nn.Module):
         104 M parameters with opkit's vocabulary). ``overrides`` replace any constructor
         argument (e.g. ``operator_only=True`` for the authors' ablation at the same size)."""
         return cls(**{**_PAPER, "variant": "authors", **overrides})
+
+    @property
+    def symbol_markers(self) -> bool:
+        """Whether the symbol input is written ``<BOS> tokens <EOS>`` (opkit's variant) or
+        bare, as the authors' text encoder reads it (``variant="authors"``). Batching code
+        asks the model rather than its variant."""
+        return self.variant != "authors"
 
     # -- parts ---------------------------------------------------------------------------
     def _check_ids(self, ids: torch.Tensor) -> None:

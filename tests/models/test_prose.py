@@ -219,3 +219,14 @@ def test_paper_configuration_has_104m_parameters():
         8,
         2048,
     )
+
+
+def test_authors_variant_reads_bare_guesses_and_refuses_empty_ones():
+    net = _net(variant="authors")
+    assert not net.symbol_markers and _net().symbol_markers
+    t_in, u_in, symbols, t_out, _ = _batch()
+    symbols[1] = PAD
+    with pytest.raises(ValueError, match="all <PAD>"):
+        net(t_in, u_in, symbols, t_out)
+    with pytest.raises(ValueError, match="variant"):
+        _net(variant="paper")
