@@ -265,8 +265,7 @@ class ODETrajectories(FileDataset):
     def _encode_input(self, system: list[Any]) -> list[str]:
         from opkit import symbolic
 
-        tokens = symbolic.encode(system, placeholders=True)
-        return symbolic.hide_integers(tokens) if self.hide_integers else tokens
+        return symbolic.encode_guess(system, hide_integers=self.hide_integers)
 
     def symbol_input(self, i: int) -> tuple[list[str], str]:
         """Item ``i``'s symbol input and its corruption mode (``"clean"``, ``"add"``,

@@ -34,6 +34,7 @@ from ._codec import system_from_sympy as system_from_sympy
 from ._corrupt import CORRUPTION_MODES as CORRUPTION_MODES
 from ._corrupt import corrupt as corrupt
 from ._corrupt import draw_corruption_mode as draw_corruption_mode
+from ._corrupt import encode_guess as encode_guess
 from ._corrupt import hide_integers as hide_integers
 from ._errors import TokenError as TokenError
 from ._floats import EXPONENT_MAX as EXPONENT_MAX

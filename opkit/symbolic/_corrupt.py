@@ -16,11 +16,12 @@ import sympy
 import torch
 
 from .._checks import check_probability
+from ._codec import encode
 from ._floats import round_float
 from ._tokens import PLACEHOLDER
 from ._tree import INT_MAX, INT_MIN, MAX_DIM
 
-__all__ = ["CORRUPTION_MODES", "corrupt", "draw_corruption_mode", "hide_integers"]
+__all__ = ["CORRUPTION_MODES", "corrupt", "draw_corruption_mode", "encode_guess", "hide_integers"]
 
 #: The three corruption modes of a system, in the order of their draw.
 CORRUPTION_MODES: tuple[str, ...] = ("clean", "add", "delete")
@@ -201,3 +202,20 @@ def hide_integers(tokens: Sequence[str]) -> list[str]:
     if isinstance(tokens, str) or not isinstance(tokens, Sequence):
         raise TypeError(f"`tokens` must be a sequence of str, got {type(tokens).__name__}.")
     return [PLACEHOLDER if t in _INTEGER_TOKENS else t for t in tokens]
+
+
+_hide = hide_integers  # `encode_guess` has an argument of that name
+
+
+def encode_guess(system: Sequence[sympy.Expr], *, hide_integers: bool = True) -> list[str]:
+    """The tokens of a guessed system as PROSE reads it: every float constant as
+    ``<PLACEHOLDER>`` (:func:`opkit.symbolic.encode` with ``placeholders=True``) and, by
+    default, every integer leaf too (the authors' input, :func:`hide_integers`); no
+    ``<BOS>``/``<EOS>``. `opkit.pde_data.ODETrajectories` writes its ``symbols_in`` with
+    it; use it for guesses given at prediction time so that they read like training ones.
+
+    Raises:
+        TypeError, ValueError: as :func:`opkit.symbolic.encode`.
+    """
+    tokens = encode(system, placeholders=True)
+    return _hide(tokens) if hide_integers else tokens

@@ -7,7 +7,14 @@ import sympy
 import torch
 from sympy import Add, Float, Rational, Symbol, sin
 
-from opkit.symbolic import CORRUPTION_MODES, corrupt, draw_corruption_mode, encode
+from opkit.symbolic import (
+    CORRUPTION_MODES,
+    corrupt,
+    draw_corruption_mode,
+    encode,
+    encode_guess,
+    hide_integers,
+)
 
 x, y, z = (Symbol(f"u_{i}") for i in range(3))
 LORENZ = [10 * (y - x), x * (28 - z) - y, x * y - Rational(8, 3) * z]
@@ -146,3 +153,14 @@ def test_bad_arguments(kwargs, error, words):
         corrupt(LORENZ, **kwargs)
     with pytest.raises(TypeError, match="system"):
         corrupt(x + y, rng=random.Random(0), dim=3)
+
+
+def test_guess_tokens_hide_every_number():
+    guess = [Float(0.17) * y - 3 * x, x * y - 1]
+    tokens = encode_guess(guess)
+    assert tokens == ["add", "mul", "<PLACEHOLDER>", "u_0", "mul", "<PLACEHOLDER>", "u_1", "|",
+                      "add", "<PLACEHOLDER>", "mul", "u_0", "u_1"]  # fmt: skip
+    # -3 u_0 is written `mul -3 u_0` and -1 as the leaf `-1`: both hidden
+    visible = encode_guess(guess, hide_integers=False)
+    assert visible == encode(guess, placeholders=True) and "-3" in visible and "-1" in visible
+    assert hide_integers(visible) == tokens
