@@ -195,6 +195,9 @@ def hide_integers(tokens: Sequence[str]) -> list[str]:
     Returns:
         a new list of the same length.
 
+    Raises:
+        TypeError: ``tokens`` is not a sequence of str.
+
     Examples:
         >>> hide_integers(["mul", "-10", "u_0", "|", "add", "<PLACEHOLDER>", "u_1"])
         ['mul', '<PLACEHOLDER>', 'u_0', '|', 'add', '<PLACEHOLDER>', 'u_1']
@@ -215,7 +218,8 @@ def encode_guess(system: Sequence[sympy.Expr], *, hide_integers: bool = True) ->
     it; use it for guesses given at prediction time so that they read like training ones.
 
     Raises:
-        TypeError, ValueError: as :func:`opkit.symbolic.encode`.
+        TypeError: as :func:`opkit.symbolic.encode`.
+        ValueError: as :func:`opkit.symbolic.encode`.
     """
     tokens = encode(system, placeholders=True)
     return _hide(tokens) if hide_integers else tokens
