@@ -11,6 +11,8 @@ What is dropped, and why it cannot be fixed at the source:
   Lightning's own ``_pytree`` helper still calls (nothing of opkit's).
 - ``LightningCLI's args parameter is intended ...``: opkit's CLI reads ``sys.argv`` itself
   and hands LightningCLI the full argument list (plus the sizes read from the data).
+- ``The number of training batches (N) is smaller than the logging interval ...``: opkit
+  logs its metrics per epoch; Lightning's per-step logging interval does not matter here.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _TIP = "💡 Tip:"
 _WARNINGS = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning),
     (r"LightningCLI's args parameter is intended to run from within Python", UserWarning),
+    (r"The number of training batches \(\d+\) is smaller than the logging interval", UserWarning),
 )
 # Lightning's `rank_zero_info` logs on its `rank_zero` module loggers (filters set there
 # work even before Lightning is imported: `logging.getLogger` returns the same object).
