@@ -15,10 +15,14 @@ Sub-commands are implemented next to the layer they belong to and imported lazil
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
+import re
+import signal
 import sys
+import threading
 
 # command -> (module, function, one-line help). Each function takes the remaining argv
 # (for the LightningCLI commands: the command itself first) and returns an exit code.
@@ -47,6 +51,11 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+# Commands that write files without Lightning: SIGTERM (a scheduler's kill, `timeout`)
+# becomes KeyboardInterrupt there, so that a half-created file is removed and a partial
+# one is closed cleanly, resumable. Lightning installs its own SIGTERM handling in fit.
+_SIGTERM_AS_INTERRUPT = {"generate", "data"}
+
 # Exceptions that mean "the input is wrong" (exit 2); anything else is a failed run (1).
 _BAD_INPUT = (ValueError, TypeError, KeyError, FileNotFoundError, IsADirectoryError)
 _BAD_INPUT += (NotADirectoryError, PermissionError)
@@ -55,6 +64,19 @@ _BAD_INPUT += (NotADirectoryError, PermissionError)
 def _is_bad_input(err: BaseException) -> bool:
     names = {c.__name__ for c in type(err).__mro__}
     return isinstance(err, _BAD_INPUT) or "ArgumentError" in names
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    """ENOSPC anywhere in the chain; HDF5 reports it only inside its message text
+    (``RuntimeError: ... errno = 28, error message = 'No space left on device'``)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "errno = 28" in str(seen) or "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _one_line(err: BaseException) -> str:
@@ -67,12 +89,34 @@ def _one_line(err: BaseException) -> str:
     text = " ".join(text.split()) or type(err).__name__
     if isinstance(err, KeyError) and len(err.args) == 1:
         text = f"missing key {err.args[0]!r}"
-    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+    if _is_disk_full(err):
+        # HDF5's own text is a page of C-level detail; what matters is which file
+        written = re.search(r"filename = '([^']*)'", text)
+        if written:
+            text = f"no space left on device while writing {written.group(1)!r}"
         text += (
             " -- the disk is full: free some space and rerun the same command (finished "
             "files are intact; a generation resumes where it stopped)"
         )
     return text
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(active: bool):
+    """Raise KeyboardInterrupt on SIGTERM inside the block (main thread only), then restore
+    the previous handler."""
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = [a for a in argv if a != "--debug"]
         debug = True
     try:
-        return _main(argv)
+        with _sigterm_as_interrupt(bool(argv) and argv[0] in _SIGTERM_AS_INTERRUPT):
+            return _main(argv)
     except SystemExit:
         raise
     except KeyboardInterrupt:
@@ -101,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(f"opkit: error: {_one_line(err)} (add --debug for the traceback)", file=sys.stderr)
-        return 2 if _is_bad_input(err) else 1
+        return 1 if _is_disk_full(err) else 2 if _is_bad_input(err) else 1
 
 
 def _main(argv: list[str]) -> int:

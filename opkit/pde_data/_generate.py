@@ -30,7 +30,13 @@ from .._checks import check_int
 from .._io import output_lock
 from .._records import record
 from ._catalogue import named_dataset
-from ._ode_generate import PER_SAMPLE, create_ode_file, ode_attrs, solve_batch
+from ._ode_generate import (
+    PER_SAMPLE,
+    create_ode_file,
+    ode_attrs,
+    ode_bytes_per_sample,
+    solve_batch,
+)
 from ._ode_recipe import ODEDatasetRecipe
 from ._recipe import (
     DatasetRecipe,
@@ -166,7 +172,7 @@ def generate(
     # (two writers used to truncate each other's `.partial.creating`).
     with output_lock(plan.target, wait=bool(wait)):
         _check_outputs(plan)
-        if check_disk and isinstance(plan.recipe, DatasetRecipe):
+        if check_disk:
             _check_disk_space(plan)
         return _run(plan, throw=bool(throw), progress=bool(progress))
 
@@ -197,11 +203,24 @@ def recipe_matches(
 
 
 def estimated_bytes(plan: _Plan) -> int:
-    """The size of the finished file: float32 fields plus the per-sample variables."""
-    n_t = len(plan.recipe.t)
-    points = int(np.prod([len(v) for v in plan.recipe.stored_coords().values()]))
-    per_sample = 4 * n_t * points + 4 + 8 + 8 + 2  # field, checksum, seed, sample, codes
-    return len(plan.rows) * per_sample + (1 << 20)  # + HDF5 metadata, coordinates
+    """The size of the finished file (every chunk is allocated when it is created): the
+    per-sample variables of its kind plus 1 MiB of HDF5 metadata and coordinates."""
+    if isinstance(plan.recipe, ODEDatasetRecipe):
+        per_sample = ode_bytes_per_sample(plan.recipe)
+    else:
+        n_t = len(plan.recipe.t)
+        points = int(np.prod([len(v) for v in plan.recipe.stored_coords().values()]))
+        per_sample = 4 * n_t * points + 4 + 8 + 8 + 2  # field, checksum, seed, sample, codes
+    return len(plan.rows) * per_sample + (1 << 20)
+
+
+def _bytes_text(n: float) -> str:
+    """``n`` bytes in the largest binary unit that keeps it >= 1 (``2.0 MiB``, ``512 B``)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
 
 
 def _check_disk_space(plan: _Plan) -> None:
@@ -211,9 +230,10 @@ def _check_disk_space(plan: _Plan) -> None:
     free = shutil.disk_usage(plan.target.parent).free
     if need > free:
         raise ValueError(
-            f"{str(plan.target)!r} needs about {need / 2**30:.2f} GiB but its folder has "
-            f"{free / 2**30:.2f} GiB free; free some space, choose another `out`, or pass "
-            "check_disk=False (CLI: --no-disk-check) if the estimate is wrong."
+            f"{str(plan.target)!r} needs about {_bytes_text(need)} "
+            f"({len(plan.rows)} samples) but its folder has {_bytes_text(free)} free; free "
+            "some space, choose another `out` or fewer samples, or pass check_disk=False "
+            "(CLI: --no-disk-check) if the estimate is wrong."
         )
 
 

@@ -38,9 +38,10 @@ was added (schema 1 without it) read as before, unchecked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,29 @@ def discard_stale_partial(partial: Path, recipe: str) -> None:
         partial.unlink()
 
 
+@contextlib.contextmanager
+def new_netcdf(path: Path) -> Iterator[h5netcdf.File]:
+    """``h5netcdf.File(path, "w")`` for creating a file, safe when the disk fills.
+
+    When HDF5 fails to close a file (ENOSPC while flushing), h5netcdf leaves the file
+    marked open and its ``__del__`` closes it again, which crashes the interpreter
+    (segmentation fault). Here a failed creation or close marks it closed, so the
+    error reaches the caller (who deletes the file) and opkit's one-line message.
+    """
+    f = h5netcdf.File(path, "w")
+    try:
+        yield f
+        f.close()
+    except BaseException:
+        try:
+            f.close()
+        except Exception:  # the original error is the one to report
+            pass
+        finally:
+            f._closed = True  # no second close from __del__ (see above)
+        raise
+
+
 def early_dcpl() -> h5py.h5p.PropDCID:
     """Allocate (and fill) every chunk at creation time: later writes then never touch the
     HDF5 metadata (see the module docstring on crash safety)."""
@@ -203,7 +227,7 @@ def create_file(
     if spatial not in (("x",), ("x", "y")):
         raise ValueError(f"`coords` must be keyed ('x',) or ('x', 'y'), got {spatial}.")
     shape = (n, len(t), *(len(coords[d]) for d in spatial))
-    with h5netcdf.File(path, "w") as f:
+    with new_netcdf(path) as f:
         f.dimensions = {"sample": n, "t": len(t), **{d: len(coords[d]) for d in spatial}}
         create_index(f, sample, t)
         for d in spatial:

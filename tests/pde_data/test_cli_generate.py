@@ -121,3 +121,136 @@ def test_real_subprocess(tmp_path):
     assert proc.stdout.strip() == str(out)
     u, _, _ = _field(out)
     assert u.shape == (2, 2, 16) and np.isfinite(u).all()
+
+
+# ---------------------------------------------------------------- disk, full disk, SIGTERM
+# (issue 22, item 3: the `odes` path gets the PDE recipes' disk estimate and refusal, and
+# an interrupted generation leaves a resumable partial, never a half-created file)
+def _free(monkeypatch, n_bytes):
+    import shutil
+
+    from opkit.pde_data import _generate
+
+    usage = shutil.disk_usage("/")
+    fake = type(usage)(usage.total, usage.total - n_bytes, n_bytes)
+    monkeypatch.setattr(_generate.shutil, "disk_usage", lambda path: fake)
+
+
+def _plan(name, n, out):
+    from opkit.pde_data._generate import _plan as plan
+    from opkit.pde_data._generate import _Request
+
+    return plan(name, _Request(n, out, None), size="cpu", overrides={}, params={})
+
+
+@pytest.mark.parametrize("name", ["odes", "burgers"])
+def test_the_disk_estimate_is_the_created_file_size(tmp_path, name):
+    from opkit.pde_data._generate import _pde_kind, estimated_bytes
+    from opkit.pde_data._ode_generate import create_ode_file
+
+    n = 1500
+    plan = _plan(name, n, tmp_path / "x.h5")
+    rows = np.arange(n)
+    split = np.zeros(n, np.int8)
+    path = tmp_path / "created.h5"
+    if name == "odes":
+        create_ode_file(path, recipe=plan.recipe, rows=rows, seeds=rows, split=split, attrs={})
+    else:
+        _pde_kind(plan).create(path, rows, rows, split)
+    size, estimate = path.stat().st_size, estimated_bytes(plan)
+    assert abs(estimate - size) < 0.03 * size + (1 << 20), (size, estimate)
+
+
+def test_odes_too_big_for_the_disk_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    _free(monkeypatch, 2 * 2**20)  # a 2 MB tmpfs
+    out = tmp_path / "o.h5"
+    code = main(["generate", "odes", "--n-samples", "2000", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("opkit: error:"), err
+    # adaptive units: 2000 samples of 5066 B + 1 MiB of metadata, against the 2 MiB free
+    # (it said "0.00 GiB vs 0.00 GiB")
+    assert "needs about 10.7 MiB (2000 samples)" in err[0] and "2.0 MiB free" in err[0], err
+    assert list(tmp_path.iterdir()) == []
+    big = _plan("odes", 100_000_000, out)  # the issue's 9.5-minute run: refused at once
+    from opkit.pde_data._generate import estimated_bytes
+
+    assert estimated_bytes(big) > 450 * 2**30
+
+
+def test_no_disk_check_into_a_full_disk_ends_in_a_hint(tmp_path, monkeypatch, capsys):
+    # HDF5 reports ENOSPC as a RuntimeError whose text holds "errno = 28" (what h5py
+    # raised on a 2 MB tmpfs); the command ends in one line with the hint, exit 1
+    from opkit.pde_data import _generate
+
+    def full(path, **kw):
+        path.write_bytes(b"\0" * 100)
+        raise RuntimeError(
+            "Unable to synchronously create dataset (file write failed: time = now, "
+            f"filename = '{path}', file descriptor = 4, errno = 28, error message = 'No "
+            "space left on device', buf = 0x5, total write size = 3260)"
+        )
+
+    monkeypatch.setattr(_generate, "create_file", full)
+    out = tmp_path / "b.h5"
+    code = main(["generate", "burgers", "--n-samples", "2", "--out", str(out), "--no-disk-check"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1, err
+    assert "no space left on device while writing" in err[0] and "disk is full" in err[0]
+    assert "file descriptor" not in err[0]
+    assert list(tmp_path.iterdir()) == []  # the half-created file is gone
+
+
+def _sigterm():
+    import signal
+
+    os.kill(os.getpid(), signal.SIGTERM)
+    import time
+
+    time.sleep(10)  # the handler interrupts this
+    raise AssertionError("SIGTERM did not interrupt the command")
+
+
+def test_sigterm_while_creating_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from opkit.pde_data import _generate
+
+    real = _generate.create_ode_file
+
+    def create_then_killed(path, **kw):
+        real(path, **kw)
+        assert path.exists()  # the half-made file that used to stay behind
+        _sigterm()
+
+    monkeypatch.setattr(_generate, "create_ode_file", create_then_killed)
+    out = tmp_path / "o.h5"
+    code = main(["generate", "odes", "--n-samples", "30", "--out", str(out), "--no-progress"])
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_while_writing_leaves_a_resumable_partial(tmp_path, monkeypatch, capsys):
+    from opkit.pde_data import _generate
+
+    real, calls = _generate.solve_batch, []
+
+    def killed_on_second_batch(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            _sigterm()
+        return real(*args)
+
+    args = ["generate", "odes", "--n-samples", "2", "--batch-size", "1", "--no-progress"]
+    monkeypatch.setattr(_generate, "solve_batch", killed_on_second_batch)
+    out = tmp_path / "o.h5"
+    assert main([*args, "--out", str(out)]) == 130
+    partial = Path(f"{out}.partial")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [partial.name]
+    with h5py.File(partial) as f:
+        assert f["status"][:].tolist() == [0, -1]  # the first sample is on disk
+    monkeypatch.setattr(_generate, "solve_batch", real)
+    assert main([*args, "--out", str(out)]) == 0  # resumes
+    ref = tmp_path / "ref.h5"
+    assert main([*args, "--out", str(ref)]) == 0
+    with h5py.File(out) as a, h5py.File(ref) as b:
+        for key in ("u", "equation", "params", "status"):
+            assert a[key][:].tobytes() == b[key][:].tobytes(), key
