@@ -116,6 +116,10 @@ class PROSE(nn.Module):
        (``n_symbol_decoder_layers`` layers); the output projection is the transposed token
        embedding (tied) plus a bias.
 
+    The layers are torch's ``nn.Transformer{Encoder,Decoder}Layer`` (``norm_first=False``),
+    so with ``dropout > 0`` the dropout sites are torch's (also after the feed-forward
+    activation; none after the embedding LayerNorm); the paper trains without dropout.
+
     ``variant="opkit"`` -- opkit's earlier design, kept for comparison: pre-LN stacks
     (``norm_first=True``) with a final LayerNorm each; the data encoder reads ``(t_i, z_i,
     asinh u_i)`` with ``z_i = (u_i - \mu) / \sigma`` standardised per sample and component
