@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from opkit.models.layers import LGMLayer, LocalGlobalMixing, ZeroSumConv
-from opkit.models.layers._lgm import SpectralConv, _periodic_conv3x3
+from opkit.models.layers._lgm import SpectralConv, _periodic_conv3
 
 
 @pytest.fixture(autouse=True)
@@ -230,8 +230,8 @@ def test_wider_local_kernel_is_a_periodic_convolution():
 
 @pytest.mark.parametrize(
     ("n_dim", "grid"),
-    # 2-D: (12, 8) takes the Winograd path of the 3 x 3 stencil, (10, 10) the direct one
-    [(1, (10,)), (2, (10, 10)), (2, (12, 8))],
+    # (12,) and (12, 8) take the Winograd path of the stencil, (10,) and (10, 10) the direct one
+    [(1, (10,)), (1, (12,)), (2, (10, 10)), (2, (12, 8))],
 )
 def test_lgm_layer_matches_plain_torch_reference_in_float64(n_dim, grid):
     torch.manual_seed(3)
@@ -329,23 +329,28 @@ def test_layer_with_wide_local_kernel_matches_reference_in_float64(n_dim):
 # ----------------------------------------------------------------- fast paths
 
 
-@pytest.mark.parametrize("grid", [(8, 12), (4, 4), (6, 10)])
-def test_periodic_3x3_convolution_is_the_circular_correlation_and_its_gradient(grid):
-    # multiples of 4 take Winograd F(4x4, 3x3) (a custom autograd Function), others conv2d
+@pytest.mark.parametrize("grid", [(8, 12), (4, 4), (6, 10), (12,), (4,), (10,)])
+def test_periodic_stencil_convolution_is_the_circular_correlation_and_its_gradient(grid):
+    # grid sizes that are multiples of 4 take Winograd F(4, 3) / F(4x4, 3x3) (custom autograd
+    # Functions), the others conv1d / conv2d
     torch.manual_seed(7)
     c = torch.randn(2, *grid, 3, dtype=torch.float64, requires_grad=True)
-    kernel = torch.randn(4, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    kernel = torch.randn(4, 3, *[3] * len(grid), dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
     expected = stencil_ref(kernel.detach(), c.detach().movedim(-1, 1)).movedim(1, -1)
-    torch.testing.assert_close(_periodic_conv3x3(c, kernel), expected, rtol=0, atol=1e-12)
-    assert torch.autograd.gradcheck(_periodic_conv3x3, (c, kernel))
+    out = _periodic_conv3(c, kernel, bias)
+    torch.testing.assert_close(out, expected + bias.detach(), rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(_periodic_conv3, (c, kernel, bias))
 
 
-def test_periodic_3x3_convolution_float32_round_off_is_small():
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_periodic_stencil_convolution_float32_round_off_is_small(n_dim):
     torch.manual_seed(8)
-    c = torch.randn(2, 16, 16, 32)
-    kernel = torch.randn(32, 32, 3, 3) / 10
-    exact = _periodic_conv3x3(c.double(), kernel.double())
-    err = (_periodic_conv3x3(c, kernel) - exact).norm() / exact.norm()
+    c = torch.randn(2, *[16] * n_dim, 32)
+    kernel = torch.randn(32, 32, *[3] * n_dim) / 10
+    bias = torch.zeros(32)
+    exact = _periodic_conv3(c.double(), kernel.double(), bias.double())
+    err = (_periodic_conv3(c, kernel, bias) - exact).norm() / exact.norm()
     assert err < 1e-5, err
 
 

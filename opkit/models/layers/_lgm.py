@@ -440,7 +440,7 @@ class _PeriodicConv3x3(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, c: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, c: torch.Tensor, u: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         b, n_x, n_y, n_in = c.shape
         bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
         rows, cols = _tile_rows(n_x, c.device), _tile_rows(n_y, c.device)
@@ -451,7 +451,8 @@ class _PeriodicConv3x3(torch.autograd.Function):
         prod = torch.matmul(v, u).view(b, 6, 6, n_x // _TILE, n_y // _TILE, -1)
         out = _along(_along(prod, at, 1), at, 2)  # (b, 4, 4, tx, ty, out)
         ctx.save_for_backward(v, u)
-        return out.permute(0, 3, 1, 4, 2, 5).reshape(b, n_x, n_y, -1)
+        # the bias is added by the copy back to the grid layout
+        return (out.permute(0, 3, 1, 4, 2, 5) + bias).reshape(b, n_x, n_y, -1)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -467,24 +468,76 @@ class _PeriodicConv3x3(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gv = torch.matmul(g, u.transpose(-1, -2)).view(b, 6, 6, n_tx, n_ty, -1)
             grad_c = _fold_tiles(_along(_along(gv, bt.T, 1), bt.T, 2))
-        return grad_c, grad_u
+        grad_bias = grad.sum((0, 1, 2)) if ctx.needs_input_grad[2] else None
+        return grad_c, grad_u, grad_bias
+
+
+class _PeriodicConv3(torch.autograd.Function):
+    """Periodic 3-tap correlation plus bias, channels last, by Winograd F(4, 3).
+
+    ``forward(c, u, bias)``: ``c`` is ``(b, n, in)`` with ``n`` a multiple of 4, ``u`` the
+    transformed kernel ``(6, in, out)`` (:func:`_winograd_kernel`), ``bias`` ``(out,)``;
+    returns ``out[b, x] = bias + sum_p c[b, x + p - 1] @ K[:, :, p].T`` (periodic), the 1-D
+    counterpart of :class:`_PeriodicConv3x3`: 6 ``in x out`` products per 4 outputs instead
+    of 12. The tiles are laid out ``(6, tile, batch, channel)``, so each of the 6 products is
+    one matrix product over all tiles of the batch.
+    """
+
+    @staticmethod
+    def forward(ctx, c: torch.Tensor, u: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        b, n, n_in = c.shape
+        bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
+        rows = _tile_rows(n, c.device).flatten()
+        tiles = c.transpose(0, 1).index_select(0, rows)  # (6 * tiles, b, in)
+        v = torch.matmul(bt, tiles.view(6, -1)).view(6, -1, n_in)  # (6, tiles * b, in)
+        prod = torch.bmm(v, u)
+        out = torch.matmul(at, prod.view(6, -1)).view(_TILE, n // _TILE, b, -1)
+        ctx.save_for_backward(v, u)
+        return (out.permute(2, 1, 0, 3) + bias).reshape(b, n, -1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        v, u = ctx.saved_tensors
+        b, n, n_out = grad.shape
+        bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
+        g = grad.reshape(b, n // _TILE, _TILE, n_out).permute(2, 1, 0, 3).reshape(_TILE, -1)
+        g = torch.matmul(at.T, g).view(6, -1, n_out)  # (6, tiles * b, out)
+        grad_c = grad_u = None
+        if ctx.needs_input_grad[1]:
+            grad_u = torch.bmm(v.transpose(1, 2), g)
+        if ctx.needs_input_grad[0]:
+            gv = torch.bmm(g, u.transpose(1, 2))
+            tiles = torch.matmul(bt.T, gv.view(6, -1)).view(6, n // _TILE, b, -1)
+            # input j of tile t sits at 4 t + j - 1: slot j - 1 of tile t, j = 0 and 5 spill
+            main = tiles[1 : _TILE + 1].clone()
+            main[_TILE - 1] += tiles[0].roll(-1, dims=0)
+            main[0] += tiles[_TILE + 1].roll(1, dims=0)
+            grad_c = main.permute(2, 1, 0, 3).reshape(b, n, -1)
+        grad_bias = grad.sum((0, 1)) if ctx.needs_input_grad[2] else None
+        return grad_c, grad_u, grad_bias
 
 
 def _winograd_kernel(kernel: torch.Tensor) -> torch.Tensor:
-    """``G K G^T`` of a ``(out, in, 3, 3)`` kernel, as ``(36, in, out)``."""
+    """``G K G^T`` of a ``(out, in, 3, 3)`` kernel as ``(36, in, out)``, or ``G K`` of a
+    ``(out, in, 3)`` kernel as ``(6, in, out)``."""
     g = _winograd_matrix(_WINOGRAD_G, kernel)
+    if kernel.ndim == 3:
+        return torch.einsum("pj,oij->pio", g, kernel)
     u = torch.einsum("pj,oijk,qk->pqio", g, kernel, g)
     return u.reshape(36, kernel.shape[1], kernel.shape[0])
 
 
-def _periodic_conv3x3(c: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Periodic 3 x 3 correlation of channels-last ``c`` (b, n_x, n_y, in) with ``kernel``
-    (out, in, 3, 3): Winograd F(4 x 4, 3 x 3) when both grid sizes are multiples of 4,
-    otherwise ``conv2d`` on the circularly padded channels-last layout."""
-    if c.shape[1] % _TILE == 0 and c.shape[2] % _TILE == 0:
-        return _PeriodicConv3x3.apply(c, _winograd_kernel(kernel))
-    padded = F.pad(c.permute(0, 3, 1, 2), (1, 1, 1, 1), mode="circular")
-    return F.conv2d(padded, kernel).permute(0, 2, 3, 1)
+def _periodic_conv3(c: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Periodic correlation of channels-last ``c`` (b, *grid, in) with a 3-tap or 3 x 3
+    ``kernel`` (out, in, 3[, 3]), plus ``bias`` (out,): by Winograd F(4, 3) (1-D) or
+    F(4 x 4, 3 x 3) (2-D) when every grid size is a multiple of 4, otherwise by ``conv1d`` /
+    ``conv2d`` on the circularly padded input."""
+    if all(n % _TILE == 0 for n in c.shape[1:-1]):
+        fn = _PeriodicConv3 if kernel.ndim == 3 else _PeriodicConv3x3
+        return fn.apply(c, _winograd_kernel(kernel), bias)
+    x = c.movedim(-1, 1)
+    padded = F.pad(x, (1, 1) * (kernel.ndim - 2), mode="circular")
+    return _CONV_FN[kernel.ndim - 2](padded, kernel, bias).movedim(1, -1)
 
 
 def _matrix(conv: nn.Module) -> torch.Tensor:
@@ -688,10 +741,11 @@ class LGMLayer(nn.Module):
         bias = [self.linear.bias] + ([lc.bias] if lc is not None else [])
         return kernel, torch.cat(bias).to(dtype), blocks
 
-    def _local_parts_1d(self, c: torch.Tensor, spacing: float):
-        """``(W c + D(c)/spacing, Lc(c) or None)``, 1-D: one matrix product, rolled blocks."""
+    def _wide_local_parts_1d(self, c: torch.Tensor, spacing: float, bias: torch.Tensor):
+        """1-D with a wide ``Lc``: every tap of ``W + D/spacing`` and of ``Lc`` in one matrix
+        product, the blocks rolled and summed."""
         h = self.channels
-        kernel, bias, blocks = self._fused_taps(spacing, c.dtype)
+        kernel, lc_bias, blocks = self._fused_taps(spacing, c.dtype)
         taps = F.linear(c, kernel)  # (batch, n, n_blocks * h)
         parts: list[torch.Tensor | None] = [None, None]
         # split (not slicing) so that the backward pass is one concatenation, not one
@@ -700,44 +754,40 @@ class LGMLayer(nn.Module):
             if any(offset):  # out[x] += (c @ K_s)[x + s]
                 block = torch.roll(block, shifts=-offset[0], dims=1)
             parts[target] = block if parts[target] is None else parts[target] + block
-        linear = parts[0] + bias[:h]  # type: ignore[operator]
-        return linear, (parts[1] + bias[h:] if parts[1] is not None else None)
+        return parts[0] + bias, parts[1] + lc_bias[h:]  # type: ignore[operator]
 
-    def _local_parts_2d(self, c: torch.Tensor, spacing: float):
-        """2-D: ``W`` folded into the centre of ``D``'s 3x3 stencil, one periodic
-        convolution on the channels-last memory layout (faster than 9 matrix blocks)."""
-        x = c.permute(0, 3, 1, 2)  # a channels-last view, no copy
-        w = _matrix(self.linear)[..., None, None]
-        kernel = (self.derivative.stencil / spacing + F.pad(w, (1, 1, 1, 1))).to(c.dtype)
-        linear = _periodic_conv3x3(c, kernel) + self.linear.bias.to(c.dtype)
+    def _local_parts(self, c: torch.Tensor, spacing: float, bias: torch.Tensor):
+        """``(W c + D(c)/spacing + bias, Lc(c) or None)`` for channels-last ``c``.
+
+        ``W`` is folded into the centre tap of ``D``'s stencil and the sum applied as one
+        periodic 3-tap (3x3) convolution (:func:`_periodic_conv3`); a pointwise ``Lc`` is
+        one matrix product."""
         lc_conv = self.mixing.local_transform
+        if self.n_dim == 1 and lc_conv is not None and self.mixing.local_kernel_size > 1:
+            return self._wide_local_parts_1d(c, spacing, bias)
+        w = _matrix(self.linear)[(..., *[None] * self.n_dim)]
+        kernel = self.derivative.stencil / spacing + F.pad(w, (1, 1) * self.n_dim)
+        linear = _periodic_conv3(c, kernel.to(c.dtype), bias)
         if lc_conv is None:
             return linear, None
         if self.mixing.local_kernel_size == 1:
             return linear, F.linear(c, _matrix(lc_conv).to(c.dtype), lc_conv.bias.to(c.dtype))
-        return linear, lc_conv(x).permute(0, 2, 3, 1)
+        return linear, lc_conv(c.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
     def forward_channels_last(self, c: torch.Tensor, *, spacing: float = 1.0) -> torch.Tensor:
         """``F(c)`` for ``c`` of shape ``(batch, *spatial, h)`` (channels last), same shape."""
         h = self.channels
-        if self.n_dim == 1:
-            linear, lc = self._local_parts_1d(c, spacing)
-        else:
-            linear, lc = self._local_parts_2d(c, spacing)
+        a1, a2 = self.residual
+        a = _matrix(a2) @ _matrix(a1)
+        # W's bias and A's (folded) bias, added once by the stencil's convolution
+        bias = self.linear.bias + _matrix(a2) @ a1.bias + a2.bias
+        linear, lc = self._local_parts(c, spacing, bias.to(c.dtype))
         g = None
         if self.mixing.global_transform is not None:
             g = self.mixing.global_transform(c, channels_last=True)
         mixed = self.mixing.combine(g, lc)
-        a1, a2 = self.residual
-        a = _matrix(a2) @ _matrix(a1)
-        a_bias = _matrix(a2) @ a1.bias + a2.bias
-        return F.gelu(
-            torch.addmm(
-                (linear + a_bias.to(c.dtype)).reshape(-1, h),
-                mixed.reshape(-1, h),
-                a.to(c.dtype).T,
-            ).view_as(linear)
-        )
+        pre = torch.addmm(linear.reshape(-1, h), mixed.reshape(-1, h), a.to(c.dtype).T)
+        return F.gelu(pre).view_as(linear)
 
     def forward(self, c: torch.Tensor, *, spacing: float = 1.0) -> torch.Tensor:
         """``F(c)``; ``spacing`` divides ``D(c)`` (grid spacing in the stencil's units)."""
