@@ -391,3 +391,24 @@ def test_conv_baselines_refuse_a_dense_field_and_vice_versa():
         prune_channels(_conv_model(), _conv_windows(), 4)
     with pytest.raises(ValueError, match="rank"):
         truncate_channels(_conv_model(), 0)
+
+
+def test_compress_many_equals_compress_at_each_size_from_one_svd():
+    from opkit.models.mor import compress_many, pod_spectrum
+
+    model = _conv_model()
+    x = _conv_windows()
+    sizes = [(3, 5), (6, 4), (10, 12)]
+    many = compress_many(model, x, sizes)
+    with torch.no_grad():
+        for (k, m), reduced in zip(sizes, many):
+            one = compress(model, x, k, m)
+            assert (reduced.k, reduced.m) == (k, m)
+            torch.testing.assert_close(reduced(x), one(x), rtol=1e-12, atol=1e-12)
+            assert float(reduced.state_energy) == pytest.approx(float(one.state_energy))
+    states, _ = snapshots(model, x)
+    _, energies = pod_spectrum(states, 10)
+    assert torch.all(energies[1:] >= energies[:-1]) and float(energies[-1]) <= 1
+    assert float(energies[2]) == pytest.approx(pod(states, 3)[1], rel=1e-12)
+    with pytest.raises(ValueError, match="at least one"):
+        compress_many(model, x, [])

@@ -17,10 +17,12 @@ from ._channels import prune_channels as prune_channels
 from ._channels import truncate_channels as truncate_channels
 from ._compress import check_compressible as check_compressible
 from ._compress import compress as compress
+from ._compress import compress_many as compress_many
 from ._compress import deim_galerkin as deim_galerkin
 from ._deim import deim as deim
 from ._deim import deim_interpolate as deim_interpolate
 from ._pod import pod as pod
+from ._pod import pod_spectrum as pod_spectrum
 from ._prune import PrunedNeuralODE as PrunedNeuralODE
 from ._prune import prune_neurons as prune_neurons
 from ._reduced import DEIMVectorField as DEIMVectorField

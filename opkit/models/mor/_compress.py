@@ -7,11 +7,18 @@ import torch
 from .._neural_ode import NeuralODE
 from .._vector_fields import AbstractVectorField
 from ._deim import deim
-from ._pod import pod
+from ._pod import pod_spectrum
 from ._reduced import ReducedNeuralODE, check_reduced_sizes
 from ._snapshots import snapshots
 
-__all__ = ["compress", "check_compressible", "check_dense", "copy_settings", "deim_galerkin"]
+__all__ = [
+    "compress",
+    "compress_many",
+    "check_compressible",
+    "check_dense",
+    "copy_settings",
+    "deim_galerkin",
+]
 
 
 def check_compressible(model: object) -> NeuralODE:
@@ -148,11 +155,33 @@ def compress(
         >>> reduced(torch.randn(3, 2, 8)).shape, reduced.cost()
         (torch.Size([3, 1, 8]), {'macs': 108, 'f_evals': 9})
     """
+    return compress_many(model, data, [(k, m)], u=u, offset=offset)[0]
+
+
+@torch.no_grad()
+def compress_many(
+    model: NeuralODE,
+    data: torch.Tensor,
+    sizes: list[tuple[int, int]],
+    *,
+    u: torch.Tensor | None = None,
+    offset: str = "none",
+) -> list[ReducedNeuralODE]:
+    """:func:`compress` at several ``(k, m)`` from one set of snapshots and one SVD of
+    each snapshot matrix (the SVDs dominate the cost on large states); element ``i`` equals
+    ``compress(model, data, *sizes[i])``.
+
+    Raises:
+        ValueError: ``sizes`` empty, or as :func:`compress`.
+    """
     model = check_compressible(model)
     n = model.state_size
-    k, m = check_reduced_sizes(k, m, n)
+    sizes = [check_reduced_sizes(k, m, n) for k, m in sizes]
+    if not sizes:
+        raise ValueError("`sizes` must list at least one (k, m) pair, got none.")
     if offset not in ("none", "initial"):
         raise ValueError(f"`offset` must be 'none' or 'initial', got {offset!r}.")
+    k_max, m_max = max(k for k, _ in sizes), max(m for _, m in sizes)
     was_training = model.training
     model.eval()
     try:
@@ -160,30 +189,34 @@ def compress(
     finally:
         model.train(was_training)
     n_snap = states.shape[1]
-    if n_snap < max(k, m):
+    if n_snap < max(k_max, m_max):
         raise ValueError(
             f"`data` gives {n_snap} snapshots (windows x solver times), fewer than "
-            f"max(k, m) = {max(k, m)}; pass more windows."
+            f"max(k, m) = {max(k_max, m_max)}; pass more windows."
         )
-    V, state_energy = pod(states, k)
-    U, nonlinear_energy = pod(nonlinear, m)
-    P = deim(U)
-    reduced_matrices = deim_galerkin(model.vector_field, V, U, P)
+    V_all, state_energies = pod_spectrum(states, k_max)
+    U_all, nonlinear_energies = pod_spectrum(nonlinear, m_max)
     weight = next(model.vector_field.parameters())
-    reduced = ReducedNeuralODE(full_config=model.config, k=k, m=m, offset=offset).to(
-        device=weight.device, dtype=weight.dtype
-    )
-    reduced.encoder.load_state_dict(model.encoder.state_dict())
-    reduced.decoder.load_state_dict(model.decoder.state_dict())
-    field = reduced.vector_field
-    for name, value in reduced_matrices.items():
-        if value is not None:
-            getattr(field, name).copy_(value)
-    reduced.basis.copy_(V)
-    reduced.deim_indices.copy_(P)
-    if offset == "initial":
-        reduced.A_rows.copy_(model.vector_field.rows(P))
-    reduced.state_energy.fill_(state_energy)
-    reduced.nonlinear_energy.fill_(nonlinear_energy)
-    copy_settings(reduced, model, sizes=False)
-    return reduced.eval()
+    out = []
+    for k, m in sizes:
+        V, U = V_all[:, :k], U_all[:, :m]
+        P = deim(U)
+        reduced_matrices = deim_galerkin(model.vector_field, V, U, P)
+        reduced = ReducedNeuralODE(full_config=model.config, k=k, m=m, offset=offset).to(
+            device=weight.device, dtype=weight.dtype
+        )
+        reduced.encoder.load_state_dict(model.encoder.state_dict())
+        reduced.decoder.load_state_dict(model.decoder.state_dict())
+        field = reduced.vector_field
+        for name, value in reduced_matrices.items():
+            if value is not None:
+                getattr(field, name).copy_(value)
+        reduced.basis.copy_(V)
+        reduced.deim_indices.copy_(P)
+        if offset == "initial":
+            reduced.A_rows.copy_(model.vector_field.rows(P))
+        reduced.state_energy.fill_(float(state_energies[k - 1]))
+        reduced.nonlinear_energy.fill_(float(nonlinear_energies[m - 1]))
+        copy_settings(reduced, model, sizes=False)
+        out.append(reduced.eval())
+    return out

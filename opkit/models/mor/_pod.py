@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["pod"]
+__all__ = ["pod", "pod_spectrum"]
 
 
 def _check_size(name: str, value: object, *, upper: int, what: str) -> int:
@@ -47,6 +47,16 @@ def pod(snapshots: torch.Tensor, k: int) -> tuple[torch.Tensor, float]:
         >>> V.abs().flatten().tolist(), energy
         ([1.0, 0.0], 1.0)
     """
+    V, energies = pod_spectrum(snapshots, k)
+    return V, float(energies[-1])
+
+
+def pod_spectrum(snapshots: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`pod` with the captured energy of every leading size: ``(V_k, energies)``, where
+    ``energies[j]`` (float64, ``(k,)``) is the fraction captured by the first ``j + 1``
+    modes. One SVD serves every ``k' <= k`` (``V_k[:, :k']`` are the ``k'`` modes), which
+    is what :func:`~opkit.models.mor.compress_many` uses. Raises as `pod`.
+    """
     if not isinstance(snapshots, torch.Tensor) or not snapshots.is_floating_point():
         raise TypeError(
             "`snapshots` must be a floating-point torch.Tensor of shape (n, n_snapshots), got "
@@ -65,5 +75,5 @@ def pod(snapshots: torch.Tensor, k: int) -> tuple[torch.Tensor, float]:
     total = s.pow(2).sum()
     if total == 0:
         raise ValueError("`snapshots` are all zero: there is no subspace to find.")
-    energy = float(s[:k].pow(2).sum() / total)
-    return u[:, :k].to(snapshots.dtype), min(energy, 1.0)
+    energies = (s[:k].pow(2).cumsum(0) / total).clamp(max=1.0)
+    return u[:, :k].to(snapshots.dtype), energies
