@@ -15,8 +15,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -124,7 +126,10 @@ def generate(
         size: ``"cpu"`` (default) or ``"paper"`` for named datasets.
         throw: raise :class:`NonFiniteSampleError` on the first blown-up sample instead of
             recording it with ``status = 1`` and going on.
-        progress: show a tqdm progress bar over samples.
+        progress: before the work, one line on stderr saying what is made (dataset,
+            size, samples, file, estimated size on disk, a rough time from the recipe:
+            :func:`announcement`), then a tqdm bar over samples with samples/s and the
+            time left.
         overwrite: replace an existing complete ``out`` (and a ``.partial`` made with
             other arguments) instead of raising.
         wait: when another process is writing the same output (it holds ``OUT.lock``),
@@ -174,6 +179,8 @@ def generate(
         _check_outputs(plan)
         if check_disk:
             _check_disk_space(plan)
+        if progress:
+            tqdm.write(announcement(plan), file=sys.stderr)
         return _run(plan, throw=bool(throw), progress=bool(progress))
 
 
@@ -221,6 +228,51 @@ def _bytes_text(n: float) -> str:
             return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+# A rough cost of the pseudo-spectral solvers (float64, batched, on an unloaded CPU): a
+# fixed cost per time step of a batch (torch's per-operation overhead) plus a cost per grid
+# point and step of each sample. Only the announcement uses them, to say whether a dataset
+# takes seconds, minutes or hours; the bar then shows the measured rate.
+_SECONDS_PER_BATCH_STEP = 2e-3
+_SECONDS_PER_POINT_STEP = 2.5e-7
+
+
+def announcement(plan: _Plan) -> str:
+    """The line printed before generating: what is made, where, how large, how long.
+
+    The time is ``batches x steps x (c_step + batch x grid points x c_point)`` with fixed
+    costs per batch step and per point step, ``steps = (burn_in + t[-1]) / dt`` of the
+    recipe (``dt``: the recipe's or the PDE's default): an order of magnitude on an
+    unloaded CPU, not a measurement. ODE datasets give no time.
+    """
+    recipe, n = plan.recipe, len(plan.rows)
+    label = f" (size {recipe.size!r})" if getattr(recipe, "size", "custom") != "custom" else ""
+    head = (
+        f"generate {recipe.name}{label}: {n} samples into {plan.target}, about "
+        f"{_bytes_text(estimated_bytes(plan))} on disk"
+    )
+    tail = "; progress below, resumable if interrupted"
+    if not isinstance(recipe, DatasetRecipe):
+        return head + tail
+    dt = recipe.dt if recipe.dt is not None else recipe.pde.default_dt
+    steps = max(1, math.ceil((recipe.burn_in + float(recipe.t[-1])) / dt - 1e-9))
+    points = math.prod(recipe.pde.spatial_shape)
+    batch = min(plan.batch_size, n)
+    per_step = _SECONDS_PER_BATCH_STEP + batch * points * _SECONDS_PER_POINT_STEP
+    seconds = math.ceil(n / batch) * steps * per_step
+    return (
+        f"{head}, roughly {_duration(seconds)} on a CPU ({steps:,} solver steps on "
+        f"{points:,} points per sample){tail}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _check_disk_space(plan: _Plan) -> None:
@@ -615,6 +667,9 @@ def _run(plan: _Plan, *, throw: bool, progress: bool) -> Path:
             disable=not progress,
             unit="sample",
             desc=f"generate {plan.recipe.name}",
+            # samples/s even when below 1 (tqdm would switch to s/sample), and time left
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+            "[{elapsed} elapsed, {remaining} left, {rate_noinv_fmt}]",
         ) as bar:
             for start in range(0, len(pending), plan.batch_size):
                 positions = pending[start : start + plan.batch_size]
