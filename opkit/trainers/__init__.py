@@ -1,10 +1,10 @@
 """The training layer: one front door (`fit`, `evaluate`, `load`) over tasks (operators,
 PROSE, PINNs), their Lightning modules and data modules, callbacks, evaluation and reports."""
 
-from ._callbacks import CheckpointRecord as CheckpointRecord
 from ._callbacks import CPUTimeBudget as CPUTimeBudget
 from ._callbacks import FiniteLossGuard as FiniteLossGuard
 from ._callbacks import PredictionPlot as PredictionPlot
+from ._checkpoint import CheckpointRecord as CheckpointRecord
 from ._collocation import CollocationDataModule as CollocationDataModule
 from ._compress import compress_trained as compress_trained
 from ._compress import time_calls as time_calls

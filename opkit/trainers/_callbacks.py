@@ -9,11 +9,13 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from ._datamodule import step_seed
+
 __all__ = [
     "PredictionPlot",
     "FiniteLossGuard",
-    "CheckpointRecord",
     "CPUTimeBudget",
+    "StepSeed",
     "atomic_checkpoints",
     "last_checkpoint",
 ]
@@ -114,31 +116,18 @@ class FiniteLossGuard(L.Callback):
         trainer.should_stop = True
 
 
-class CheckpointRecord(L.Callback):
-    """Write opkit's record into every checkpoint: ``checkpoint["opkit"] = {"task",
-    "format_version", "data"}``.
+class StepSeed(L.Callback):
+    """Seed torch's global generator before every training step with a function of
+    ``(seed, global step)``, so that every draw a model or module makes from it (dropout,
+    random query subsets) is a function of the step: a run resumed from a checkpoint
+    repeats the uninterrupted run's draws."""
 
-    ``task`` names the training task of the module (`opkit.trainers.TASKS`), so that
-    `opkit.load` reads any checkpoint once and knows how to rebuild it; ``data`` is the
-    data module's ``source()`` (where the training data came from, see
-    `opkit.trainers.data_source`). `opkit.fit` and ``opkit fit`` add this callback.
-    """
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        self.seed = int(seed)
 
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        from ._tasks import task_of_module
-
-        dm = getattr(trainer, "datamodule", None)
-        source = dm.source() if callable(getattr(dm, "source", None)) else None
-        checkpoint["opkit"] = {
-            "task": task_of_module(pl_module).name,
-            "format_version": FORMAT_VERSION,
-            "data": source,
-            "metrics": {},
-        }
-
-
-#: Version of the checkpoint record (`CheckpointRecord`, `save_result`).
-FORMAT_VERSION = 3
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        torch.manual_seed(step_seed(self.seed, trainer.global_step))
 
 
 class CPUTimeBudget(L.Callback):

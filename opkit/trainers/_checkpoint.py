@@ -21,14 +21,49 @@ import math
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 from torch import nn
 
 from .._io import save_torch
 from .._records import RecordError, class_path, import_class, rebuild
-from ._callbacks import FORMAT_VERSION
 
-__all__ = ["read_checkpoint", "save_checkpoint", "network_for", "module_from_checkpoint"]
+__all__ = [
+    "CheckpointRecord",
+    "FORMAT_VERSION",
+    "read_checkpoint",
+    "save_checkpoint",
+    "network_for",
+    "module_from_checkpoint",
+]
+
+#: Version of the checkpoint record (`CheckpointRecord`, `save_checkpoint`).
+FORMAT_VERSION = 3
+
+
+class CheckpointRecord(L.Callback):
+    """Write opkit's record into every checkpoint Lightning saves: ``checkpoint["opkit"] =
+    {"task", "format_version", "data", "metrics"}``.
+
+    ``task`` names the training task (`opkit.trainers.TASKS`), so that `opkit.load` reads
+    any checkpoint once and knows what rebuilds it; ``data`` is the data module's
+    ``source()`` (where the training data came from, `opkit.trainers.data_source`).
+    `opkit.fit` and ``opkit fit`` add this callback.
+    """
+
+    def __init__(self, task: str):
+        super().__init__()
+        self.task = task
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        dm = getattr(trainer, "datamodule", None)
+        source = dm.source() if callable(getattr(dm, "source", None)) else None
+        checkpoint["opkit"] = {
+            "task": self.task,
+            "format_version": FORMAT_VERSION,
+            "data": source,
+            "metrics": {},
+        }
 
 
 def _is_number(v: Any) -> bool:

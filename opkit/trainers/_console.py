@@ -162,8 +162,9 @@ def instantiate_trainer(cli, instantiate, kind: str, **kwargs):
     ``enable_progress_bar: false``)."""
     from lightning.pytorch.callbacks import ProgressBar
 
-    from ._callbacks import CheckpointRecord
-    from ._loop import StepSeed
+    from ._callbacks import StepSeed
+    from ._checkpoint import CheckpointRecord
+    from ._tasks import task_of_module
 
     config = cli.config_init
     if cli.subcommand and cli.subcommand in config:
@@ -173,7 +174,8 @@ def instantiate_trainer(cli, instantiate, kind: str, **kwargs):
     extra = cli.trainer_defaults.get("callbacks", [])
     extra = list(extra) if isinstance(extra, list) else [extra]
     # every checkpoint records its task and data; every step's draws follow the seed
-    extra += [CheckpointRecord(), StepSeed(int(config.get("seed_everything") or 0))]
+    task = task_of_module(cli.model).name
+    extra += [CheckpointRecord(task), StepSeed(int(config.get("seed_everything") or 0))]
     if cfg.get("enable_progress_bar") is not False and not any(
         isinstance(c, ProgressBar) for c in given
     ):

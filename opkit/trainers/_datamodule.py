@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
 
@@ -21,7 +22,6 @@ from ..pde_data import (
     recorded_pde,
 )
 from ._datasets import BUILTIN_DATASETS, data_source, resolve_dataset
-from ._loop import step_seed
 
 __all__ = ["OperatorDataModule"]
 
@@ -331,6 +331,12 @@ class OperatorDataModule(L.LightningDataModule):
 
 
 _IN_MEMORY_BYTES = 1 << 30
+
+
+def step_seed(*keys: int) -> int:
+    """A well-mixed 63-bit seed from integers (seed, epoch, step, purpose...)."""
+    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)
+    return int(state[0] >> np.uint64(1))
 
 
 class EpochShuffle(Sampler[int]):

@@ -75,6 +75,7 @@ def fit(
             module,
             datamodule,
             recipe,
+            task=task.name,
             monitor=task.monitor,
             trainer_defaults=task.trainer_defaults(task_options),
         )

@@ -15,42 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from ._callbacks import (
-    CheckpointRecord,
     CPUTimeBudget,
     FiniteLossGuard,
     PredictionPlot,
+    StepSeed,
     atomic_checkpoints,
     last_checkpoint,
 )
+from ._checkpoint import CheckpointRecord
 from ._recipe import Recipe
 
-__all__ = ["train", "StepSeed", "seeded"]
-
-
-class StepSeed(L.Callback):
-    """Seed torch's global generator before every training step with a function of
-    ``(seed, global step)``, so that every draw a model or module makes from it (dropout,
-    random query subsets) is a function of the step: a run resumed from a checkpoint
-    repeats the uninterrupted run's draws."""
-
-    def __init__(self, seed: int = 0):
-        super().__init__()
-        self.seed = int(seed)
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        torch.manual_seed(step_seed(self.seed, trainer.global_step))
-
-
-def step_seed(*keys: int) -> int:
-    """A well-mixed 63-bit seed from integers (seed, epoch, step, purpose...)."""
-    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)
-    return int(state[0] >> np.uint64(1))
+__all__ = ["train", "seeded"]
 
 
 @contextlib.contextmanager
@@ -61,11 +41,11 @@ def seeded(seed: int):
         yield
 
 
-def _callbacks(recipe: Recipe, monitor: str | None, folder: Path) -> list:
+def _callbacks(recipe: Recipe, task: str, monitor: str | None, folder: Path) -> list:
     from ._console import RunProgressBar
 
     callbacks: list[Any] = [last_checkpoint(folder), FiniteLossGuard(), StepSeed(recipe.seed)]
-    callbacks += [CheckpointRecord(), *recipe.callbacks]
+    callbacks += [CheckpointRecord(task), *recipe.callbacks]
     if monitor is not None:
         best = ModelCheckpoint(dirpath=folder, monitor=monitor, mode="min", filename="best")
         callbacks.insert(0, best)
@@ -92,6 +72,7 @@ def train(
     datamodule: L.LightningDataModule,
     recipe: Recipe,
     *,
+    task: str,
     monitor: str | None = "val/rel_l2",
     trainer_defaults: dict[str, Any] | None = None,
 ) -> dict[str, float]:
@@ -106,6 +87,7 @@ def train(
     Args:
         module, datamodule: the task's LightningModule and LightningDataModule.
         recipe: budget, devices, logging (see `Recipe`).
+        task: the task's name, recorded in every checkpoint (`CheckpointRecord`).
         monitor: the validation metric that selects the best weights (``None``: keep the
             final weights).
         trainer_defaults: the task's own ``Trainer`` settings (e.g. a PINN's validation
@@ -122,7 +104,7 @@ def train(
             log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opkit-fit-")))
         else:
             log_dir = Path(recipe.log_dir)
-        callbacks = _callbacks(recipe, monitor, log_dir / "checkpoints")
+        callbacks = _callbacks(recipe, task, monitor, log_dir / "checkpoints")
         budget = {"max_epochs": recipe.max_epochs, "max_steps": recipe.max_steps}
         if not recipe.budgeted:
             budget["max_epochs"] = 100

@@ -227,7 +227,7 @@ def test_checkpoint_resumes_the_schedule_and_loads_weights_only(tmp_path):
     assert problem["init_args"]["pde"]["init_args"]["eps"] == 1e-4
     assert ckpt["hyper_parameters"]["loss"]["class_path"] == "opkit.models.pinns.CausalLoss"
     # Only the network has to be given back: the rest is rebuilt from the records.
-    fresh = PINNModule.load_from_checkpoint(path, network=_net(seed=1), weights_only=True)
+    fresh = PINNModule.load_from_checkpoint(path, model=_net(seed=1), weights_only=True)
     assert fresh.problem == AllenCahn() and fresh.loss_fn == loss
     assert int(fresh.eps_index) == 2
     for a, b in zip(module.parameters(), fresh.parameters()):
@@ -236,23 +236,10 @@ def test_checkpoint_resumes_the_schedule_and_loads_weights_only(tmp_path):
     torch.testing.assert_close(u, module.reference()[2], rtol=0, atol=0)
 
 
-def test_old_loss_keywords_build_the_same_loss_objects():
-    schedule = CausalSchedule(epsilons=(1.0, 10.0))
-    cases = [
-        (dict(), PlainLoss(ic_weight=100.0)),
-        (dict(ic_weight=7.0), PlainLoss(ic_weight=7.0)),
-        (dict(causal=schedule, ic_weight=3.0), CausalLoss(schedule, ic_weight=3.0)),
-    ]
-    for kwargs, loss in cases:
-        assert PINNModule(_net(), Convection(), **kwargs).loss_fn == loss
-    lpinn = LagrangianPINN(_net(0), _net(1))
-    legacy = PINNModule(lpinn, Convection(), formulation="lagrangian", lagrangian_weights=(1, 2, 3))
-    assert legacy.loss_fn == LagrangianLoss(weights=(1.0, 2.0, 3.0))
-    # The same numbers for the same batch, whichever way the loss was given.
-    batch = next(iter(_data().train_dataloader()))
-    new = PINNModule(_net(), Convection(), loss=CausalLoss(schedule, ic_weight=3.0))
-    old = PINNModule(_net(), Convection(), causal=schedule, ic_weight=3.0)
-    torch.testing.assert_close(new.loss(batch).loss, old.loss(batch).loss, rtol=0, atol=0)
+def test_default_loss_is_the_plain_pinn_with_the_papers_ic_weight():
+    assert PINNModule(_net(), Convection()).loss_fn == PlainLoss(ic_weight=100.0)
+    with pytest.raises(TypeError):
+        PINNModule(_net(), Convection(), causal=CausalSchedule())  # no legacy keywords
 
 
 def test_lagrangian_formulation_trains(tmp_path):
@@ -270,8 +257,6 @@ def test_bad_settings_are_rejected_before_training():
         PINNModule(_net(), "allen_cahn")
     with pytest.raises(TypeError, match="LagrangianPINN"):
         PINNModule(_net(), Convection(), loss=LagrangianLoss())
-    with pytest.raises(TypeError, match="LagrangianPINN"):
-        PINNModule(_net(), Convection(), formulation="lagrangian")
     with pytest.raises(ValueError, match="Lagrangian"):
         PINNModule(LagrangianPINN(_net(0), _net(1)), AllenCahn(), loss=LagrangianLoss())
     with pytest.raises(ValueError, match="LagrangianLoss"):
@@ -284,28 +269,15 @@ def test_bad_settings_are_rejected_before_training():
             n_windows=2,
             steps_per_window=5,
         )
-    with pytest.raises(ValueError, match="not both"):
-        PINNModule(_net(), Convection(), loss=PlainLoss(), ic_weight=10.0)
     with pytest.raises(TypeError, match="loss"):
         PINNModule(_net(), Convection(), loss="causal")
     with pytest.raises(RecordError, match="outside"):
         PINNModule(_net(), {"class_path": "os.system", "init_args": {}})
     with pytest.raises(ValueError, match="steps_per_window"):
         PINNModule(_net(), Convection(), n_windows=3)
-    with pytest.raises(ValueError, match="formulation"):
-        PINNModule(_net(), Convection(), formulation="euler")
     with pytest.raises(ValueError, match="lr"):
         PINNModule(_net(), Convection(), lr=0.0)
     with pytest.raises(ValueError, match="sampler"):
         CollocationDataModule(sampler="uniform")
     with pytest.raises(ValueError, match="n_t"):
         CollocationDataModule(n_t=1)
-
-
-def test_docstring_example_runs():
-    import doctest
-
-    import opkit.trainers._pinn as module
-
-    result = doctest.testmod(module)
-    assert result.failed == 0 and result.attempted > 0
