@@ -9,8 +9,14 @@ import torch
 
 import opkit
 from opkit.models import FNO, PROSE, DeepONet, DyMixOp, NeuralODE
-from opkit.models.pinns import MLP, AllenCahn, CausalLoss, CausalSchedule, Convection
-from opkit.models.pinns import LagrangianPINN
+from opkit.models.pinns import (
+    MLP,
+    AllenCahn,
+    CausalLoss,
+    CausalSchedule,
+    Convection,
+    LagrangianPINN,
+)
 from opkit.trainers import (
     TASKS,
     TrainedOperator,
@@ -28,7 +34,8 @@ FAMILIES = {
     "deeponet": (DeepONet, "burgers_file", dict(max_epochs=2), TrainedOperator),
     "fno": (FNO, "burgers_file", dict(max_epochs=2, hidden_channels=8, n_modes=4),
             TrainedOperator),
-    "dymixop": (DyMixOp, "trajectory_file", dict(max_epochs=1, in_frames=2, hidden_channels=8, n_layers=2, n_modes=4),
+    "dymixop": (DyMixOp, "trajectory_file",
+                dict(max_epochs=1, in_frames=2, hidden_channels=8, n_layers=2, n_modes=4),
                 TrainedOperator),
     "neural_ode": (NeuralODE, "trajectory_file", dict(max_epochs=1), TrainedOperator),
     "prose": (PROSE, "odes_file", dict(max_steps=4, batch_size=8, **PROSE_TINY), TrainedProse),
