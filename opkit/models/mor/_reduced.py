@@ -62,6 +62,10 @@ class DEIMVectorField(AbstractVectorField):
             z = z + context["shift"]
         return nn.functional.linear(self.f(z), self.N)
 
+    def cost(self) -> dict[str, int]:
+        """Per evaluation and sample: ``2km + k n_inputs`` multiply-adds, ``m`` values of f."""
+        return {"macs": 2 * self.k * self.m + self.k * self.n_inputs, "f_evals": self.m}
+
 
 class ReducedNeuralODE(AbstractLatentODE):
     r"""A `NeuralODE` reduced by POD-DEIM: ``k`` state modes, ``m`` nonlinear functions.
@@ -167,7 +171,7 @@ class ReducedNeuralODE(AbstractLatentODE):
 
     def cost(self) -> dict[str, int]:
         """Per vector-field evaluation and sample: multiply-adds and values of ``f``."""
-        return {"macs": 2 * self.k * self.m + self.k * self.n_inputs, "f_evals": self.m}
+        return self.vector_field.cost()
 
     def extra_repr(self) -> str:
         return (
