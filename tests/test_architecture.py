@@ -144,3 +144,53 @@ def test_models_and_data_never_import_trainers_and_symbolic_imports_no_layer():
             if layer == "symbolic" and t_layer in ("models", "trainers", "pde_data"):
                 bad.append(f"{name} -> {target}")
     assert not bad, "layering broken:\n" + "\n".join(bad)
+
+
+def _private_names_defined(tree: ast.AST) -> set[str]:
+    """Private names a module defines itself: functions, classes, module variables,
+    attributes assigned anywhere in it (``self._x = ...``, ``obj._x = ...``), parameters,
+    and names it imports."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            if not isinstance(node, ast.ClassDef):
+                names.update(a.arg for a in node.args.args + node.args.kwonlyargs)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return {n for n in names if n.startswith("_")}
+
+
+def private_accesses() -> list[str]:
+    """``x._name`` reads on anything but ``self``/``cls`` where ``_name`` is not defined by
+    the same module: reaching into another module's (or library's) private attribute."""
+    found = []
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        own = _private_names_defined(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute) or not isinstance(node.ctx, ast.Load):
+                continue
+            attr = node.attr
+            if not attr.startswith("_") or attr.startswith("__") or attr in own:
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            found.append(f"{name}:{node.lineno} .{attr}")
+    return found
+
+
+def test_no_private_access_across_modules():
+    """Objects talk through public methods: if a module needs ``other._thing``, the owner
+    is missing a public method (STYLE.md, "Private means private")."""
+    found = private_accesses()
+    assert not found, f"private attributes read across modules: {found}"
+
+
+def test_the_private_access_check_can_fail(tmp_path):
+    tree = ast.parse("def f(dm):\n    return dm._loader(1)\n")
+    assert "_loader" not in _private_names_defined(tree)

@@ -108,7 +108,7 @@ def solve_ode(
         return torch.cat([v, v[:1].expand(n_pad - n, *v.shape[1:])]) if n_pad > n else v
 
     p: dict[str, Any] = {}
-    for k, v in system._resolve(params).items():
+    for k, v in system.coefficients(params).items():
         if isinstance(v, torch.Tensor) and v.ndim > 0:
             if v.shape != (n,):
                 raise ValueError(f"coefficient {k!r} must be a number or a ({n},) tensor.")
@@ -118,7 +118,7 @@ def solve_ode(
         p[k] = v
 
     def f(y: torch.Tensor) -> torch.Tensor:  # (dim, B) -> (dim, B), contiguous rows
-        return torch.stack(torch.broadcast_tensors(*system._rhs(list(y.unbind(0)), p)))
+        return torch.stack(torch.broadcast_tensors(*system.components(list(y.unbind(0)), p)))
 
     y = pad(u0).T.contiguous()  # (dim, B)
     # One spare frame absorbs the writes of samples that record nothing this iteration.

@@ -94,6 +94,20 @@ class AbstractODESystem(abc.ABC):
         return {k: float(getattr(self, k)) for k in self.param_names}
 
     # ------------------------------------------------------------------ evaluation
+    def coefficients(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """This instance's coefficients with ``params`` (a subset) overriding them.
+
+        Raises:
+            TypeError / ValueError: ``params`` is not a mapping, or names an unknown
+                coefficient.
+        """
+        return self._resolve(params)
+
+    def components(self, u: list[torch.Tensor], coefficients: Mapping[str, Any]) -> list:
+        """The components of ``f`` from the components of ``u`` and resolved
+        ``coefficients`` (`coefficients`), without checks: the solver's inner loop."""
+        return self._rhs(u, coefficients)
+
     def _resolve(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         if params is None:
             return self.params
