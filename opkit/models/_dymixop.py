@@ -417,9 +417,10 @@ class DyMixOp(SizedByData, nn.Module):
         last = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
             f = layer.forward_channels_last(c, spacing=spacing)
-            aggregate = aggregate + self.layer_weights[l] * f
+            # one pass each (a + w * f), not a product and a sum
+            aggregate = torch.addcmul(aggregate, self.layer_weights[l], f)
             if l < last:  # the last update of c would not be used
-                c = c + gate * f
+                c = torch.addcmul(c, gate, f)
         exp, proj = _matrix(self.expansion), _matrix(self.projection)
         out = F.linear(aggregate, proj @ exp, proj @ self.expansion.bias + self.projection.bias)
         return out.movedim(-1, 1)

@@ -397,11 +397,20 @@ def _winograd_matrix(rows: tuple, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float64).to(like.device, like.dtype)
 
 
-def _along(t: torch.Tensor, matrix: torch.Tensor, dim: int) -> torch.Tensor:
-    """``matrix`` (p x q) applied along axis ``dim`` (of size q) of the contiguous ``t``."""
-    shape = t.shape
-    out = torch.matmul(matrix, t.reshape(math.prod(shape[:dim]), shape[dim], -1))
-    return out.view(*shape[:dim], matrix.shape[0], *shape[dim + 1 :])
+def _transform(matrix: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``matrix`` (p x q) applied to the first two axes of the contiguous ``t`` (q, q, ...):
+    ``M t M^T`` per trailing index, ``(p, p, ...)``, written into ``t``'s memory when it
+    fits (``t`` is overwritten: fresh memory costs page faults). Plain matrix products with
+    the long trailing axis (a batched product with so few rows is several times slower on
+    the CPU).
+    """
+    p, q = matrix.shape
+    half = torch.mm(matrix, t.view(q, -1)).view(p, q, -1)
+    size = p * p * half.shape[-1]
+    out = (t.view(-1)[:size] if size <= t.numel() else t.new_empty(size)).view(p, p, -1)
+    for i in range(p):
+        torch.mm(matrix, half[i], out=out[i])
+    return out.view(p, p, *t.shape[2:])
 
 
 def _tile_rows(n: int, device: torch.device) -> torch.Tensor:
@@ -410,33 +419,31 @@ def _tile_rows(n: int, device: torch.device) -> torch.Tensor:
     return (starts[None, :] + torch.arange(_TILE + 2, device=device)[:, None] - 1) % n
 
 
-def _fold_tiles(tiles: torch.Tensor) -> torch.Tensor:
-    """The adjoint of the periodic tile gather: ``(b, 6, 6, tx, ty, h) -> (b, 4 tx, 4 ty, h)``,
-    summing the inputs that neighbouring tiles share."""
-    b, _, _, n_tx, n_ty, h = tiles.shape
-    m = _TILE
-    for axis in (1, 2):  # input j of tile t sits at 4 t + j - 1: slot j - 1 of tile t
-        main = tiles.narrow(axis, 1, m).clone()
-        tile = axis + 2
-        for src, slot, step in ((0, m - 1, -1), (m + 1, 0, 1)):  # j = 0 and j = 5 overflow
-            extra = tiles.select(axis, src).roll(step, dims=tile - 1)
-            main.select(axis, slot).add_(extra)
-        tiles = main
-    return tiles.permute(0, 3, 1, 4, 2, 5).reshape(b, n_tx * m, n_ty * m, h)
+def _fold_axis(tiles: torch.Tensor, axis: int, tile_axis: int) -> torch.Tensor:
+    """Adjoint of the periodic tile gather along one axis: ``tiles`` holds the 6 inputs
+    ``j`` of each tile at ``axis`` and the tile index at ``tile_axis > axis``; input ``j``
+    of tile ``t`` sits at ``4 t + j - 1``, i.e. slot ``j - 1`` of tile ``t``, and ``j = 0``
+    and ``j = 5`` spill into the neighbouring tiles' slots 3 and 0. Returns the 4 slots."""
+    main = tiles.narrow(axis, 1, _TILE).clone()
+    shifted = tile_axis - 1  # the tile axis once ``axis`` is selected
+    main.select(axis, _TILE - 1).add_(tiles.select(axis, 0).roll(-1, dims=shifted))
+    main.select(axis, 0).add_(tiles.select(axis, _TILE + 1).roll(1, dims=shifted))
+    return main
 
 
 class _PeriodicConv3x3(torch.autograd.Function):
-    """Periodic 3 x 3 correlation, channels last, by Winograd F(4 x 4, 3 x 3).
+    """Periodic 3 x 3 correlation plus bias, channels last, by Winograd F(4 x 4, 3 x 3).
 
-    ``forward(c, u)``: ``c`` is ``(b, n_x, n_y, in)`` with ``n_x``, ``n_y`` multiples of 4,
-    ``u`` the transformed kernel ``(36, in, out)`` (:func:`_winograd_kernel`); returns
-    ``out[b, x, y] = sum_{p, q} c[b, x + p - 1, y + q - 1] @ K[:, :, p, q].T`` (indices
-    periodic), the same as ``conv2d`` on a circularly padded input. Each 4 x 4 block of
-    outputs reads a 6 x 6 tile, is transformed by ``B^T . B``, multiplied channel-wise by
-    ``u`` (36 matrix products of ``in x out``: 2.25 ``in x out`` products per output point
-    instead of the direct convolution's 9) and transformed back by ``A^T . A``. The backward
-    pass applies the transposed transforms and products (and the adjoint of the tile
-    gather); nothing of the direct convolution's size is stored.
+    ``forward(c, u, bias)``: ``c`` is ``(b, n_x, n_y, in)`` with ``n_x``, ``n_y`` multiples
+    of 4, ``u`` the transformed kernel ``(36, in, out)`` (:func:`_winograd_kernel`), ``bias``
+    ``(out,)``; returns ``out[b, x, y] = bias + sum_{p, q} c[b, x + p - 1, y + q - 1] @
+    K[:, :, p, q].T`` (indices periodic), the same as ``conv2d`` on a circularly padded
+    input. Each 4 x 4 block of outputs reads a 6 x 6 tile, which is transformed by
+    ``B^T . B``, multiplied channel-wise by ``u`` (36 matrix products of ``in x out`` over
+    all tiles of the batch: 2.25 products per output point instead of the direct
+    convolution's 9) and transformed back by ``A^T . A``. The tiles are laid out ``(6, 6,
+    tile_x, tile_y, batch, channel)``. The backward pass applies the transposed transforms
+    and products and the adjoint of the tile gather; only the transformed tiles are stored.
     """
 
     @staticmethod
@@ -444,15 +451,13 @@ class _PeriodicConv3x3(torch.autograd.Function):
         b, n_x, n_y, n_in = c.shape
         bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
         rows, cols = _tile_rows(n_x, c.device), _tile_rows(n_y, c.device)
-        tiles = c[:, rows[:, None, :, None], cols[None, :, None, :]]  # (b, 6, 6, tx, ty, in)
-        v = _along(_along(tiles, bt, 1), bt, 2)
-        n_tiles = (n_x // _TILE) * (n_y // _TILE)
-        v = v.view(b, 36, n_tiles, n_in)
-        prod = torch.matmul(v, u).view(b, 6, 6, n_x // _TILE, n_y // _TILE, -1)
-        out = _along(_along(prod, at, 1), at, 2)  # (b, 4, 4, tx, ty, out)
+        tiles = c.permute(1, 2, 0, 3)[rows[:, None, :, None], cols[None, :, None, :]]
+        v = _transform(bt, tiles).view(36, -1, n_in)  # (36, tiles * b, in)
+        prod = torch.bmm(v, u).view(6, 6, -1)
+        out = _transform(at, prod).view(_TILE, _TILE, n_x // _TILE, n_y // _TILE, b, -1)
         ctx.save_for_backward(v, u)
         # the bias is added by the copy back to the grid layout
-        return (out.permute(0, 3, 1, 4, 2, 5) + bias).reshape(b, n_x, n_y, -1)
+        return (out.permute(4, 2, 0, 3, 1, 5) + bias).reshape(b, n_x, n_y, -1)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -460,14 +465,15 @@ class _PeriodicConv3x3(torch.autograd.Function):
         b, n_x, n_y, n_out = grad.shape
         n_tx, n_ty, m = n_x // _TILE, n_y // _TILE, _TILE
         bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
-        g = grad.reshape(b, n_tx, m, n_ty, m, n_out).permute(0, 2, 4, 1, 3, 5).contiguous()
-        g = _along(_along(g, at.T, 1), at.T, 2).view(b, 36, n_tx * n_ty, n_out)
+        g = grad.reshape(b, n_tx, m, n_ty, m, n_out).permute(2, 4, 1, 3, 0, 5)
+        g = _transform(at.T, g.contiguous()).view(36, -1, n_out)
         grad_c = grad_u = None
         if ctx.needs_input_grad[1]:
-            grad_u = torch.matmul(v.transpose(-1, -2), g).sum(0)
+            grad_u = torch.bmm(v.transpose(1, 2), g)
         if ctx.needs_input_grad[0]:
-            gv = torch.matmul(g, u.transpose(-1, -2)).view(b, 6, 6, n_tx, n_ty, -1)
-            grad_c = _fold_tiles(_along(_along(gv, bt.T, 1), bt.T, 2))
+            gv = torch.bmm(g, u.transpose(1, 2)).view(6, 6, n_tx, n_ty, b, -1)
+            tiles = _fold_axis(_fold_axis(_transform(bt.T, gv), 0, 2), 1, 3)
+            grad_c = tiles.permute(4, 2, 0, 3, 1, 5).reshape(b, n_x, n_y, -1)
         grad_bias = grad.sum((0, 1, 2)) if ctx.needs_input_grad[2] else None
         return grad_c, grad_u, grad_bias
 
@@ -489,9 +495,9 @@ class _PeriodicConv3(torch.autograd.Function):
         bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
         rows = _tile_rows(n, c.device).flatten()
         tiles = c.transpose(0, 1).index_select(0, rows)  # (6 * tiles, b, in)
-        v = torch.matmul(bt, tiles.view(6, -1)).view(6, -1, n_in)  # (6, tiles * b, in)
+        v = torch.mm(bt, tiles.view(6, -1)).view(6, -1, n_in)  # (6, tiles * b, in)
         prod = torch.bmm(v, u)
-        out = torch.matmul(at, prod.view(6, -1)).view(_TILE, n // _TILE, b, -1)
+        out = torch.mm(at, prod.view(6, -1)).view(_TILE, n // _TILE, b, -1)
         ctx.save_for_backward(v, u)
         return (out.permute(2, 1, 0, 3) + bias).reshape(b, n, -1)
 
@@ -501,18 +507,14 @@ class _PeriodicConv3(torch.autograd.Function):
         b, n, n_out = grad.shape
         bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
         g = grad.reshape(b, n // _TILE, _TILE, n_out).permute(2, 1, 0, 3).reshape(_TILE, -1)
-        g = torch.matmul(at.T, g).view(6, -1, n_out)  # (6, tiles * b, out)
+        g = torch.mm(at.T, g).view(6, -1, n_out)  # (6, tiles * b, out)
         grad_c = grad_u = None
         if ctx.needs_input_grad[1]:
             grad_u = torch.bmm(v.transpose(1, 2), g)
         if ctx.needs_input_grad[0]:
             gv = torch.bmm(g, u.transpose(1, 2))
-            tiles = torch.matmul(bt.T, gv.view(6, -1)).view(6, n // _TILE, b, -1)
-            # input j of tile t sits at 4 t + j - 1: slot j - 1 of tile t, j = 0 and 5 spill
-            main = tiles[1 : _TILE + 1].clone()
-            main[_TILE - 1] += tiles[0].roll(-1, dims=0)
-            main[0] += tiles[_TILE + 1].roll(1, dims=0)
-            grad_c = main.permute(2, 1, 0, 3).reshape(b, n, -1)
+            tiles = torch.mm(bt.T, gv.view(6, -1)).view(6, n // _TILE, b, -1)
+            grad_c = _fold_axis(tiles, 0, 1).permute(2, 1, 0, 3).reshape(b, n, -1)
         grad_bias = grad.sum((0, 1)) if ctx.needs_input_grad[2] else None
         return grad_c, grad_u, grad_bias
 
