@@ -122,56 +122,9 @@ def evaluate_operator(
     dev = next(module.parameters()).device
     if dm.spec.spatial_shape != spec.spatial_shape:
         _check_other_grid(module, dm, spec, path, split, dev)
-    nf, ns = spec.n_fields, spec.ndim
-
-    per_sample: dict[str, list[torch.Tensor]] = {}
-    model_time, n_items = 0.0, 0
-    for i, (x, y) in enumerate(dm.loader(dm.dataset(split))):
-        x, y = x.to(dev), y.to(dev)
-        if i == 0:
-            module(x[:1])  # warm-up outside the timing
-        t0 = time.perf_counter()
-        pred = module(x)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        model_time += time.perf_counter() - t0
-        n_items += x.shape[0]
-        p, q = as_frames(pred, nf), as_frames(y[:, : pred.shape[1]], nf)
-        for name, values in score(p, q, n_spatial=ns).items():
-            per_sample.setdefault(name, []).append(values.cpu())
-    scores = {name: torch.cat(v).double() for name, v in per_sample.items()}
-    rel_all = scores["rel_l2"]
-    out: dict[str, Any] = {
-        "split": split,
-        "n_samples": int(rel_all.numel()),
-        **{name: reduce(name, v) for name, v in scores.items()},
-        "rel_l2_median": float(rel_all.median()),
-        "rel_l2_per_sample": rel_all.tolist(),
-        "samples_per_s": n_items / max(model_time, 1e-12),
-    }
-
+    out: dict[str, Any] = {"split": split, **_one_step(module, dm, split, dev)}
     if dm.mode == "windows" and dm.n_t > spec.in_frames + spec.out_frames:
-        per_step, rollout_rel, vpt = [], [], []
-        rollout_time, n_roll = 0.0, 0
-        for x, future in dm.loader(dm.dataset(split, whole=True)):
-            x, future = x.to(dev), future.to(dev)
-            t0 = time.perf_counter()
-            pred = module.predict_frames(x, future.shape[1] // nf)
-            rollout_time += time.perf_counter() - t0
-            n_roll += x.shape[0]
-            p, q = as_frames(pred, nf), as_frames(future, nf)
-            rollout_rel.append(relative_l2(p, q).cpu())
-            per_step.append(
-                torch.stack([relative_l2(p[:, j], q[:, j]) for j in range(p.shape[1])], 1).cpu()
-            )
-            vpt.append(
-                valid_prediction_time(p, q, dt=dm.spec.dt or 1.0, threshold=vpt_threshold).cpu()
-            )
-        out["rollout_rel_l2"] = float(torch.cat(rollout_rel).double().mean())
-        out["rollout_error_per_step"] = torch.cat(per_step).double().mean(0).tolist()
-        out["valid_prediction_time"] = float(torch.cat(vpt).mean())
-        out["rollout_s_per_sample"] = rollout_time / max(n_roll, 1)
-
+        out.update(_rollouts(module, dm, split, dev, vpt_threshold=vpt_threshold))
     if solver_samples > 0:
         solver_s = solver_seconds_per_sample(
             path, n=solver_samples, in_frames=spec.in_frames, device=dev
@@ -181,6 +134,67 @@ def evaluate_operator(
             out["solver_s_per_sample"] = solver_s
             out["speedup"] = solver_s / max(model_s, 1e-12)
     return out
+
+
+def _synchronize(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _one_step(module, dm: OperatorDataModule, split: str, dev) -> dict[str, Any]:
+    """Every metric of `METRICS` per item of ``split`` (one model call), reduced, and the
+    model's throughput."""
+    nf, ns = module.spec.n_fields, module.spec.ndim
+    per_sample: dict[str, list[torch.Tensor]] = {}
+    model_time, n_items = 0.0, 0
+    for i, (x, y) in enumerate(dm.loader(dm.dataset(split))):
+        x, y = x.to(dev), y.to(dev)
+        if i == 0:
+            module(x[:1])  # warm-up outside the timing
+        t0 = time.perf_counter()
+        pred = module(x)
+        _synchronize(dev)
+        model_time += time.perf_counter() - t0
+        n_items += x.shape[0]
+        p, q = as_frames(pred, nf), as_frames(y[:, : pred.shape[1]], nf)
+        for name, values in score(p, q, n_spatial=ns).items():
+            per_sample.setdefault(name, []).append(values.cpu())
+    scores = {name: torch.cat(v).double() for name, v in per_sample.items()}
+    rel_all = scores["rel_l2"]
+    return {
+        "n_samples": int(rel_all.numel()),
+        **{name: reduce(name, v) for name, v in scores.items()},
+        "rel_l2_median": float(rel_all.median()),
+        "rel_l2_per_sample": rel_all.tolist(),
+        "samples_per_s": n_items / max(model_time, 1e-12),
+    }
+
+
+def _rollouts(module, dm: OperatorDataModule, split: str, dev, *, vpt_threshold) -> dict:
+    """Autoregressive rollouts of ``split``'s whole trajectories from their first
+    ``in_frames`` frames: relative L2 overall and per step, valid prediction time."""
+    nf = module.spec.n_fields
+    per_step, rollout_rel, vpt = [], [], []
+    rollout_time, n_roll = 0.0, 0
+    for x, future in dm.loader(dm.dataset(split, whole=True)):
+        x, future = x.to(dev), future.to(dev)
+        t0 = time.perf_counter()
+        pred = module.predict_frames(x, future.shape[1] // nf)
+        _synchronize(dev)
+        rollout_time += time.perf_counter() - t0
+        n_roll += x.shape[0]
+        p, q = as_frames(pred, nf), as_frames(future, nf)
+        rollout_rel.append(relative_l2(p, q).cpu())
+        per_step.append(
+            torch.stack([relative_l2(p[:, j], q[:, j]) for j in range(p.shape[1])], 1).cpu()
+        )
+        vpt.append(valid_prediction_time(p, q, dt=dm.spec.dt or 1.0, threshold=vpt_threshold).cpu())
+    return {
+        "rollout_rel_l2": float(torch.cat(rollout_rel).double().mean()),
+        "rollout_error_per_step": torch.cat(per_step).double().mean(0).tolist(),
+        "valid_prediction_time": float(torch.cat(vpt).mean()),
+        "rollout_s_per_sample": rollout_time / max(n_roll, 1),
+    }
 
 
 def _check_same_pde(data: dict, path: Path, *, transfer: bool) -> None:

@@ -67,6 +67,24 @@ def _settings(recipe: Recipe, defaults: dict[str, Any] | None) -> dict[str, Any]
     return settings
 
 
+def _trainer(recipe: Recipe, callbacks: list, log_dir: Path, defaults) -> L.Trainer:
+    budget = {"max_epochs": recipe.max_epochs, "max_steps": recipe.max_steps}
+    if not recipe.budgeted:
+        budget["max_epochs"] = 100
+    return L.Trainer(
+        max_epochs=budget["max_epochs"] if budget["max_epochs"] is not None else -1,
+        max_steps=budget["max_steps"] if budget["max_steps"] is not None else -1,
+        max_time=None if recipe.max_time is None else _dt.timedelta(seconds=recipe.max_time),
+        accelerator=recipe.accelerator,
+        devices=recipe.devices,
+        callbacks=callbacks,
+        logger=CSVLogger(str(log_dir), name="logs"),
+        enable_progress_bar=recipe.progress,
+        enable_model_summary=False,
+        **_settings(recipe, defaults),
+    )
+
+
 def train(
     module: L.LightningModule,
     datamodule: L.LightningDataModule,
@@ -105,21 +123,7 @@ def train(
         else:
             log_dir = Path(recipe.log_dir)
         callbacks = _callbacks(recipe, task, monitor, log_dir / "checkpoints")
-        budget = {"max_epochs": recipe.max_epochs, "max_steps": recipe.max_steps}
-        if not recipe.budgeted:
-            budget["max_epochs"] = 100
-        trainer = L.Trainer(
-            max_epochs=budget["max_epochs"] if budget["max_epochs"] is not None else -1,
-            max_steps=budget["max_steps"] if budget["max_steps"] is not None else -1,
-            max_time=None if recipe.max_time is None else _dt.timedelta(seconds=recipe.max_time),
-            accelerator=recipe.accelerator,
-            devices=recipe.devices,
-            callbacks=callbacks,
-            logger=CSVLogger(str(log_dir), name="logs"),
-            enable_progress_bar=recipe.progress,
-            enable_model_summary=False,
-            **_settings(recipe, trainer_defaults),
-        )
+        trainer = _trainer(recipe, callbacks, log_dir, trainer_defaults)
         atomic_checkpoints(trainer)
         guard = next(c for c in callbacks if isinstance(c, FiniteLossGuard))
         resume = None if recipe.resume is None else str(recipe.resume)
