@@ -412,3 +412,33 @@ def test_compress_many_equals_compress_at_each_size_from_one_svd():
     assert float(energies[2]) == pytest.approx(pod(states, 3)[1], rel=1e-12)
     with pytest.raises(ValueError, match="at least one"):
         compress_many(model, x, [])
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+
+def test_benchmark_quick_digits_runs_and_reports_the_formulas(tmp_path):
+    """benchmarks/mor_node.py --quick --task digits: trains, compresses three ways, times,
+    and writes a table whose cost columns are the formulas (a smoke test of the script)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    pytest.importorskip("sklearn")
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "mor_node.py"
+    spec = importlib.util.spec_from_file_location("mor_node_bench", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    threads = torch.get_num_threads()
+    try:
+        assert bench.main(["--task", "digits", "--quick", "--out", str(tmp_path)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    (result,) = json.loads((tmp_path / "mor_node_conv_quick.json").read_text())
+    v = result["variants"]
+    n, C = result["n"], 4
+    assert v["full"]["macs"] == n * C * 9 and v["full"]["solve_speedup_1t"] == 1.0
+    assert v["pod-deim k=8 m=12"]["macs"] == 2 * 8 * 12
+    assert v["prune s=2"]["macs"] == 2 * 64 * 2 * 9 and v["low-rank r=2"]["f_evals"] == n
+    assert 0.1 < v["full"]["accuracy"] <= 1.0  # 2 epochs: better than chance (0.1)
+    assert (tmp_path / "mor_node_conv_quick.png").stat().st_size > 0
