@@ -3,12 +3,15 @@
 PROSE (Liu, Zhang & Schaeffer 2023, arXiv:2309.16816) reads the first 64 points of an ODE
 trajectory and a symbolic guess of its equations (constants replaced by
 ``<PLACEHOLDER>``, terms possibly wrong), and predicts the next 128 points and the
-equations with their constants. The loss is the paper's
+equations with their constants. The loss is the authors' (``prose_ode``, ``trainer.py``
+``enc_dec_step``)
 
-.. math:: \\mathcal L = 6\\, \\frac{\\|\\hat u - u\\|^2}{\\|u\\|^2} + \\mathrm{CE}(\\hat s, s),
+.. math:: \\mathcal L = 6\\, \\frac1B \\sum_b \\frac{\\|\\hat u_b - y_b\\|^2}{\\|y_b\\|^2 + 10^{-5}}
+   + \\mathrm{CE}(\\hat s, s),
 
-the relative squared L2 error of the trajectory over its valid components (the padded ones
-beyond the system's dimension are masked) plus the token cross-entropy (``<PAD>``
+the relative squared L2 error of the trajectory against its labels ``y`` (the noisy target
+under the authors' noise) over the valid components (the padded ones beyond the system's
+dimension are masked) and all output times, plus the token cross-entropy (``<PAD>``
 ignored).
 """
 
@@ -25,8 +28,9 @@ from torch.utils.data import Subset
 from .. import symbolic
 from .._records import class_path, jsonable
 from ._budget import adam, module_progress, stepwise_schedule, warmup_cosine
+from ._prose_data import model_symbols
 
-__all__ = ["ProseModule", "relative_l2_masked", "trivial_prose_baseline"]
+__all__ = ["ProseModule", "relative_l2_masked", "squared_relative_error", "trivial_prose_baseline"]
 
 
 def _component_mask(dim: torch.Tensor, d: int) -> torch.Tensor:
@@ -42,6 +46,17 @@ def relative_l2_masked(pred: torch.Tensor, true: torch.Tensor, dim: torch.Tensor
     return (num / den).sqrt()
 
 
+def squared_relative_error(
+    pred: torch.Tensor, label: torch.Tensor, dim: torch.Tensor, *, eps: float = 1e-5
+) -> torch.Tensor:
+    """The authors' per-sample data loss ``||pred - y||^2 / (||y||^2 + eps)`` over times and
+    the first ``dim`` components (``eps = 1e-5``, theirs): ``(B, T, D)`` twice and
+    ``(B,)`` -> ``(B,)``."""
+    m = _component_mask(dim, pred.shape[-1])[:, None, :]
+    num = ((pred - label) * m).pow(2).flatten(1).sum(1)
+    return num / ((label * m).pow(2).flatten(1).sum(1) + eps)
+
+
 def trivial_prose_baseline(batch: dict) -> torch.Tensor:
     """The last observed value held over all output times: ``(B, 128, 5)``."""
     return batch["u_in"][:, -1:, :].expand_as(batch["u_out"])
@@ -51,11 +66,15 @@ def trivial_prose_baseline(batch: dict) -> torch.Tensor:
 class ProseModule(L.LightningModule):
     """Trains a `opkit.models.PROSE` on batches from `ProseDataModule`.
 
-    Loss ``data_weight * relative squared L2 (valid components) + token cross-entropy``
-    (``<PAD>`` ignored); an operator-only PROSE has only the data term. Logged (namespaced
-    by split): ``train/loss``, ``train/data_loss``, ``train/symbol_loss``, ``val/rel_l2``
-    (mean per-sample relative L2 of the trajectory, the selection metric), ``val/loss``,
-    ``val/token_accuracy`` (teacher forced), and the same for ``test/``.
+    Loss ``data_weight * mean squared relative error against the batch's labels ``u_out``
+    (`squared_relative_error`, valid components) + token cross-entropy`` (``<PAD>``
+    ignored); an operator-only PROSE has only the data term. Logged (namespaced by split):
+    ``train/loss``, ``train/data_loss``, ``train/symbol_loss``, ``val/rel_l2`` (mean
+    per-sample relative L2 of the trajectory against the *clean* target ``u_out_clean``,
+    the selection metric), ``val/rel_l2_noisy_target`` (against the noisy target
+    ``u_out``, the authors' number), ``val/loss``, ``val/token_accuracy`` (teacher
+    forced), and the same for ``test/``. The symbol input reaches the network as it reads
+    it (`model_symbols`: bare for the authors' variant).
 
     Args:
         model: a built ``PROSE``.
@@ -63,11 +82,14 @@ class ProseModule(L.LightningModule):
         optimizer: ``"adamw"`` (the paper) or ``"adam"``.
         lr: peak learning rate (1e-4 in the paper; 1e-3 suits the small CPU model).
         weight_decay: AdamW's decoupled weight decay (1e-4).
-        scheduler: ``"inverse_sqrt"`` (the paper: linear warm-up over ``warmup_steps``,
-            then ``lr * sqrt(warmup_steps / step)``), ``"cosine"`` (warm-up over the
-            fraction ``warmup`` of the budget -- steps, or wall-clock when training is
-            limited by time -- then cosine decay) or ``"none"``.
+        scheduler: ``"inverse_sqrt"`` (the paper: linear warm-up from ``warmup_init_lr``
+            to ``lr`` over ``warmup_steps``, then ``lr * sqrt(warmup_steps / step)``),
+            ``"cosine"`` (warm-up over the fraction ``warmup`` of the budget -- steps, or
+            wall-clock when training is limited by time -- then cosine decay) or
+            ``"none"``.
         warmup_steps: warm-up of ``"inverse_sqrt"`` (20 000 in the paper).
+        warmup_init_lr: learning rate of ``"inverse_sqrt"`` at step 0 (1e-7, the
+            authors'; must be below ``lr``).
         warmup: warm-up fraction of ``"cosine"``.
         train_query_points: train the data decoder on this many randomly chosen output
             times per batch (``None``: all 128). The data decoder decodes every time
@@ -91,6 +113,7 @@ class ProseModule(L.LightningModule):
         weight_decay: float = 1e-4,
         scheduler: Literal["inverse_sqrt", "cosine", "none"] = "cosine",
         warmup_steps: int = 20_000,
+        warmup_init_lr: float = 1e-7,
         warmup: float = 0.05,
         train_query_points: int | None = None,
         model_record: dict | None = None,
@@ -106,6 +129,11 @@ class ProseModule(L.LightningModule):
             raise ValueError(f"`optimizer` must be 'adamw' or 'adam', got {optimizer!r}.")
         if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
             raise ValueError(f"`lr` must be a positive float, got {lr!r}.")
+        if not (isinstance(warmup_init_lr, (int, float)) and 0 <= warmup_init_lr <= lr):
+            raise ValueError(
+                f"`warmup_init_lr` must be in [0, lr={lr}], got {warmup_init_lr!r}; the "
+                "authors warm up from 1e-7."
+            )
         if not (isinstance(data_weight, (int, float)) and data_weight >= 0):
             raise ValueError(f"`data_weight` must be >= 0, got {data_weight!r}.")
         if train_query_points is not None and (
@@ -126,7 +154,7 @@ class ProseModule(L.LightningModule):
 
     def forward(self, batch: dict, *, t_out: torch.Tensor | None = None):
         """``(u_pred (B, Q, 5), logits (B, L-1, V) or None)`` of a batch (teacher forcing)."""
-        symbols = None if self.operator_only else batch["symbols"]
+        symbols = None if self.operator_only else model_symbols(self.model, batch["symbols"])
         target_in = None if self.operator_only else batch["target"][:, :-1]
         return self.model(
             batch["t_in"],
@@ -138,15 +166,23 @@ class ProseModule(L.LightningModule):
         )
 
     def losses(self, batch: dict, *, subsample: bool = False) -> dict[str, torch.Tensor]:
+        """The loss terms of a batch and its errors: ``rel_l2`` against the clean target,
+        ``rel_l2_noisy_target`` against the labels ``u_out``."""
         t_out, u_out = batch["t_out"], batch["u_out"]
+        clean = batch.get("u_out_clean", u_out)
         q = self.hparams.train_query_points
         if subsample and q is not None and q < t_out.shape[1]:
             pick = torch.randperm(t_out.shape[1], device=t_out.device)[:q]
-            t_out, u_out = t_out[:, pick], u_out[:, pick]
+            t_out, u_out, clean = t_out[:, pick], u_out[:, pick], clean[:, pick]
         u_pred, logits = self(batch, t_out=t_out)
-        rel = relative_l2_masked(u_pred, u_out, batch["dim"])
-        data_loss = rel.pow(2).mean()
-        out = {"data_loss": data_loss, "rel_l2": rel.mean(), "rel": rel}
+        data_loss = squared_relative_error(u_pred, u_out, batch["dim"]).mean()
+        rel = relative_l2_masked(u_pred, clean, batch["dim"])
+        out = {
+            "data_loss": data_loss,
+            "rel_l2": rel.mean(),
+            "rel_l2_noisy_target": relative_l2_masked(u_pred, u_out, batch["dim"]).mean(),
+            "rel": rel,
+        }
         total = self.hparams.data_weight * data_loss
         if logits is not None:
             labels = batch["target"][:, 1:]
@@ -186,6 +222,7 @@ class ProseModule(L.LightningModule):
         kw = dict(batch_size=b, sync_dist=True)
         self.log(f"{split}/loss", out["loss"], **kw)
         self.log(f"{split}/rel_l2", out["rel_l2"], prog_bar=True, **kw)
+        self.log(f"{split}/rel_l2_noisy_target", out["rel_l2_noisy_target"], **kw)
         if "token_accuracy" in out:
             self.log(f"{split}/symbol_loss", out["symbol_loss"], **kw)
             self.log(f"{split}/token_accuracy", out["token_accuracy"], **kw)
@@ -208,11 +245,12 @@ class ProseModule(L.LightningModule):
         if hp.scheduler == "none":
             return opt
         if hp.scheduler == "inverse_sqrt":
-            w = max(1, int(hp.warmup_steps))
+            w, start = max(1, int(hp.warmup_steps)), hp.get("warmup_init_lr", 0.0) / hp.lr
 
             def factor(step: int) -> float:
-                step = step + 1
-                return min(step / w, math.sqrt(w / step))
+                if step < w:
+                    return start + (1 - start) * step / w
+                return math.sqrt(w / step)
         else:
             factor = warmup_cosine(module_progress(self), hp.warmup)
         return stepwise_schedule(opt, factor)

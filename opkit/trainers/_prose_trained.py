@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .. import symbolic
-from ._prose_data import _ids, _pad
+from ._prose_data import _ids, _pad, model_symbols
 from ._task import AbstractTrained
 
 __all__ = ["TrainedProse", "ProsePrediction", "decode_rows"]
@@ -50,7 +50,7 @@ class TrainedProse(AbstractTrained):
         *,
         t_in: torch.Tensor | None = None,
         t_out: torch.Tensor | None = None,
-        max_len: int = 300,
+        max_len: int = 150,
         temperature: float = 0.0,
         generator: torch.Generator | None = None,
         constrained: bool = False,
@@ -59,8 +59,11 @@ class TrainedProse(AbstractTrained):
 
         Args:
             u_in: observed states ``(B, 64, d)`` (or ``(64, d)``), ``d <= 5``.
-            symbols: the guesses, one per sample: sympy systems (constants are replaced by
-                placeholders), token lists, or ``None`` (no guess: the empty expression).
+            symbols: the guesses, one per sample: sympy systems (encoded as in training,
+                `opkit.symbolic.encode_guess`: constants as placeholders, and integers too
+                unless the model was trained with ``hide_integers=False``), token lists
+                (read as given), or ``None`` (no guess: the empty expression; a network
+                that reads bare guesses, the authors' variant, needs one).
             t_in, t_out: observed and output times (default: the ODE data's grid,
                 ``linspace(0, 6, 192)`` split 64 / 128).
             max_len, temperature, generator: decoding (greedy by default).
@@ -88,6 +91,7 @@ class TrainedProse(AbstractTrained):
             symbols = [symbols] * b
         if len(symbols) != b:
             raise ValueError(f"`symbols` has {len(symbols)} entries for {b} trajectories.")
+        hide = (self.data or {}).get("hide_integers", True)
         rows = []
         for s in symbols:
             if s is None:
@@ -95,7 +99,7 @@ class TrainedProse(AbstractTrained):
             elif all(isinstance(x, str) for x in s):
                 rows.append(_ids(s))
             else:
-                rows.append(_ids(symbolic.encode(list(s), placeholders=True)))
+                rows.append(_ids(symbolic.encode_guess(list(s), hide_integers=hide)))
         p = next(net.parameters())
         batch = {
             "t_in": t_in.expand(b, -1).to(p.device),
@@ -105,7 +109,7 @@ class TrainedProse(AbstractTrained):
             "symbols": _pad(rows).to(p.device),
         }
         self.module.eval()
-        sym = None if net.operator_only else batch["symbols"]
+        sym = None if net.operator_only else model_symbols(net, batch["symbols"])
         u = net(batch["t_in"], batch["u_in"], sym, batch["t_out"], dim=batch["dim"])[0]
         tokens, equations = [], []
         if not net.operator_only:

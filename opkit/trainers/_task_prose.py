@@ -24,7 +24,8 @@ class ProseTask(AbstractTask):
     the built-in ``"odes"``.
 
     Options (besides `Recipe`): the `ProseModule`'s ``data_weight``, ``warmup_steps``,
-    ``train_query_points``; the `ProseDataModule`'s ``noise``, ``corrupt``, ``size`` and
+    ``warmup_init_lr``, ``train_query_points``; the `ProseDataModule`'s ``noise`` and
+    ``corrupt`` (the authors' 0.02 and 0.15 by default), ``hide_integers``, ``size`` and
     ``data_seed`` (the built-in dataset's size and seed). Gradients are clipped at norm 1
     unless the recipe says otherwise.
     """
@@ -50,7 +51,9 @@ class ProseTask(AbstractTask):
                 f"{type(dataset).__name__}; write it with `opkit generate odes --out FILE`."
             )
         module_opts = {
-            k: o.pop(k) for k in ("data_weight", "warmup_steps", "train_query_points") if k in o
+            k: o.pop(k)
+            for k in ("data_weight", "warmup_steps", "warmup_init_lr", "train_query_points")
+            if k in o
         }
         dm = ProseDataModule(
             str(dataset),

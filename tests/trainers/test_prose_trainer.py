@@ -13,9 +13,9 @@ import opkit
 from opkit import symbolic
 from opkit.models import PROSE
 from opkit.trainers import ProseModule, TrainedProse
-from opkit.trainers._prose_data import _pad, collate_prose
+from opkit.trainers._prose_data import _pad, collate_prose, model_symbols
 from opkit.trainers._prose_eval import _vector_field_errors
-from opkit.trainers._prose_module import relative_l2_masked
+from opkit.trainers._prose_module import relative_l2_masked, squared_relative_error
 
 TINY = dict(width=32, n_heads=4, ff_width=64, n_fusion_layers=1, n_data_decoder_layers=1,
             n_symbol_decoder_layers=1)  # fmt: skip
@@ -59,6 +59,33 @@ def test_collate_layout():
     target = batch["target"][0]
     assert symbolic.from_ids(target[1:-1].tolist()) == items[0]["symbols_target"]
     assert symbolic.PLACEHOLDER_ID not in target.tolist()
+    # items without a clean target: the labels are the clean target
+    assert torch.equal(batch["u_out_clean"], batch["u_out"])
+    items[2]["u_out_clean"] = items[2]["u_out"] + 1.0
+    assert torch.equal(collate_prose(items)["u_out_clean"][2], items[2]["u_out"] + 1.0)
+
+
+def test_symbol_input_is_bare_for_the_authors_network():
+    """The authors' network reads the guess without <BOS>/<EOS> (its padding where the
+    markers were); opkit's reads the batch as it is; the decoder target keeps them."""
+    items = _oscillator_items(2)
+    items[1]["symbols_in"] = items[1]["symbols_in"][:3]
+    batch = collate_prose(items)
+    opkit_net, authors = PROSE(**TINY), PROSE(variant="authors", **TINY)
+    assert model_symbols(opkit_net, batch["symbols"]) is batch["symbols"]
+    bare = model_symbols(authors, batch["symbols"])
+    assert bare.shape[1] == batch["symbols"].shape[1] - 2
+    assert symbolic.from_ids(bare[0].tolist()) == items[0]["symbols_in"]
+    assert symbolic.from_ids(bare[1, :3].tolist()) == items[1]["symbols_in"]
+    assert (bare[1, 3:] == symbolic.PAD_ID).all()
+    assert symbolic.BOS_ID not in bare.tolist()[0] and symbolic.EOS_ID not in bare.tolist()[0]
+    module = ProseModule(authors)
+    torch.manual_seed(0)
+    u, _ = module(batch)
+    torch.manual_seed(0)
+    u_direct, _ = authors(batch["t_in"], batch["u_in"], bare, batch["t_out"],
+                          batch["target"][:, :-1], dim=batch["dim"])  # fmt: skip
+    torch.testing.assert_close(u, u_direct)
 
 
 def test_relative_l2_ignores_padded_components():
@@ -75,12 +102,27 @@ def test_relative_l2_ignores_padded_components():
 
 
 def test_loss_is_six_relative_squared_l2_plus_cross_entropy():
+    """The authors' loss: 6 x mean of ||u - y||^2 / (||y||^2 + 1e-5) against the noisy
+    labels ``u_out`` + token CE; the logged error is against the clean target."""
     torch.manual_seed(0)
     module = ProseModule(PROSE(**TINY))
-    batch = collate_prose(_oscillator_items(4))
+    items = _oscillator_items(4)
+    g = torch.Generator().manual_seed(1)
+    for it in items:
+        it["u_out_clean"] = it["u_out"]
+        it["u_out"] = it["u_out"] + 0.05 * torch.randn(128, 5, generator=g) * (torch.arange(5) < 2)
+    batch = collate_prose(items)
     out = module.losses(batch)
     u, logits = module(batch)
-    rel2 = relative_l2_masked(u, batch["u_out"], batch["dim"]).pow(2).mean()
+    m = (torch.arange(5) < 2).float()
+    num = ((u - batch["u_out"]) * m).pow(2).sum((1, 2))
+    rel2 = (num / ((batch["u_out"] * m).pow(2).sum((1, 2)) + 1e-5)).mean()
+    torch.testing.assert_close(squared_relative_error(u, batch["u_out"], batch["dim"]).mean(), rel2)
+    clean = relative_l2_masked(u, batch["u_out_clean"], batch["dim"]).mean()
+    noisy = relative_l2_masked(u, batch["u_out"], batch["dim"]).mean()
+    torch.testing.assert_close(out["rel_l2"], clean)
+    torch.testing.assert_close(out["rel_l2_noisy_target"], noisy)
+    assert not torch.isclose(clean, noisy)
     labels = batch["target"][:, 1:]
     keep = labels != symbolic.PAD_ID
     ce = -torch.log_softmax(logits, -1).gather(-1, labels[..., None])[..., 0][keep].mean()
@@ -115,11 +157,15 @@ def test_decoded_systems_are_classified_and_scored_against_the_truth():
 
 
 def test_inverse_sqrt_schedule():
+    """The authors' schedule: linear from 1e-7 to lr over the warm-up, then lr sqrt(w / s)."""
     module = ProseModule(PROSE(**TINY), lr=1e-4, scheduler="inverse_sqrt", warmup_steps=100)
     sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
     f = sched.lr_lambdas[0]
-    assert math.isclose(f(49), 0.5) and math.isclose(f(99), 1.0)
-    assert math.isclose(f(399), 0.5)  # sqrt(100 / 400)
+    assert math.isclose(1e-4 * f(0), 1e-7)
+    assert math.isclose(1e-4 * f(50), 1e-7 + (1e-4 - 1e-7) / 2)
+    assert math.isclose(f(100), 1.0) and math.isclose(f(400), 0.5)  # sqrt(100 / 400)
+    with pytest.raises(ValueError, match="warmup_init_lr"):
+        ProseModule(PROSE(**TINY), lr=1e-4, warmup_init_lr=1e-3)
 
 
 def test_training_learns_synthetic_oscillators(tmp_path):
@@ -191,7 +237,11 @@ def test_fit_evaluate_save_load_on_real_odes(odes_file, tmp_path):
     scores = opkit.evaluate(result, odes_file, split="train", variants=("clean", "no_symbols"),
                             max_len=40, decoders=("greedy", "constrained"))  # fmt: skip
     assert scores["n_samples"] == 24 and len(scores["rel_l2_per_family"]) == 15
+    assert scores["noise"] == 0.02  # the authors' evaluation noise by default
     assert scores["rel_l2"] < 0.6 * scores["baseline_rel_l2"], scores
+    # the noisy target carries the 2 % noise the clean one has not
+    assert scores["rel_l2_noisy_target"] != scores["rel_l2"]
+    assert scores["baseline_rel_l2_noisy_target"] != scores["baseline_rel_l2"]
     assert 0 <= scores["valid_fraction"] <= 1 and "no_symbols/rel_l2" in scores
     assert 0 <= scores["no_symbols/constrained_valid_fraction"] <= 1
     again = opkit.load(result.save(tmp_path / "prose.pt"))
@@ -221,3 +271,53 @@ def test_config_runs_through_the_cli(odes_file, tmp_path):
     assert isinstance(cli.model, ProseModule) and isinstance(cli.model.model, PROSE)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert cli.trainer.state.finished
+
+
+def test_evaluation_conditions_and_limits(odes_file):
+    """Noise 0: both targets agree; the robustness conditions are scored under their own
+    keys; ``max_samples`` limits every split; bad settings are refused by name."""
+    torch.manual_seed(0)
+    result = TrainedProse(ProseModule(PROSE(**TINY)))
+    kw = dict(max_len=4, max_samples=2)
+    clean = opkit.evaluate(result, odes_file, split="val", noise=0.0, variants=("clean",), **kw)
+    assert clean["n_samples"] == 2 and clean["rel_l2"] == clean["rel_l2_noisy_target"]
+    scores = opkit.evaluate(result, odes_file, split="test", noise_levels=(0.0, 0.1),
+                            variants=("clean", "add", "delete", "other"), **kw)  # fmt: skip
+    assert scores["n_samples"] == 2
+    for prefix in ("add/", "delete/", "other/", "noise_0/", "noise_0.1/"):
+        assert math.isfinite(scores[prefix + "rel_l2"]) and prefix + "valid_fraction" in scores
+    # the same noise-free condition on the same split gives the same error
+    test0 = opkit.evaluate(result, odes_file, noise=0.0, variants=("clean",), **kw)
+    assert scores["noise_0/rel_l2"] == pytest.approx(test0["rel_l2"], rel=1e-6)
+    with pytest.raises(ValueError, match="noise"):
+        opkit.evaluate(result, odes_file, noise=1.5, **kw)
+    with pytest.raises(ValueError, match="variants"):
+        opkit.evaluate(result, odes_file, variants=("noisy",), **kw)
+
+
+def test_predict_encodes_guesses_as_training_does():
+    """A sympy guess is read as `symbolic.encode_guess` writes it (integers hidden by
+    default): the prediction equals the one from those tokens, and differs from the one
+    with the integer visible."""
+    torch.manual_seed(0)
+    result = TrainedProse(ProseModule(PROSE(**TINY)))
+    x, y = sympy.Symbol("u_0"), sympy.Symbol("u_1")
+    guess = [2 * y, -x]
+    u_in = torch.randn(1, 64, 2)
+    hidden = symbolic.encode_guess(guess)
+    visible = symbolic.encode_guess(guess, hide_integers=False)
+    assert hidden != visible
+    a = result.predict(u_in, [guess], max_len=3).u
+    torch.testing.assert_close(a, result.predict(u_in, [hidden], max_len=3).u)
+    assert not torch.allclose(a, result.predict(u_in, [visible], max_len=3).u)
+
+
+def test_authors_variant_trains_and_scores(odes_file, tmp_path):
+    """The authors' network through the front door: bare guesses, no empty-guess variant."""
+    result = opkit.fit(PROSE, odes_file, max_steps=3, batch_size=8, progress=False,
+                       log_dir=tmp_path, accelerator="cpu", devices=1, variant="authors",
+                       **TINY)  # fmt: skip
+    assert result.model.symbol_markers is False and result.metrics["step"] == 3
+    scores = opkit.evaluate(result, odes_file, max_len=4, max_samples=3)
+    assert "no_symbols/rel_l2" not in scores and "corrupted/rel_l2" in scores
+    assert math.isfinite(scores["rel_l2"]) and math.isfinite(scores["rel_l2_noisy_target"])
