@@ -6,16 +6,17 @@ from collections.abc import Sequence
 
 import sympy
 
-from ._sympy import tree_from_sympy, tree_to_sympy
+from ._sympy import MAX_NESTING, tree_from_sympy, tree_to_sympy
 from ._tokens import system_to_tokens, tree_from_tokens
 from ._tree import Placeholder, Tree, leaves
 
 __all__ = ["encode", "decode", "system_from_sympy", "MAX_DECODE_DEPTH"]
 
-#: ``decode`` refuses operators nested deeper than this: sympy builds and prints
-#: expressions recursively and fails near 200 nested ``sin`` (Python's default recursion
-#: limit); PROSE's equations nest a few levels. ``vector_field`` has no limit.
-MAX_DECODE_DEPTH = 100
+#: ``decode`` refuses operators nested deeper than this (and ``encode`` expressions nested
+#: deeper): sympy builds and prints expressions recursively and fails near 200 nested
+#: ``sin`` (Python's default recursion limit); PROSE's equations nest a few levels.
+#: ``vector_field`` has no limit.
+MAX_DECODE_DEPTH = MAX_NESTING
 
 
 def system_from_sympy(system: Sequence[sympy.Expr]) -> list[Tree]:
@@ -57,7 +58,9 @@ def encode(system: Sequence[sympy.Expr], *, placeholders: bool = False) -> list[
     Raises:
         TypeError: ``system`` is not a sequence of expressions.
         ValueError: an unsupported node (``tan``, ``exp``, ``sqrt``, a symbol other than
-            ``u_0..u_9``/``c_k``), or a constant outside ``1e-10 ... 9.99e12`` in magnitude.
+            ``u_0..u_9``/``c_k``), a constant outside ``1e-10 ... 9.99e12`` in magnitude,
+            or nesting deeper than :data:`MAX_DECODE_DEPTH` (100; e.g. ``u_0**(2**1000)``
+            or 500 nested ``sin``), which sympy's recursion cannot hold.
 
     Examples:
         >>> from sympy import Symbol, Rational

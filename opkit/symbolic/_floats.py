@@ -58,7 +58,15 @@ def _as_finite_float(x: object, name: str = "x") -> float:
                 f"`{name}` must be a real number; got {type(x).__name__}: {x!r}."
             ) from None
     else:
-        value = float(x)
+        try:
+            value = float(x)
+        except OverflowError:  # an int beyond float's range (10**400)
+            text = str(x)
+            shown = text if len(text) <= 30 else f"{text[:12]}... ({len(text)} digits)"
+            raise ValueError(
+                f"`{name}` (={shown}) is beyond the float range (about 1.8e308); float "
+                f"tokens hold {_RANGE}."
+            ) from None
     if not math.isfinite(value):
         raise ValueError(f"`{name}` (={value!r}) must be finite; NaN and inf have no tokens.")
     return value

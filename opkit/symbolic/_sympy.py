@@ -34,6 +34,7 @@ Placeholders become ``Symbol("c_0")``, ``Symbol("c_1")``, ... numbered in prefix
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -42,7 +43,13 @@ import sympy
 from ._floats import round_float
 from ._tree import INT_MAX, INT_MIN, MAX_DIM, Const, Int, Op, Placeholder, Tree, Var, fold
 
-__all__ = ["tree_from_sympy", "tree_to_sympy", "round_sig", "placeholder_symbol"]
+__all__ = ["tree_from_sympy", "tree_to_sympy", "round_sig", "placeholder_symbol", "MAX_NESTING"]
+
+#: The deepest nesting read or written: sympy builds, compares and prints expressions
+#: recursively and fails near 200 nested ``sin`` (Python's default recursion limit);
+#: PROSE's equations nest a few levels. Deeper input is refused with a ``ValueError``
+#: (``encode``) or ``TokenError`` (``decode``) instead of a ``RecursionError``.
+MAX_NESTING = 100
 
 _VAR_NAME = re.compile(r"u_(0|[1-9][0-9]*)")  # "u_01" is not u_1
 _PLACEHOLDER_NAME = re.compile(r"c(_(0|[1-9][0-9]*))?")
@@ -54,12 +61,28 @@ def placeholder_symbol(k: int) -> sympy.Symbol:
     return sympy.Symbol(f"c_{k}")
 
 
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
 def _number(value: sympy.Expr, where: sympy.Expr) -> Tree:
     if value.is_Integer and INT_MIN <= int(value) <= INT_MAX:
         return Int(int(value))
     if value.is_extended_real and value.is_finite:
-        return Const(float(value))
-    raise ValueError(f"cannot encode the number {value} in {where}: only finite reals are.")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):  # sympy's float() of 10**400 is inf
+            raise ValueError(
+                f"cannot encode the number {_short(value)} in {_short(where)}: it is beyond "
+                "the float range (about 1.8e308; float tokens reach 9.99e12)."
+            )
+        return Const(number)
+    raise ValueError(
+        f"cannot encode the number {_short(value)} in {_short(where)}: only finite reals are."
+    )
 
 
 def _chain(name: str, trees: list[Tree]) -> Tree:
@@ -83,7 +106,16 @@ def _power(base: Tree, n: int) -> Tree:
 def _check_exponent(expr: sympy.Pow) -> int:
     if not expr.exp.is_Integer:
         raise ValueError(
-            f"cannot encode {expr}: only integer powers are supported (exponent {expr.exp})."
+            f"cannot encode {_short(expr)}: only integer powers are supported (exponent "
+            f"{_short(expr.exp)})."
+        )
+    n = abs(int(expr.exp))
+    nesting = n.bit_length() + bin(n).count("1")  # pow2/mul levels of squaring (_power)
+    if nesting > MAX_NESTING:
+        raise ValueError(
+            f"cannot encode {_short(expr)}: the exponent {_short(expr.exp)} needs about "
+            f"{nesting} nested pow2/mul operators, more than the {MAX_NESTING} that "
+            "opkit.symbolic reads back; write a smaller exponent."
         )
     return int(expr.exp)
 
@@ -111,7 +143,19 @@ def tree_from_sympy(expr: sympy.Expr) -> Tree:
     return _from_sympy(expr)
 
 
-def _from_sympy(expr: sympy.Expr) -> Tree:
+def _too_deep(expr: sympy.Basic) -> ValueError:
+    # not str(expr): printing a deep expression is itself what recursion cannot hold
+    return ValueError(
+        f"cannot encode the expression: it nests deeper than {MAX_NESTING} levels (found a "
+        f"{type(expr).__name__} below {MAX_NESTING} nested nodes; sympy itself fails near "
+        "200). Simplify it or split it into components."
+    )
+
+
+def _from_sympy(expr: sympy.Expr, depth: int = 0) -> Tree:
+    if depth > MAX_NESTING:
+        raise _too_deep(expr)
+    depth += 1
     if expr.is_Symbol:
         name = expr.name
         match = _VAR_NAME.fullmatch(name)
@@ -126,7 +170,7 @@ def _from_sympy(expr: sympy.Expr) -> Tree:
     if expr.is_Number or isinstance(expr, sympy.NumberSymbol):
         return _number(expr, expr)
     if expr.is_Add:
-        return _chain("add", [_from_sympy(a) for a in expr.args])
+        return _chain("add", [_from_sympy(a, depth) for a in expr.args])
     if expr.is_Mul:
         coefficient = sympy.Integer(1)
         numerator: list[Tree] = []
@@ -135,9 +179,10 @@ def _from_sympy(expr: sympy.Expr) -> Tree:
             if factor.is_Number:
                 coefficient *= factor
             elif factor.is_Pow and factor.exp.is_Integer and factor.exp < 0:
-                denominator.append(_power(_from_sympy(factor.base), -int(factor.exp)))
+                exponent = _check_exponent(factor)
+                denominator.append(_power(_from_sympy(factor.base, depth), -exponent))
             else:
-                numerator.append(_from_sympy(factor))
+                numerator.append(_from_sympy(factor, depth))
         if numerator and denominator:
             node = Op("div", (_chain("mul", numerator), _chain("mul", denominator)))
         elif denominator:
@@ -156,9 +201,9 @@ def _from_sympy(expr: sympy.Expr) -> Tree:
             return Op("neg", (node,))
         return Op("mul", (_number(coefficient, expr), node))
     if expr.is_Pow:
-        return _power(_from_sympy(expr.base), _check_exponent(expr))
+        return _power(_from_sympy(expr.base, depth), _check_exponent(expr))
     if isinstance(expr, (sympy.sin, sympy.cos)):
-        return Op(type(expr).__name__, (_from_sympy(expr.args[0]),))
+        return Op(type(expr).__name__, (_from_sympy(expr.args[0], depth),))
     raise ValueError(f"cannot encode {type(expr).__name__} in {expr}: supported are {_SUPPORTED}.")
 
 
@@ -197,18 +242,30 @@ def tree_to_sympy(tree: Tree, *, first_placeholder: int = 0) -> sympy.Expr:
     return fold(tree, leaf, lambda op, values: _SYMPY_OPS[op.name](*values))
 
 
-def _round_expr(expr: sympy.Basic, digits: int) -> sympy.Basic:
+def _round_expr(expr: sympy.Basic, digits: int, depth: int = 0) -> sympy.Basic:
+    if depth > MAX_NESTING:
+        raise _too_deep(expr)
+    depth += 1
     if expr.is_Number or isinstance(expr, sympy.NumberSymbol):
         if expr.is_Integer and INT_MIN <= int(expr) <= INT_MAX:
             return expr
         if expr.is_extended_real and expr.is_finite:
-            return sympy.Float(round_float(float(expr), digits))
+            return sympy.Float(round_float(_finite(expr), digits))
         return expr
     if expr.is_Atom:
         return expr
     if expr.is_Pow and expr.exp.is_Integer:  # integer exponents are structure, not constants
-        return sympy.Pow(_round_expr(expr.base, digits), expr.exp)
-    return expr.func(*(_round_expr(a, digits) for a in expr.args))
+        return sympy.Pow(_round_expr(expr.base, digits, depth), expr.exp)
+    return expr.func(*(_round_expr(a, digits, depth) for a in expr.args))
+
+
+def _finite(number: sympy.Expr) -> float:
+    try:
+        return float(number)
+    except OverflowError:
+        raise ValueError(
+            f"cannot round {_short(number)}: it is beyond the float range (about 1.8e308)."
+        ) from None
 
 
 def round_sig(expr_or_system, digits: int = 3):

@@ -88,9 +88,20 @@ def to_ids(tokens: Iterable[str]) -> list[int]:
 
 
 def from_ids(ids: Iterable[int]) -> list[str]:
-    """Tokens of ids (ints, numpy ints or integer tensor elements; a 1-D tensor works)."""
+    """Tokens of ids (ints, numpy ints or integer tensor elements; a 1-D tensor works).
+
+    Raises:
+        TokenError: an id that is not an integer (bools included: ``True`` is not id 1),
+            or out of range.
+    """
     tokens = []
     for position, raw in enumerate(ids):
+        if isinstance(raw, bool) or str(getattr(raw, "dtype", "")) in ("bool", "torch.bool"):
+            raise TokenError(
+                "token ids must be integers; got a bool (True is not id 1: pass ints).",
+                position,
+                raw,
+            )
         try:
             i = operator.index(raw)
         except TypeError:

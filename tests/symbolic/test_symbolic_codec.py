@@ -299,3 +299,25 @@ def test_placeholders_are_numbered_across_components():
 def test_decode_errors_are_token_errors():
     with pytest.raises(TokenError):
         decode(["add", "u_0"])
+
+
+def test_what_sympy_cannot_hold_is_a_value_error_not_a_recursion_error():
+    # issue 22: u_0**(2**1000) and 500 nested sin ended in RecursionError
+    nested = x
+    for _ in range(500):
+        nested = sin(nested, evaluate=False)
+    with pytest.raises(ValueError, match="component 0 of `system`.*deeper than 100"):
+        encode([nested])
+    with pytest.raises(ValueError, match="deeper than 100"):
+        round_sig([nested])
+    with pytest.raises(ValueError, match="exponent .* needs about 1002 nested pow2/mul"):
+        encode([x ** (2**1000)])
+    with pytest.raises(ValueError, match="beyond the float range"):
+        encode([Integer(10**400) * x])
+    # the limits sit where decode's does: what encode writes, decode reads back
+    at_limit = x
+    for _ in range(99):
+        at_limit = sin(at_limit)
+    assert decode(encode([at_limit])) == [at_limit]
+    big = x ** (2**40)  # 41 nested pow2
+    assert encode([big]) == ["pow2"] * 40 + ["u_0"] and decode(encode([big])) == [big]

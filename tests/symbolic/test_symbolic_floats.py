@@ -127,3 +127,10 @@ def test_malformed_floats_raise_token_error(tokens, position, token):
     assert info.value.position == position
     assert info.value.token == token
     assert f"position {position}" in str(info.value)
+
+
+@pytest.mark.parametrize("x", [10**400, -(10**309), sympy.Integer(10**400)])
+def test_beyond_the_float_range_is_a_value_error(x):
+    # issue 22: encode_float(10**400) raised OverflowError
+    with pytest.raises(ValueError, match="beyond the float range|must be finite"):
+        encode_float(x)

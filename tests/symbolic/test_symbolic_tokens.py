@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sympy
 import sympy.parsing.sympy_parser
@@ -256,3 +257,10 @@ def test_deep_nesting_does_not_recurse():
     assert torch.allclose(f(u)[0, 0], expected)
     with pytest.raises(TokenError, match="'add' at position 0 has 1 of its 2"):
         tree_from_tokens(["add"] * 5000 + ["u_0"] * 5000)
+
+
+@pytest.mark.parametrize("ids", [[True], [5, False], torch.tensor([True]), np.array([True])])
+def test_bools_are_not_token_ids(ids):
+    # issue 22: from_ids([True]) was read as id 1
+    with pytest.raises(TokenError, match="got a bool"):
+        from_ids(ids)
