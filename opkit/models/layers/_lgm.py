@@ -531,10 +531,11 @@ def _winograd_kernel(kernel: torch.Tensor) -> torch.Tensor:
 
 def _periodic_conv3(c: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Periodic correlation of channels-last ``c`` (b, *grid, in) with a 3-tap or 3 x 3
-    ``kernel`` (out, in, 3[, 3]), plus ``bias`` (out,): by Winograd F(4, 3) (1-D) or
-    F(4 x 4, 3 x 3) (2-D) when every grid size is a multiple of 4, otherwise by ``conv1d`` /
-    ``conv2d`` on the circularly padded input."""
-    if all(n % _TILE == 0 for n in c.shape[1:-1]):
+    ``kernel`` (out, in, 3[, 3]), plus ``bias`` (out,): on the CPU by Winograd F(4, 3) (1-D)
+    or F(4 x 4, 3 x 3) (2-D) when every grid size is a multiple of 4; otherwise (and on
+    accelerators, whose convolution libraries choose their own fast algorithms) by
+    ``conv1d`` / ``conv2d`` on the circularly padded input."""
+    if c.device.type == "cpu" and all(n % _TILE == 0 for n in c.shape[1:-1]):
         fn = _PeriodicConv3 if kernel.ndim == 3 else _PeriodicConv3x3
         return fn.apply(c, _winograd_kernel(kernel), bias)
     x = c.movedim(-1, 1)
