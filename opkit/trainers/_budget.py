@@ -16,6 +16,7 @@ __all__ = [
     "warmup_cosine",
     "module_progress",
     "adam",
+    "optimizer_of",
     "stepwise_schedule",
 ]
 
@@ -101,6 +102,13 @@ def adam(
     """``torch.optim.AdamW`` (``optimizer="adamw"``) or ``Adam`` (anything else)."""
     cls = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
     return cls(params, lr=lr, weight_decay=weight_decay)
+
+
+def optimizer_of(module) -> torch.optim.Optimizer:
+    """`adam` over a module's parameters with its ``optimizer``, ``lr`` and
+    ``weight_decay`` hyper-parameters."""
+    hp = module.hparams
+    return adam(module.parameters(), optimizer=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay)
 
 
 def stepwise_schedule(opt: torch.optim.Optimizer, factor: Callable[[int], float]) -> dict:

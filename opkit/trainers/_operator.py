@@ -13,7 +13,7 @@ from torch import nn
 from .._records import jsonable
 from ..models.layers import rollout
 from ..pde_data import DataSpec
-from ._budget import adam, module_progress, stepwise_schedule, warmup_cosine
+from ._budget import module_progress, optimizer_of, stepwise_schedule, warmup_cosine
 from ._build import NetworkFactory, build_from_record
 from ._metrics import as_frames, reduction, relative_l2, score
 from ._normalizer import FieldNormalizer
@@ -230,10 +230,7 @@ class OperatorModule(L.LightningModule):
 
     # -- optimisation ------------------------------------------------------------------
     def configure_optimizers(self):
-        hp = self.hparams
-        opt = adam(
-            self.parameters(), optimizer=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay
-        )
+        hp, opt = self.hparams, optimizer_of(self)
         if hp.scheduler == "none":
             return opt
         if hp.scheduler == "step":

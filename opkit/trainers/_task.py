@@ -120,6 +120,20 @@ class AbstractTask(abc.ABC):
         return self.result(module, metrics=record.get("metrics") or {}, data=record.get("data"))
 
 
+def network_of(model, model_kwargs: dict, build) -> tuple[nn.Module, dict | None]:
+    """``(network, record)``: a built ``model`` as given (no record: it was built by hand),
+    or ``build(model_cls, **model_kwargs)`` for a class.
+
+    Raises:
+        TypeError: model settings given with a built model.
+    """
+    if isinstance(model, nn.Module):
+        if model_kwargs:
+            raise TypeError(f"model settings {sorted(model_kwargs)} given with a built model.")
+        return model, None
+    return build(model, **model_kwargs)
+
+
 def parameter_names(*callables) -> frozenset[str]:
     """Keyword parameter names of callables (constructors), without ``self`` and the
     network argument."""

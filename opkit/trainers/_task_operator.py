@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from ._build import build_from_spec
 from ._datamodule import OperatorDataModule
@@ -14,7 +13,7 @@ from ._datasets import BUILTIN_DATASETS, check_disjoint, recorded_dataset, resol
 from ._evaluate import evaluate_operator
 from ._operator import OperatorModule
 from ._recipe import Recipe
-from ._task import AbstractTask, parameter_names
+from ._task import AbstractTask, network_of, parameter_names
 from ._trained import TrainedOperator
 
 __all__ = ["OperatorTask"]
@@ -81,12 +80,9 @@ class OperatorTask(AbstractTask):
                 "in_frames=1, out_frames=1 (the defaults)."
             )
         spec = dm.spec
-        if isinstance(model, nn.Module):
-            if model_kwargs:
-                raise TypeError(f"model settings {sorted(model_kwargs)} given with a built model.")
-            net, record = model, None
-        else:
-            net, record = build_from_spec(model, spec, **model_kwargs)
+        net, record = network_of(
+            model, model_kwargs, lambda cls, **kw: build_from_spec(cls, spec, **kw)
+        )
         module = OperatorModule(
             net,
             spec=spec,

@@ -12,7 +12,7 @@ from ._collocation import CollocationDataModule
 from ._evaluate import evaluate_solution
 from ._pinn import PINNModule
 from ._recipe import Recipe
-from ._task import AbstractTask, AbstractTrained, parameter_names
+from ._task import AbstractTask, AbstractTrained, network_of, parameter_names
 
 __all__ = ["PINNTask", "TrainedPINN"]
 
@@ -43,6 +43,17 @@ class TrainedPINN(AbstractTrained):
     def reference(self):
         """``(t, x, u_ref)`` of the evaluation grid (the problem's reference solution)."""
         return self.module.reference()
+
+
+def _from_problem(model_cls: type, problem: PINNProblem, kwargs: dict) -> tuple[nn.Module, dict]:
+    if not callable(getattr(model_cls, "init_args_from_problem", None)):
+        raise TypeError(
+            f"{model_cls.__name__} cannot be sized for a PINN problem (it has no "
+            "`init_args_from_problem`); pass a built network, or use "
+            "opkit.models.pinns.MLP, ModifiedMLP or LagrangianPINN."
+        )
+    rec = record(model_cls, model_cls.init_args_from_problem(problem, **kwargs))
+    return rebuild(rec, base=nn.Module, what="network"), rec
 
 
 class PINNTask(AbstractTask):
@@ -87,19 +98,9 @@ class PINNTask(AbstractTask):
             k: o.pop(k) for k in ("n_t", "n_x", "n_ic", "sampler", "steps_per_epoch") if k in o
         }
         dm = CollocationDataModule(seed=recipe.seed, **data_opts)
-        if isinstance(model, nn.Module):
-            if model_kwargs:
-                raise TypeError(f"model settings {sorted(model_kwargs)} given with a built model.")
-            net, rec = model, None
-        else:
-            if not callable(getattr(model, "init_args_from_problem", None)):
-                raise TypeError(
-                    f"{model.__name__} cannot be sized for a PINN problem (it has no "
-                    "`init_args_from_problem`); pass a built network, or use "
-                    "opkit.models.pinns.MLP, ModifiedMLP or LagrangianPINN."
-                )
-            rec = record(model, model.init_args_from_problem(dataset, **model_kwargs))
-            net = rebuild(rec, base=nn.Module, what="network")
+        net, rec = network_of(
+            model, model_kwargs, lambda cls, **kw: _from_problem(cls, dataset, kw)
+        )
         loss = o.pop("loss", None)
         if loss is None:
             loss = "lagrangian" if hasattr(net, "positions") else "plain"

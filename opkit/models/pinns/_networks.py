@@ -148,13 +148,21 @@ def periodic_embedding_record(problem, n_harmonics: int = 1) -> dict:
     }
 
 
-def _init_args_from_problem(problem, n_harmonics: int, kwargs: dict) -> dict:
-    kwargs = dict(kwargs)
-    kwargs.setdefault("embedding", periodic_embedding_record(problem, n_harmonics))
-    return kwargs
+class _SizedByProblem:
+    """``init_args_from_problem`` of the coordinate networks (`MLP`, `ModifiedMLP`)."""
+
+    @classmethod
+    def init_args_from_problem(cls, problem, *, n_harmonics: int = 1, **kwargs) -> dict:
+        """Constructor arguments for a `PINNProblem` (what `opkit.fit` builds): ``kwargs``
+        (``width``, ``depth``, ``activation``...) and, unless ``embedding`` is given, a
+        `PeriodicEmbedding` with ``n_harmonics`` harmonics of the domain's period, so that
+        the network is exactly periodic in ``x`` (nested records, rebuilt with the rest)."""
+        kwargs = dict(kwargs)
+        kwargs.setdefault("embedding", periodic_embedding_record(problem, n_harmonics))
+        return kwargs
 
 
-class MLP(nn.Module):
+class MLP(_SizedByProblem, nn.Module):
     r"""Fully connected network over coordinates: ``layers.MLP`` after an optional embedding.
 
     ``z -> W_out σ(... σ(W_1 e(z) + b_1) ...) + b_out`` with ``e`` the input ``embedding``.
@@ -213,16 +221,8 @@ class MLP(nn.Module):
         h = coords if self.embedding is None else self.embedding(coords)
         return self.mlp(h)
 
-    @classmethod
-    def init_args_from_problem(cls, problem, *, n_harmonics: int = 1, **kwargs) -> dict:
-        """Constructor arguments for a `PINNProblem` (what `opkit.fit` builds): ``kwargs``
-        (``width``, ``depth``, ``activation``...) and, unless ``embedding`` is given, a
-        `PeriodicEmbedding` with ``n_harmonics`` harmonics of the domain's period, so that
-        the network is exactly periodic in ``x`` (nested records, rebuilt with the rest)."""
-        return _init_args_from_problem(problem, n_harmonics, kwargs)
 
-
-class ModifiedMLP(nn.Module):
+class ModifiedMLP(_SizedByProblem, nn.Module):
     r"""The modified MLP with multiplicative gating by two encoders ``U`` and ``V``.
 
     With ``e = embedding(z)``: ``U = σ(e W_U + b_U)``, ``V = σ(e W_V + b_V)``, ``H_0 = e``,
@@ -285,11 +285,3 @@ class ModifiedMLP(nn.Module):
             z = self.activation(layer(h))
             h = (1 - z) * u + z * v
         return self.head(h)
-
-    @classmethod
-    def init_args_from_problem(cls, problem, *, n_harmonics: int = 1, **kwargs) -> dict:
-        """Constructor arguments for a `PINNProblem` (what `opkit.fit` builds): ``kwargs``
-        (``width``, ``depth``, ``activation``...) and, unless ``embedding`` is given, a
-        `PeriodicEmbedding` with ``n_harmonics`` harmonics of the domain's period, so that
-        the network is exactly periodic in ``x`` (nested records, rebuilt with the rest)."""
-        return _init_args_from_problem(problem, n_harmonics, kwargs)
