@@ -132,6 +132,16 @@ class Recipe:
         """The optimiser fields that are set (`OPTIMISER_FIELDS`), for the task's module."""
         return {k: getattr(self, k) for k in OPTIMISER_FIELDS if getattr(self, k) is not None}
 
+    def data_settings(self) -> dict[str, Any]:
+        """What a data module takes from the recipe: ``batch_size`` (32 when unset),
+        ``num_workers``, ``max_train_samples`` and ``seed``."""
+        return {
+            "batch_size": self.batch_size or 32,
+            "num_workers": self.num_workers,
+            "max_train_samples": self.max_train_samples,
+            "seed": self.seed,
+        }
+
     @classmethod
     def split(
         cls, recipe: Recipe | None, options: Mapping[str, Any]

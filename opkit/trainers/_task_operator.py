@@ -59,14 +59,7 @@ class OperatorTask(AbstractTask):
             cls = model if isinstance(model, type) else type(model)
             o["in_frames"] = int(getattr(cls, "default_in_frames", 1))
         module_opts = {k: o.pop(k) for k in ("loss", "step_size", "gamma") if k in o}
-        dm = OperatorDataModule(
-            str(path),
-            batch_size=recipe.batch_size or 32,
-            num_workers=recipe.num_workers,
-            max_train_samples=recipe.max_train_samples,
-            seed=recipe.seed,
-            **o,
-        )
+        dm = OperatorDataModule(str(path), **recipe.data_settings(), **o)
         dm.name = dataset if isinstance(dataset, str) and dataset in BUILTIN_DATASETS else None
         if dm.unroll > 1 and dm.mode != "windows":
             raise ValueError(
