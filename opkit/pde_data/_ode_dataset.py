@@ -123,7 +123,9 @@ class ODETrajectories(FileDataset):
         (section 4: 64 input and 128 output times, noise and term corruption).
 
     Examples:
-        >>> ds = ODETrajectories("data/odes.h5", split="train", noise=0.02, corrupt=0.15)
+        >>> from opkit.pde_data import generate
+        >>> path = generate("odes", 30, out="data/odes.h5", seed=0, progress=False)
+        >>> ds = ODETrajectories(path, split="train", noise=0.02, corrupt=0.15)
         >>> # the authors' training items: 2 % noise on input and target, 70/15/15 guesses
         >>> item = ds[0]
         >>> item["u_in"].shape, item["u_out"].shape, item["dim"], item["family"]
