@@ -1,17 +1,20 @@
-"""Forward + backward cost of DyMixOp against FNO, before and after the fused LGM layer.
+"""Forward + backward cost of DyMixOp against a parameter-matched FNO, before and after.
 
 For the CPU sizes of the shared suite (KS: 10 frames on 256 points; Burgers: 1 frame on
 1024 points; NS: 10 frames on 64 x 64) it builds, from the same data description,
 
-- ``dymixop``: opkit's DyMixOp (fused, channels-last LGM layers);
-- ``dymixop-before``: the DyMixOp of an earlier git revision (``--before``, default the
-  revision before the fused layer), imported from ``git show`` into a temporary package;
+- ``dymixop``: opkit's DyMixOp as it is now;
+- ``dymixop-before``: the DyMixOp of an earlier git revision (``--before``; default the
+  revision before the Winograd stencils and the partial-DFT spectral path of issue 23),
+  its ``_dymixop.py`` and ``layers/_lgm.py`` imported from ``git show`` into a temporary
+  package (everything else from today's opkit); ``--before ''`` leaves it out;
 - ``fno``: opkit's FNO with the hidden width whose parameter count is closest to
   DyMixOp's (as ``opkit benchmark --match-params``),
 
-and times ``model(x).square().mean().backward()`` on one CPU thread, the three models
+and times ``model(x).square().mean().backward()`` on one CPU thread, the models
 interleaved in every repeat so that machine load hits them alike; it prints the median
-milliseconds per sample and the ratios to FNO. Run from the repository root::
+milliseconds per sample and the ratios to FNO measured in the same run. Run from the
+repository root::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dymixop_cost.py [--repeats 7] [--only ks]
 """
@@ -41,19 +44,20 @@ SUITES = {
     "burgers": (DataSpec(spatial_shape=(1024,), lengths=(1.0,), in_frames=1), 32),
     "ns": (DataSpec(spatial_shape=(64, 64), lengths=(1.0, 1.0), in_frames=10), 4),
 }
-BEFORE = "7bb6f4e"  # the last revision with the module-by-module LGM layer
+BEFORE = "b1c43df"  # before issue 23 (7bb6f4e: before issue 13's fused layer)
 
 
-def _absolute_imports(text: str, package: str) -> str:
+def _absolute_imports(text: str, package: str, copy: str) -> str:
     """``text`` with its relative imports made absolute (``package`` is the module's own);
-    the LGM layers resolve to the copied old module, everything else to today's opkit."""
+    the LGM layers resolve to the copied old module (package ``copy``), everything else to
+    today's opkit."""
 
     def resolve(match: re.Match) -> str:
         dots, name = match.group(1), match.group(2) or ""
         base = package.split(".")[: len(package.split(".")) - len(dots) + 1]
         target = ".".join(base + ([name] if name else []))
         if target == "opkit.models.layers._lgm":
-            target = "dymixop_before.layers._lgm"
+            target = f"{copy}.layers._lgm"
         return f"from {target} import"
 
     return re.sub(r"from (\.+)([\w.]*) import", resolve, text)
@@ -62,25 +66,26 @@ def _absolute_imports(text: str, package: str) -> str:
 def load_before(revision: str, repo: Path) -> type:
     """DyMixOp class of ``revision`` (its _dymixop.py and layers/_lgm.py) as a fresh module."""
     root = Path(tempfile.mkdtemp(prefix="dymixop_before_"))
-    pkg = root / "dymixop_before"
+    name = "dymixop_" + re.sub(r"\W", "_", revision)
+    pkg = root / name
     (pkg / "layers").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "layers" / "__init__.py").write_text("")
-    for name, dest, package in [
+    for module, dest, package in [
         ("_dymixop.py", pkg, "opkit.models"),
         ("layers/_lgm.py", pkg / "layers", "opkit.models.layers"),
     ]:
         text = subprocess.run(
-            ["git", "-C", str(repo), "show", f"{revision}:opkit/models/{name}"],
+            ["git", "-C", str(repo), "show", f"{revision}:opkit/models/{module}"],
             check=True,
             capture_output=True,
             text=True,
         ).stdout
-        (dest / Path(name).name).write_text(_absolute_imports(text, package))
+        (dest / Path(module).name).write_text(_absolute_imports(text, package, name))
     sys.path.insert(0, str(root))
-    spec = importlib.util.find_spec("dymixop_before._dymixop")
+    spec = importlib.util.find_spec(f"{name}._dymixop")
     assert spec is not None
-    return importlib.import_module("dymixop_before._dymixop").DyMixOp
+    return importlib.import_module(f"{name}._dymixop").DyMixOp
 
 
 def n_params(model: torch.nn.Module) -> int:
