@@ -65,6 +65,7 @@ from ._tokens import tree_from_tokens as tree_from_tokens
 from ._tokens import tree_to_tokens as tree_to_tokens
 from ._torch import VectorField as VectorField
 from ._torch import evaluate as evaluate
+from ._torch import evaluate_systems as evaluate_systems
 from ._torch import vector_field as vector_field
 from ._tree import MAX_DIM as MAX_DIM
 from ._tree import OPERATOR_ARITY as OPERATOR_ARITY

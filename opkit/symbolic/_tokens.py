@@ -52,6 +52,7 @@ PAD, BOS, EOS, PLACEHOLDER = "<PAD>", "<BOS>", "<EOS>", "<PLACEHOLDER>"
 SEPARATOR = "|"
 _VARIABLES = tuple(f"u_{i}" for i in range(MAX_DIM))
 _INTEGERS = tuple(str(n) for n in range(INT_MIN, INT_MAX + 1))
+INT_TOKENS = frozenset(_INTEGERS)
 
 #: The fixed vocabulary: specials (``<PAD>`` has id 0), ``|``, operators, variables
 #: ``u_0..u_9``, integers ``-10..10``, float signs ``+ -``, mantissas ``N000 N100..N999``,
@@ -148,7 +149,7 @@ def system_to_tokens(trees: Sequence[Tree], *, placeholders: bool = False) -> li
     return out
 
 
-def _body_bounds(tokens: list) -> tuple[int, int]:
+def body_bounds(tokens: list) -> tuple[int, int]:
     """``[start, end)`` of the expression part: after a leading ``<BOS>``, before the first
     ``<EOS>`` (everything after ``<EOS>`` is ignored)."""
     start = 1 if tokens and tokens[0] == BOS else 0
@@ -273,7 +274,7 @@ def tree_from_tokens(tokens: Sequence[str] | str, *, max_depth: int | None = Non
             )
         if tok == EOS:
             break
-    start, end = _body_bounds(tokens)
+    start, end = body_bounds(tokens)
     trees: list[Tree] = []
     component_start = start
     for i in range(start, end + 1):

@@ -101,7 +101,7 @@ CASES = {
     "all times 0": (_times_zero, "edited.h5", "strictly increasing"),
     "equations swapped within a family": (
         _swap_same_family,
-        "sample(s) [1]",
+        "sample(s) [1, 4]",
         "not the vector field of its family 'lorenz_3d'",
     ),
     "another family's equation": (_swap_other_family, "sample(s) [2]", "four_wing"),

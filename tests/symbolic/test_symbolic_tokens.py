@@ -264,3 +264,26 @@ def test_bools_are_not_token_ids(ids):
     # issue 22: from_ids([True]) was read as id 1
     with pytest.raises(TokenError, match="got a bool"):
         from_ids(ids)
+
+
+def test_evaluate_systems_equals_one_vector_field_per_system():
+    from opkit.symbolic import evaluate_systems
+
+    systems = [
+        "add mul -3 u_0 mul + N170 E-3 u_1 | sin u_1",
+        "add mul 2 u_0 mul - N250 E0 u_1 | sin u_1",  # the same structure, other numbers
+        "<BOS> mul u_0 pow2 u_1 <EOS> <PAD>",
+        ["inv", "add", "u_0", "+", "N100", "E-1"],
+    ]
+    u = torch.randn(7, 3, 2, dtype=torch.float64)
+    got = evaluate_systems(systems, u)
+    for system, value in zip(systems, got):
+        expected = vector_field(system)(u)
+        assert value.shape == expected.shape
+        assert torch.allclose(value, expected, rtol=1e-14, atol=0)
+    assert float(got[1][0, 0, 0]) == float(2 * u[0, 0, 0] - 250.0 * u[0, 0, 1])
+    with pytest.raises(TokenError, match="system 2: ") as info:
+        evaluate_systems(["u_0", "add u_0 u_1", "add u_0 + N170 frob"], u)
+    assert info.value.system == 2
+    with pytest.raises(ValueError, match="system 0 .* uses u_4"):
+        evaluate_systems(["u_4"], u)
