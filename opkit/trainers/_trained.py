@@ -63,6 +63,8 @@ class TrainedOperator(AbstractTrained):
                 f"`x` must have shape (batch, {self.spec.in_channels}, *spatial) for this model, "
                 f"got {tuple(x.shape)}."
             )
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            raise ValueError("`x` holds NaN/Inf values; the model predicts from finite inputs.")
         p = next(self.module.parameters())
         self.module.eval()
         x = x.to(device=p.device, dtype=p.dtype)
