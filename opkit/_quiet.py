@@ -13,6 +13,9 @@ What is dropped, and why it cannot be fixed at the source:
   and hands LightningCLI the full argument list (plus the sizes read from the data).
 - ``The number of training batches (N) is smaller than the logging interval ...``: opkit
   logs its metrics per epoch; Lightning's per-step logging interval does not matter here.
+- ``Your `IterableDataset` has `__len__` defined ...``: about loading with several worker
+  processes; the PINN's collocation stream (`CollocationDataModule`) is always loaded in
+  the main process, and its length is the epoch length Lightning needs.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ _WARNINGS = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning),
     (r"LightningCLI's args parameter is intended to run from within Python", UserWarning),
     (r"The number of training batches \(\d+\) is smaller than the logging interval", UserWarning),
+    (r"Your `IterableDataset` has `__len__` defined", UserWarning),
 )
 # Lightning's `rank_zero_info` logs on its `rank_zero` module loggers (filters set there
 # work even before Lightning is imported: `logging.getLogger` returns the same object).
