@@ -80,3 +80,23 @@ def test_dt_is_ignored_and_inputs_checked():
         pde.exact_solution(u0, t, t)
     with pytest.raises(ValueError, match="`t`"):
         pde.exact_solution(torch.sin, t, -t - 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n_x", [64, 101, 4608])
+def test_solve_is_the_per_frame_product_bitwise(n_x, dtype):
+    """`solve` (frames in chunks, one inverse transform per chunk) gives the bits of
+    ``irfft(cmul(rfft(u0), propagator(t)[i]))`` frame by frame."""
+    from opkit.pde_data.solvers._spectral import cmul, irfft, rfft
+
+    pde = Advection1D(c=-3.7, nu=0.02, n_x=n_x)
+    g = torch.Generator().manual_seed(5)
+    u0 = torch.randn(3, n_x, dtype=torch.float64, generator=g).to(dtype)
+    t = torch.linspace(0, 2, 41, dtype=torch.float64)
+    got = pde.solve(u0, t)
+    cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+    prop = pde.propagator(t).to(cdtype)
+    v0 = rfft(u0)
+    want = torch.stack([u0] + [irfft(cmul(v0, prop[i]), n_x) for i in range(1, len(t))], 1)
+    assert got.dtype == dtype
+    assert got.numpy().tobytes() == want.numpy().tobytes()

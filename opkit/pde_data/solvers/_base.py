@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -232,10 +233,32 @@ class SpectralPDE1D(AbstractPDE1D):
         burn_in: float = 0.0,
     ) -> torch.Tensor:
         """The ETDRK4 solve; with ``burn_in > 0`` frame 0 is the state after the burn-in."""
-        stepper = self._stepper(u0.dtype, u0.device)
+        stepper = _cached_stepper(self, u0.dtype, u0.device)
         v0, first = rfft(u0), u0
         if burn_in > 0:
             v0 = stepper.advance(v0, float(burn_in), dt, progress=progress)
             first = irfft(v0, self.n_x)
         states = stepper.integrate(v0, t, dt, progress=progress)
         return torch.stack([first] + [irfft(v, self.n_x) for v in states[1:]], dim=1)
+
+
+# Steppers of recently solved PDEs (frozen dataclasses, equal by value) per dtype and
+# device, so that repeated solves (the batches of a dataset) reuse their ETDRK4
+# coefficients instead of recomputing the contour integrals each time.
+_STEPPERS: OrderedDict[tuple, Any] = OrderedDict()
+_STEPPERS_SIZE = 8
+
+
+def _cached_stepper(pde: SpectralPDE1D, dtype: torch.dtype, device: torch.device) -> Any:
+    key = (pde, dtype, str(device))
+    try:
+        hash(key)
+    except TypeError:  # a subclass that is not a frozen dataclass: no reuse
+        return pde._stepper(dtype, device)
+    if key in _STEPPERS:
+        _STEPPERS.move_to_end(key)
+        return _STEPPERS[key]
+    stepper = _STEPPERS[key] = pde._stepper(dtype, device)
+    while len(_STEPPERS) > _STEPPERS_SIZE:
+        _STEPPERS.popitem(last=False)
+    return stepper

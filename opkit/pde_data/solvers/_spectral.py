@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from tqdm import tqdm  # not tqdm.auto: in Jupyter without ipywidgets it warns on import
@@ -34,6 +35,7 @@ __all__ = [
     "irfft",
     "rfft2",
     "irfft2",
+    "short_rows",
     "cmul",
     "complex_dtype",
     "check_real_dtype",
@@ -41,6 +43,8 @@ __all__ = [
     "ETDRK4Coefficients",
     "etdrk4_coefficients",
     "ETDRK4",
+    "BandLimitedNonlinearity",
+    "QuadraticFlux",
     "step_progress",
     "check_real_param",
     "check_grid_size",
@@ -115,6 +119,12 @@ def dealias_mask(n: int, *, full: bool = False) -> torch.Tensor:
 # Longer rows are therefore transformed one sample per call, which costs little because
 # each call is then long.
 _BATCHED_ROW_BYTES = 32 * 1024
+
+
+def short_rows(n: int, dtype: torch.dtype) -> bool:
+    """Whether real rows of ``n`` points of ``dtype`` are short enough for `rfft` / `irfft`
+    to transform a whole batch in one call (which is then all they do)."""
+    return n * torch.empty((), dtype=dtype).element_size() <= _BATCHED_ROW_BYTES
 
 
 def _per_sample(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, row_bytes: int):
@@ -283,11 +293,11 @@ def etdrk4_coefficients(
     roots = torch.exp(1j * (2.0 * math.pi / n_contour) * theta.to(torch.complex128))
     lr = z.unsqueeze(-1) + roots  # (..., n_contour)
     elr = torch.exp(lr)
-    lr3 = lr**3
+    lr2, lr3, three_lr = lr**2, lr**3, 3 * lr  # each used twice
     q = h * torch.mean((torch.exp(lr / 2) - 1) / lr, dim=-1)
-    f1 = h * torch.mean((-4 - lr + elr * (4 - 3 * lr + lr**2)) / lr3, dim=-1)
+    f1 = h * torch.mean((-4 - lr + elr * (4 - three_lr + lr2)) / lr3, dim=-1)
     f2 = h * torch.mean((2 + lr + elr * (lr - 2)) / lr3, dim=-1)
-    f3 = h * torch.mean((-4 - 3 * lr - lr**2 + elr * (4 - lr)) / lr3, dim=-1)
+    f3 = h * torch.mean((-4 - three_lr - lr2 + elr * (4 - lr)) / lr3, dim=-1)
     e = torch.exp(z)
     e2 = torch.exp(z / 2)
     out = [e, e2, q, f1, 2 * f2, f3]
@@ -312,9 +322,14 @@ class ETDRK4:
 
     Args:
         linear: diagonal of ``L``, shape ``spectral_shape``, real (float64) or complex.
-        nonlinear: ``N``, maps ``(batch, *spectral_shape)`` complex to the same.
+        nonlinear: ``N``, maps ``(batch, *spectral_shape)`` complex to the same. A
+            `BandLimitedNonlinearity` makes `integrate` take the in-place band path
+            (`_integrate_band`): the same numbers, fewer passes over memory.
         n_contour: points of the contour integral (see `etdrk4_coefficients`).
     """
+
+    # Coefficient sets kept per stepper (one per distinct step size, dtype and device).
+    CACHE_SIZE = 64
 
     def __init__(
         self,
@@ -326,7 +341,7 @@ class ETDRK4:
         self.linear = linear
         self.nonlinear = nonlinear
         self.n_contour = n_contour
-        self._cache: dict[tuple[float, torch.dtype, str], ETDRK4Coefficients] = {}
+        self._cache: dict[tuple, Any] = {}
 
     def coefficients(
         self, h: float, dtype: torch.dtype, device: torch.device
@@ -339,8 +354,14 @@ class ETDRK4:
             # product with the state is then a complex-by-complex product, which is
             # batch-invariant because one factor's imaginary part is exactly zero (see
             # the module docstring) and faster than a mixed real-complex product.
-            self._cache[key] = c.to(dtype, device)
+            self._remember(key, c.to(dtype, device))
         return self._cache[key]
+
+    def _remember(self, key: tuple, value: Any) -> None:
+        """Cache ``value``, forgetting the oldest entries beyond `CACHE_SIZE`."""
+        self._cache[key] = value
+        while len(self._cache) > self.CACHE_SIZE:
+            del self._cache[next(iter(self._cache))]
 
     def step(self, v: torch.Tensor, c: ETDRK4Coefficients) -> torch.Tensor:
         """One ETDRK4 step of ``v`` (``(batch, *spectral_shape)``, complex)."""
@@ -380,6 +401,8 @@ class ETDRK4:
             list of ``len(t)`` states, the first being ``v`` itself.
         """
         schedule = step_schedule(t, dt)
+        if isinstance(self.nonlinear, BandLimitedNonlinearity) and v.ndim == 2:
+            return self._integrate_band(v, schedule, progress)
         out = [v]
         with step_progress(schedule, progress) as bar:
             for n_steps, h in schedule:
@@ -390,29 +413,156 @@ class ETDRK4:
                 out.append(v)
         return out
 
+    def _integrate_band(
+        self, v: torch.Tensor, schedule: list[tuple[int, float]], progress: bool
+    ) -> list[torch.Tensor]:
+        """`integrate` for a `BandLimitedNonlinearity`: the arithmetic of `step`, in place.
+
+        ``N`` reads and writes only the modes ``[:band]``, so outside the band the step is
+        ``v <- E v`` (the other terms add products with exact zeros) and the stages ``a``,
+        ``b``, ``c`` are needed inside it only. Inside the band every value is produced by
+        the same IEEE operation on the same operands as in `step`, in buffers allocated
+        once: the band of each stage is written straight into a zero-padded buffer that
+        the nonlinear term transforms, products that share an operand order are one
+        broadcast multiply (``[E2, Q] * [v, N(v)]``, ``[E, f1, 2 f2, f3] * [v, N(v), N(a)
+        + N(b), N(c)]``), and ``E2 a + Q (2 N(b) - N(v))`` is ``E2 a - Q (N(v) - 2 N(b))``
+        (``2 N(b)`` is exact and rounding is symmetric, so the two are the same numbers).
+        The only freedom left is the sign of an exact zero, which no nonzero sum sees.
+        """
+        nl = self.nonlinear
+        band, width = nl.band, nl.input_modes
+        batch, n_modes = v.shape
+        if n_modes != nl.n_modes:
+            raise ValueError(
+                f"the state has {n_modes} modes but the nonlinear term expects {nl.n_modes}."
+            )
+        # Slots: 0 v, 1 N(v), 2 a then N(a) + N(b), 3 N(v) - 2 N(b) then N(c), 4 N(a),
+        # 5 N(b), 6 b, 7 c; zero outside the band, which is never written. [v, N(v),
+        # N(a) + N(b), N(c)] are then one strided view for the last products.
+        slots = v.new_zeros(8, batch, width)
+        slots[0, :, :band] = v[:, :band]
+        high = v[:, band:].clone()
+        e2x = v.new_empty(batch, band)  # E2 v, then E2 a
+        work = v.new_empty(4, batch, band)
+        # Every view used in the loop, made once (indexing costs as much as a small op).
+        low = slots[..., :band]
+        z_v, z_a, z_b, z_c = slots[0], slots[2], slots[6], slots[7]
+        v_, nv, a_, d_, na, nb, b_, c_ = low.unbind(0)
+        s_, nc = a_, d_  # reused once a and N(v) - 2 N(b) are spent
+        all4 = low[0:4]
+        out = [v]
+        evaluate = nl.evaluate
+        # Modes above the band that are exactly zero stay zero (E 0 = 0): skip them.
+        has_high = bool(high.any())
+        mul, add, addcmul, sum_ = torch.mul, torch.add, torch.addcmul, torch.sum
+        with step_progress(schedule, progress) as bar:
+            for n_steps, h in schedule:
+                c = self.coefficients(h, v.dtype, v.device)
+                e2, q, four, e_high = self._band_coefficients(h, c, band)
+                for _ in range(n_steps):
+                    evaluate(z_v, nv)
+                    mul(e2, v_, out=e2x)
+                    addcmul(e2x, q, nv, out=a_)  # E2 v + (1 Q) N(v)
+                    evaluate(z_a, na)
+                    addcmul(e2x, q, na, out=b_)
+                    evaluate(z_b, nb)
+                    mul(e2, a_, out=e2x)
+                    add(nv, nb, alpha=-2, out=d_)  # N(v) - 2 N(b)
+                    addcmul(e2x, q, d_, value=-1, out=c_)  # E2 a + (-1 Q) (N(v) - 2 N(b))
+                    evaluate(z_c, nc)
+                    add(na, nb, out=s_)
+                    mul(four, all4, out=work)  # E v, f1 N(v), 2 f2 (N(a) + N(b)), f3 N(c)
+                    sum_(work, 0, out=v_)  # ((0 + E v + f1 N(v)) + ...) + f3 N(c), in order
+                    if has_high:
+                        high.mul_(e_high)
+                    bar.update()
+                out.append(torch.cat([v_, high], dim=-1))
+        return out
+
+    def _band_coefficients(
+        self, h: float, c: ETDRK4Coefficients, band: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``E2`` and ``Q`` on the band, ``[E, f1, 2 f2, f3]`` on the band stacked as
+        ``(4, 1, band)``, and ``E`` above the band, for `_integrate_band`."""
+        key = ("band", h, c.E.dtype, str(c.E.device), band)
+        if key not in self._cache:
+            four = torch.stack([c.E[:band], c.f1[:band], c.f2x2[:band], c.f3[:band]])[:, None]
+            e2, q = c.E2[:band].contiguous(), c.Q[:band].contiguous()
+            self._remember(key, (e2, q, four, c.E[band:].contiguous()))
+        return self._cache[key]
+
+
+class BandLimitedNonlinearity:
+    """A nonlinear term ``N(v)`` of an rfft state that reads and writes only a band of modes.
+
+    The dealiased terms of the 1-D solvers have this form: ``N`` sees the modes
+    ``[:band]`` of ``v`` (the rest is zero in the transform it takes) and its result is zero
+    outside them. `ETDRK4` then integrates the band and the modes above it separately
+    (`ETDRK4._integrate_band`). Subclasses set ``n_modes`` (the state's last dimension),
+    ``band`` and ``input_modes`` (the length of the zero-padded spectrum the inverse FFT
+    reads, ``>= band``) and implement `evaluate`.
+    """
+
+    n_modes: int
+    band: int
+    input_modes: int
+
+    def evaluate(self, z: torch.Tensor, out: torch.Tensor) -> None:
+        """Write ``N`` on the band into ``out``.
+
+        Args:
+            z: ``(batch, input_modes)`` complex, the state's band followed by zeros.
+            out: ``(batch, band)`` complex view to write (rows need not be contiguous).
+        """
+        raise NotImplementedError
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        """``N(v)`` of a full state ``(batch, n_modes)``, zero outside the band."""
+        z = v.new_zeros(*v.shape[:-1], self.input_modes)
+        z[..., : self.band] = v[..., : self.band]
+        out = torch.zeros_like(v)
+        self.evaluate(z, out[..., : self.band])
+        return out
+
+
+class QuadraticFlux(BandLimitedNonlinearity):
+    """``N(v) = -(scale i k / 2) F[u^2]``, the flux ``-scale u u_x`` in Fourier space.
+
+    Dealiased by the 2/3 rule: ``u`` is formed from the modes ``|m| < n_x / 3`` only (the
+    band) and ``F[u^2]`` is truncated to the same band (exactly alias-free for the
+    quadratic flux); the Nyquist mode, outside the band, would get the odd-derivative
+    wavenumber 0. ``v`` is the rfft state ``(batch, n_x // 2 + 1)`` in ``dtype``'s complex
+    type on ``device``. The purely imaginary coefficient keeps the product
+    batch-invariant (module docstring).
+    """
+
+    def __init__(
+        self, n_x: int, length: float, scale: float, dtype: torch.dtype, device: torch.device
+    ) -> None:
+        kd = rfft_wavenumbers(n_x, length, odd=True)
+        mask = dealias_mask(n_x)
+        self.n_x = n_x
+        self.n_modes = self.input_modes = n_x // 2 + 1
+        self.band = int(mask.sum())  # the modes 0 .. band - 1, as dealias_mask keeps
+        flux = -0.5j * scale * kd * mask
+        self.flux = flux[: self.band].to(device=device, dtype=complex_dtype(dtype))
+        self.short_rows = short_rows(n_x, dtype)
+
+    def evaluate(self, z: torch.Tensor, out: torch.Tensor) -> None:
+        if self.short_rows:  # what `irfft` and `rfft` do for such rows, called directly
+            u = torch.fft.irfft(z, self.n_x)
+            u_hat = torch.fft.rfft(u.mul_(u))
+        else:
+            u = irfft(z, self.n_x)
+            u_hat = rfft(u.mul_(u))
+        torch.mul(self.flux, u_hat[..., : self.band], out=out)
+
 
 def quadratic_flux(
     n_x: int, length: float, scale: float, dtype: torch.dtype, device: torch.device
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``N(v) = -(scale i k / 2) F[u^2]``, the flux ``-scale u u_x`` in Fourier space.
-
-    Dealiased by the 2/3 rule: ``u`` is formed from the modes ``|m| < n_x / 3`` only and
-    ``F[u^2]`` is truncated to the same band (exactly alias-free for the quadratic flux);
-    the Nyquist mode gets the odd-derivative wavenumber 0. ``v`` is the rfft state
-    ``(batch, n_x // 2 + 1)`` in ``dtype``'s complex type on ``device``.
-    """
-    kd = rfft_wavenumbers(n_x, length, odd=True)
-    mask = dealias_mask(n_x)
-    cdtype = complex_dtype(dtype)
-    # Purely imaginary / purely real coefficients keep the products batch-invariant.
-    mask_c = mask.to(device=device, dtype=cdtype)
-    flux = (-0.5j * scale * kd * mask).to(device=device, dtype=cdtype)
-
-    def nonlinear(v: torch.Tensor) -> torch.Tensor:
-        u = irfft(v * mask_c, n_x)
-        return flux * rfft(u * u)
-
-    return nonlinear
+) -> QuadraticFlux:
+    """The `QuadraticFlux` ``-scale u u_x`` on ``n_x`` points of a period ``length``."""
+    return QuadraticFlux(n_x, length, scale, dtype, device)
 
 
 def step_progress(schedule: list[tuple[int, float]], enabled: bool) -> tqdm:
