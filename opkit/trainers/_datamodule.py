@@ -51,7 +51,7 @@ class OperatorDataModule(L.LightningDataModule):
         mode: ``"auto"``, ``"pairs"`` or ``"windows"``.
         batch_size: training batch size (evaluation uses the same).
         num_workers: DataLoader worker processes.
-        normalization: ``"standard"`` (mean/std per field), ``"minmax"`` (per-field min-max
+        normalization: ``"standard"`` (mean/std of the field), ``"minmax"`` (the field's min-max
             to [0, 1], DyMixOp's recipe) or ``"none"``.
         unroll: training targets hold ``unroll * out_frames`` frames (unrolled training).
         max_train_samples: use only the first N training items (quick runs).
@@ -280,10 +280,13 @@ class OperatorDataModule(L.LightningDataModule):
         return data_source(self.path, name=self.name, max_train_samples=self.max_train_samples)
 
     def statistics(self) -> dict[str, torch.Tensor]:
-        """Per-field normalisation of the *training* split.
+        """Normalisation statistics of the *training* split.
 
         Returns ``{"in_shift", "in_scale", "out_shift", "out_scale"}``, each ``(n_fields,)``.
-        In ``pairs`` mode inputs and outputs get their own statistics; in ``windows`` mode
+        An opkit file stores one field (its ``field`` variable), so the statistics are
+        taken over all of that field's training values and hold one entry per field of
+        the model's channels (all equal); `FieldNormalizer` applies them per field. In
+        ``pairs`` mode inputs and outputs get their own statistics; in ``windows`` mode
         both use the statistics of all training frames (rollouts feed outputs back in).
         """
         if self._stats is None:
