@@ -68,8 +68,8 @@ class OperatorDataModule(L.LightningDataModule):
             embedding). ``"auto"`` (default) turns it on when the
             file's recorded PDE has the symmetry (opkit's 1-D PDEs, unforced
             Navier–Stokes) and off otherwise (forced flows, files without a recipe); True
-            / False force it. Measured on ``burgers`` (DeepONet, 180 s of `opkit.fit`):
-            test relative L2 0.13 without, 0.044 with.
+            / False force it. The effect on DeepONet is measured in
+            ``benchmarks/`` (the Burgers suite).
         seed: the seed of training's random draws: the order of the training items in
             epoch ``e`` and the shifts of its ``k``-th batch are functions of ``(seed, e,
             k)`` only, so a run resumed from an epoch-boundary checkpoint repeats the
