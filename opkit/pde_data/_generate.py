@@ -652,7 +652,7 @@ def _run(plan: _Plan, *, throw: bool, progress: bool) -> Path:
         discard_stale_partial(partial, plan.attrs["recipe"])
     if not partial.exists():
         rows = np.arange(plan.rows.start, plan.rows.stop, dtype=np.int64)
-        seeds = np.array([sample_seed(plan.seed, int(i)) for i in rows], np.int64)
+        seeds = np.fromiter((sample_seed(plan.seed, int(i)) for i in rows), np.int64, len(rows))
         split = split_codes(plan.splits)[rows]
         # Looked up at call time: the tests make `create_file` fail like a full disk.
         create_atomically(partial, lambda path: kind.create(path, rows, seeds, split))
