@@ -6,7 +6,7 @@ Sub-commands are implemented next to the layer they belong to and imported lazil
     opkit generate burgers --n-samples 1000 --out data/burgers.h5 [--seed S] [--shard k/N]
     opkit data merge OUT SHARD...          # join shards; `opkit data info FILE`
     opkit fit|validate|test|predict --config configs/<task>.yaml   # LightningCLI
-    opkit evaluate CKPT --data FILE
+    opkit evaluate CKPT [--data FILE]      # default: the data the model was trained on
     opkit benchmark --suite burgers|ks|ns --models deeponet,fno
     opkit compress CKPT --k K --m M --out OUT  # POD-DEIM reduction of a NeuralODE
     opkit demo                             # the README's main job
