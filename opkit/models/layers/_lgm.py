@@ -657,19 +657,20 @@ class LGMLayer(nn.Module):
     fewer, larger matrix products on a channels-last copy of ``c``
     (see :meth:`forward_channels_last`):
 
-    - 1-D: every tap of ``W + D/spacing`` and of ``Lc`` is one column block of a single
-      matrix product ``c @ K`` (``K`` is ``h x (3h + h)`` with the pointwise ``Lc``); each
-      block is then rolled by its tap's offset and summed, which is the periodic
-      convolution; ``G`` keeps its modes by partial-DFT matrix products, not FFTs;
-    - 2-D: ``W`` is folded into the centre tap of ``D``'s 3x3 stencil and the sum is applied
-      as one periodic 3x3 convolution on the channels-last layout, by Winograd's minimal
-      filtering F(4x4, 3x3) when both grid sizes are multiples of 4 (2.25 instead of 9
-      ``h x h`` products per point; exact up to round-off, see ``_PeriodicConv3x3``) and by
-      ``conv2d`` otherwise; ``Lc`` (1x1) is one matrix product;
+    - ``W`` is folded into the centre tap of ``D``'s stencil and the sum ``W + D/spacing``
+      is applied as one periodic 3-tap (1-D) or 3x3 (2-D) convolution. On the CPU, when
+      every grid size is a multiple of 4, it is evaluated by Winograd's minimal filtering
+      F(4, 3) / F(4x4, 3x3) (1.5 instead of 3, or 2.25 instead of 9, ``h x h`` products
+      per point; exact up to round-off, see ``_PeriodicConv3`` and ``_PeriodicConv3x3``),
+      otherwise by ``conv1d`` / ``conv2d``; the biases of ``W`` and ``A`` are added in the
+      same pass;
+    - a pointwise ``Lc`` is one matrix product (a wider 1-D ``Lc`` shares one matrix
+      product with the stencil's taps, whose column blocks are rolled and summed);
+    - ``G`` keeps its modes by partial-DFT matrix products (see :class:`SpectralConv`);
     - ``A``'s two 1x1 convolutions, having no activation between them, are applied as
       their product ``A_2 A_1`` (``h x h``) with bias ``A_2 b_1 + b_2``.
 
-    Both are exact rewritings of the same formula (round-off aside), checked against a
+    All are exact rewritings of the same formula (round-off aside), checked against a
     plain reference in float64 to 1e-12 by the tests.
 
     Args:
