@@ -1,7 +1,12 @@
-"""Make the gallery's pictures from `opkit benchmark` runs (and tutorial 02's figures).
+"""Make the gallery's pictures from `opkit demo` / `opkit benchmark` runs (and tutorial
+02's figures).
 
-    python docs/gallery/make_figures.py --burgers reports/burgers --ns reports/ns \
+    python docs/gallery/make_figures.py --demo reports/demo \
         --ks-notebook tutorials/02_dymixop_ks.ipynb
+
+``--demo``: the folder of ``opkit demo --out`` (its figure of predictions against the
+truth becomes ``demo_burgers.png``). ``--burgers`` / ``--ns``: ``opkit benchmark --out``
+folders.
 
 Each run folder is an `opkit benchmark --out` folder (``<suite>.json``, ``<suite>.png``,
 ``<model>.pt``). Writes PNGs next to this file.
@@ -104,12 +109,19 @@ def ks_from_notebook(path: Path) -> None:
         (HERE / name).write_bytes(base64.b64decode(text))
 
 
+def demo(run: Path) -> None:
+    shutil.copyfile(run / "burgers_demo.png", HERE / "demo_burgers.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--demo", type=Path)
     parser.add_argument("--burgers", type=Path)
     parser.add_argument("--ns", type=Path)
     parser.add_argument("--ks-notebook", type=Path)
     args = parser.parse_args()
+    if args.demo:
+        demo(args.demo)
     if args.burgers:
         burgers(args.burgers)
     if args.ns:
