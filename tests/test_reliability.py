@@ -245,7 +245,7 @@ def test_damaged_sample_raises_naming_file_and_sample(tmp_path):
     with pytest.raises(DatasetFileError, match=r"cannot read sample 3 of .*b\.h5.*damaged"):
         ds[3]
     with pytest.raises(DatasetFileError, match=r"sample 3 of"):
-        ds._reader.nonfinite_samples()
+        ds.nonfinite_samples()
 
 
 def test_files_without_checksums_still_open(tmp_path, monkeypatch):
@@ -343,7 +343,8 @@ def test_cli_never_imports_a_class_named_by_a_checkpoint(tmp_path, capsys):
         "model": {"class_path": "opkit_test_never_imported.Payload", "init_args": {}},
     }
     torch.save({"state_dict": {}, "hyper_parameters": hparams}, bad)
-    code = main(["fit", "--config", str(tmp_path / "any.yaml"), "--ckpt_path", str(bad)])
+    config = Path(__file__).parents[1] / "configs" / "burgers_fno.yaml"
+    code = main(["fit", "--config", str(config), "--ckpt_path", str(bad)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err[-1].startswith("opkit: error:") and "opkit_test_never_imported" in err[-1]
@@ -358,7 +359,7 @@ def test_generate_refuses_a_file_larger_than_the_free_space(tmp_path, monkeypatc
 
     usage = collections.namedtuple("usage", "total used free")
     monkeypatch.setattr(_generate.shutil, "disk_usage", lambda p: usage(10**6, 0, 10**5))
-    with pytest.raises(ValueError, match=r"needs about .* GiB .* --no-disk-check"):
+    with pytest.raises(ValueError, match=r"needs about .* MiB .* --no-disk-check"):
         _tiny(tmp_path / "b.h5")
     assert list(tmp_path.iterdir()) == []
     assert _tiny(tmp_path / "b.h5", check_disk=False).is_file()
@@ -392,8 +393,10 @@ def test_frames_on_pairs_and_evaluation_on_another_pde(tmp_path):
         n_layers=1,
     )
     other = _tiny(tmp_path / "other.h5", n=12, nu=0.05)
+    with pytest.raises(ValueError, match=r"trained on burgers .* holds burgers .* transfer"):
+        opkit.evaluate(trained, other, solver_samples=0)  # not its test error: refused
     with pytest.warns(UserWarning, match=r"trained on burgers .* holds burgers"):
-        opkit.evaluate(trained, other, solver_samples=0)
+        opkit.evaluate(trained, other, solver_samples=0, transfer=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         opkit.evaluate(trained, path, solver_samples=0)
