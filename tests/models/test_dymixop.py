@@ -3,15 +3,12 @@ resolution, ablations, errors, and a small learning problem with an exact soluti
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import opkit.models._dymixop as dymixop_module
-import opkit.models.layers._lgm as lgm_module
 from opkit.models import DyMixOp
 from opkit.pde_data import DataSpec
 
@@ -474,12 +471,6 @@ def test_bad_inputs_are_named_before_any_work():
     )
     with pytest.raises(ValueError, match="whole frames.*out_channels.*3"):
         odd.rollout(torch.zeros(2, 4, 32), 2)
-
-
-def test_docstring_examples_run():
-    for module in (dymixop_module, lgm_module):
-        result = doctest.testmod(module, extraglobs={"torch": torch})
-        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 # ------------------------------------------------------------------ learning

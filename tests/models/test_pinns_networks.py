@@ -147,16 +147,3 @@ def test_bad_input_is_rejected_before_work():
         FourierFeatures(2, sigma=0.0)
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         PeriodicEmbedding(periods=(None, 1.0))(torch.zeros(3, 3))
-
-
-def test_docstring_examples_run():
-    import doctest
-    import importlib
-
-    names = ["_networks", "_derivatives", "_causal", "_sampling", "_lagrangian"]
-    names += ["_initial_conditions", "_problems", "_losses"]
-    modules = [f"opkit.models.pinns.{name}" for name in names] + ["opkit.models.layers._embeddings"]
-    for name in modules:
-        module = importlib.import_module(name)
-        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert result.failed == 0 and result.attempted > 0, name
