@@ -195,15 +195,6 @@ def _check_lightning_checkpoint(path: Path) -> None:
         raise ValueError(
             f"`ckpt_path` {str(path)!r} is not a checkpoint opkit can read safely: {err}"
         ) from err
-    needed = ("state_dict", "pytorch-lightning_version")
-    if not isinstance(ckpt, dict) or any(key not in ckpt for key in needed):
-        keys = sorted(map(str, ckpt))[:6] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(
-            f"`ckpt_path` {str(path)!r} is not a Lightning checkpoint (it holds {keys}, not "
-            f"{list(needed)}): a model saved with `.save()` (a PROSE or operator bundle) is "
-            "read by `opkit evaluate FILE` or `opkit.load(FILE)`; `--ckpt_path` takes the "
-            ".ckpt files that `opkit fit` writes (e.g. .../checkpoints/last.ckpt)."
-        )
 
     def walk(node: Any):
         if isinstance(node, dict):
@@ -215,13 +206,22 @@ def _check_lightning_checkpoint(path: Path) -> None:
             for value in node:
                 yield from walk(value)
 
-    hparams = ckpt.get("hyper_parameters") or {}
+    hparams = (ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None) or {}
     foreign = [c for c in walk(hparams) if not c.startswith(ALLOWED_PREFIXES)]
     if foreign:
         raise ValueError(
             f"`ckpt_path` {str(path)!r} names classes outside {ALLOWED_PREFIXES} in its "
             f"hyper-parameters ({foreign[:3]}); opkit never imports classes named in a file. "
             "Use a checkpoint written by `opkit fit`."
+        )
+    needed = ("state_dict", "pytorch-lightning_version")
+    if not isinstance(ckpt, dict) or any(key not in ckpt for key in needed):
+        keys = sorted(map(str, ckpt))[:6] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(
+            f"`ckpt_path` {str(path)!r} is not a Lightning checkpoint (it holds {keys}, not "
+            f"{list(needed)}): a model saved with `.save()` (a PROSE or operator bundle) is "
+            "read by `opkit evaluate FILE` or `opkit.load(FILE)`; `--ckpt_path` takes the "
+            ".ckpt files that `opkit fit` writes (e.g. .../checkpoints/last.ckpt)."
         )
 
 
@@ -236,6 +236,13 @@ def lightning_main(argv: list[str]) -> int:
     from ._console import after_fit, pop_logger
 
     logger, rest = pop_logger(rest)
+    # --ckpt_path on the command line is checked before the config is even parsed; the
+    # parsed value (from any source) is checked again in make_cli
+    for i, arg in enumerate(rest):
+        if arg.startswith("--ckpt_path="):
+            _check_ckpt_path(arg.split("=", 1)[1])
+        elif arg == "--ckpt_path" and i + 1 < len(rest):
+            _check_ckpt_path(rest[i + 1])
     start = time.monotonic()
     from argparse import ArgumentError
 
