@@ -148,3 +148,25 @@ def test_formulas_render_in_a_browser_without_network(site):
         pytest.skip("no chromium on this machine (tools/check_docs_browser.py needs one)")
     problems = render_check(site, chromium)
     assert not problems, "\n".join(problems)
+
+
+def test_notebook_contents_links_reach_headings_with_inline_code():
+    """The hook gives a heading with inline code the anchor the contents link to."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location(
+        "notebook_anchors", ROOT / "docs" / "_hooks" / "notebook_anchors.py"
+    )
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    toc = [SimpleNamespace(id="2-the-convolutional-as-a-surrogate", children=[])]
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="tutorials/x.ipynb"), toc=toc)
+    html = (
+        '<h2 id="2-the-convolutional-neuralode-as-a-surrogate">2. The convolutional '
+        '<code>NeuralODE</code> as a surrogate<a class="anchor-link" href="#x">¶</a></h2>'
+    )
+    out = hook.on_page_content(html, page, None, None)
+    assert out == '<a id="2-the-convolutional-as-a-surrogate"></a>' + html
+    page.file.src_uri = "data.md"  # Markdown pages are left alone
+    assert hook.on_page_content(html, page, None, None) == html
