@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from pathlib import Path
@@ -66,7 +67,18 @@ def atomic_checkpoints(trainer: L.Trainer) -> L.Trainer:
             if storage_options is not None or "://" in str(path):
                 return super().save_checkpoint(checkpoint, path, storage_options)
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            save_torch(checkpoint, path)
+            try:
+                save_torch(checkpoint, path)
+            except (OSError, RuntimeError) as err:
+                # torch's zip writer reports a full disk as "[enforce fail ... unexpected pos]"
+                full = getattr(err, "errno", None) == errno.ENOSPC or "unexpected pos" in str(err)
+                if not full:
+                    raise
+                raise OSError(
+                    errno.ENOSPC,
+                    f"the disk is full: writing the checkpoint {str(path)!r} failed (the previous "
+                    "one is intact); free some space and resume from last.ckpt",
+                ) from err
 
     strategy = trainer.strategy
     if type(strategy.checkpoint_io) is TorchCheckpointIO:
