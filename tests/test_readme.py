@@ -57,8 +57,9 @@ COMMANDS: dict[str, object] = {
     "opkit fit --config configs/ns_fno.yaml --trainer.accelerator gpu --trainer.devices 4 "
     "--trainer.strategy ddp --trainer.num_nodes 2": ("skip", "4 GPUs on 2 nodes"),
     "opkit evaluate lightning_logs/version_0/checkpoints/last.ckpt": (
-        "lead",
-        "enable when `opkit evaluate CKPT` defaults to the checkpoint's own data (issue 21)",
+        "skip",
+        "scores the checkpoint of the `opkit fit` above (skipped); tests/trainers/test_tasks.py "
+        "runs `opkit evaluate CKPT` without --data on a checkpoint of each task",
     ),
     "opkit benchmark --suite burgers --models deeponet,fno": ("skip", "6 minutes of training"),
     "opkit fit --config configs/burgers_fno.yaml --ckpt_path "

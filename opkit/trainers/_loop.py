@@ -19,6 +19,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
+from .._quiet import quiet_lightning
 from ._callbacks import (
     CPUTimeBudget,
     FiniteLossGuard,
@@ -118,6 +119,7 @@ def train(
         FloatingPointError: the loss became NaN/Inf before any weights could be kept.
     """
     with contextlib.ExitStack() as stack:
+        stack.enter_context(quiet_lightning())  # Lightning's tips: nothing to act on
         if recipe.log_dir is None:
             log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opkit-fit-")))
         else:
