@@ -420,14 +420,22 @@ class ETDRK4:
 
         ``N`` reads and writes only the modes ``[:band]``, so outside the band the step is
         ``v <- E v`` (the other terms add products with exact zeros) and the stages ``a``,
-        ``b``, ``c`` are needed inside it only. Inside the band every value is produced by
-        the same IEEE operation on the same operands as in `step`, in buffers allocated
-        once: the band of each stage is written straight into a zero-padded buffer that
-        the nonlinear term transforms, products that share an operand order are one
-        broadcast multiply (``[E2, Q] * [v, N(v)]``, ``[E, f1, 2 f2, f3] * [v, N(v), N(a)
-        + N(b), N(c)]``), and ``E2 a + Q (2 N(b) - N(v))`` is ``E2 a - Q (N(v) - 2 N(b))``
-        (``2 N(b)`` is exact and rounding is symmetric, so the two are the same numbers).
+        ``b``, ``c`` are needed inside it only. Inside the band every value comes from the
+        same IEEE operations on the same operands as in `step`, in buffers allocated once:
+
+        - the band of each stage is written straight into the zero-padded buffer that the
+          nonlinear term transforms (no mask multiply);
+        - a coefficient product and the sum after it are one `torch.addcmul`,
+          ``x + (1 c) y``: the product by 1 is exact, and a coefficient's imaginary part
+          is zero, so the complex product rounds like the real one in every code path;
+        - ``E2 a + Q (2 N(b) - N(v))`` is ``E2 a + (-1 Q) (N(v) - 2 N(b))`` (negation is
+          exact and rounding symmetric), and ``N(a) + N(b)``, ``N(v) - 2 N(b)`` are one
+          pass (products by 1 and -2 are exact);
+        - the update accumulates in place in the order of `step`,
+          ``((E v + f1 N(v)) + 2 f2 (N(a) + N(b))) + f3 N(c)``.
+
         The only freedom left is the sign of an exact zero, which no nonzero sum sees.
+        ``tests/pde_data/test_spectral.py`` checks the bits against `step`.
         """
         nl = self.nonlinear
         band, width = nl.band, nl.input_modes
@@ -436,29 +444,30 @@ class ETDRK4:
             raise ValueError(
                 f"the state has {n_modes} modes but the nonlinear term expects {nl.n_modes}."
             )
-        # Slots: 0 v, 1 N(v), 2 a then N(a) + N(b), 3 N(v) - 2 N(b) then N(c), 4 N(a),
-        # 5 N(b), 6 b, 7 c; zero outside the band, which is never written. [v, N(v),
-        # N(a) + N(b), N(c)] are then one strided view for the last products.
+        # Slots: 0 N(b), 1 v, 2 N(a), 3 N(v), 4 b, 5 a then N(a) + N(b), 6 c,
+        # 7 N(v) - 2 N(b) then N(c); zero outside the band, which is never written.
+        # [N(a), N(v)] and [N(a) + N(b), N(v) - 2 N(b)] are then strided views.
         slots = v.new_zeros(8, batch, width)
-        slots[0, :, :band] = v[:, :band]
+        slots[1, :, :band] = v[:, :band]
         high = v[:, band:].clone()
         e2x = v.new_empty(batch, band)  # E2 v, then E2 a
-        work = v.new_empty(4, batch, band)
         # Every view used in the loop, made once (indexing costs as much as a small op).
         low = slots[..., :band]
-        z_v, z_a, z_b, z_c = slots[0], slots[2], slots[6], slots[7]
-        v_, nv, a_, d_, na, nb, b_, c_ = low.unbind(0)
-        s_, nc = a_, d_  # reused once a and N(v) - 2 N(b) are spent
-        all4 = low[0:4]
+        z_v, z_a, z_b, z_c = slots[1], slots[5], slots[4], slots[6]
+        nb, v_, na, nv, b_, a_, c_, d_ = low.unbind(0)
+        nc, s_ = d_, a_  # N(c) overwrites N(v) - 2 N(b) once spent, N(a) + N(b) overwrites a
+        na_nv, s_d = low[2:4], low[5::2]
+        one_two = torch.tensor([1.0, -2.0], dtype=torch.float64)
+        one_two = one_two.to(device=v.device, dtype=v.dtype).view(2, 1, 1)
         out = [v]
         evaluate = nl.evaluate
         # Modes above the band that are exactly zero stay zero (E 0 = 0): skip them.
         has_high = bool(high.any())
-        mul, add, addcmul, sum_ = torch.mul, torch.add, torch.addcmul, torch.sum
+        mul, addcmul = torch.mul, torch.addcmul
         with step_progress(schedule, progress) as bar:
             for n_steps, h in schedule:
                 c = self.coefficients(h, v.dtype, v.device)
-                e2, q, four, e_high = self._band_coefficients(h, c, band)
+                e2, q, e, f1, f2x2, f3, e_high = self._band_coefficients(h, c, band)
                 for _ in range(n_steps):
                     evaluate(z_v, nv)
                     mul(e2, v_, out=e2x)
@@ -467,12 +476,14 @@ class ETDRK4:
                     addcmul(e2x, q, na, out=b_)
                     evaluate(z_b, nb)
                     mul(e2, a_, out=e2x)
-                    add(nv, nb, alpha=-2, out=d_)  # N(v) - 2 N(b)
+                    # N(a) + (1 * 1) N(b) and N(v) + (1 * -2) N(b): exact products, one pass
+                    addcmul(na_nv, one_two, nb, out=s_d)
                     addcmul(e2x, q, d_, value=-1, out=c_)  # E2 a + (-1 Q) (N(v) - 2 N(b))
                     evaluate(z_c, nc)
-                    add(na, nb, out=s_)
-                    mul(four, all4, out=work)  # E v, f1 N(v), 2 f2 (N(a) + N(b)), f3 N(c)
-                    sum_(work, 0, out=v_)  # ((0 + E v + f1 N(v)) + ...) + f3 N(c), in order
+                    mul(e, v_, out=v_)  # then ((E v + f1 N(v)) + 2 f2 (N(a) + N(b))) + f3 N(c)
+                    v_.addcmul_(f1, nv)
+                    v_.addcmul_(f2x2, s_)
+                    v_.addcmul_(f3, nc)
                     if has_high:
                         high.mul_(e_high)
                     bar.update()
@@ -481,14 +492,13 @@ class ETDRK4:
 
     def _band_coefficients(
         self, h: float, c: ETDRK4Coefficients, band: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``E2`` and ``Q`` on the band, ``[E, f1, 2 f2, f3]`` on the band stacked as
-        ``(4, 1, band)``, and ``E`` above the band, for `_integrate_band`."""
+    ) -> tuple[torch.Tensor, ...]:
+        """``E2, Q, E, f1, 2 f2, f3`` on the band and ``E`` above it (contiguous), for
+        `_integrate_band`."""
         key = ("band", h, c.E.dtype, str(c.E.device), band)
         if key not in self._cache:
-            four = torch.stack([c.E[:band], c.f1[:band], c.f2x2[:band], c.f3[:band]])[:, None]
-            e2, q = c.E2[:band].contiguous(), c.Q[:band].contiguous()
-            self._remember(key, (e2, q, four, c.E[band:].contiguous()))
+            on_band = [x[:band].contiguous() for x in (c.E2, c.Q, c.E, c.f1, c.f2x2, c.f3)]
+            self._remember(key, (*on_band, c.E[band:].contiguous()))
         return self._cache[key]
 
 
