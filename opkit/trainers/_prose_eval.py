@@ -109,8 +109,11 @@ def _check_options(split, variants, decoders, noise, noise_levels, max_samples) 
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         raise ValueError(f"unknown `variants` {sorted(unknown)}; known: {sorted(VARIANTS)}.")
-    if not decoders or set(decoders) - {"greedy", "constrained"}:
-        raise ValueError(f"`decoders` must name 'greedy' and/or 'constrained', got {decoders!r}.")
+    if isinstance(decoders, str) or set(decoders) - {"greedy", "constrained"}:
+        raise ValueError(
+            f"`decoders` must name 'greedy' and/or 'constrained' (or none: () scores the "
+            f"trajectories only), got {decoders!r}."
+        )
     _check_noise("noise", noise)
     for level in noise_levels:
         _check_noise("noise_levels", level)
@@ -174,9 +177,9 @@ def _score_condition(net, dm, ds, guess, *, decoders, n_points, max_len, seed, d
                 err = relative_l2_masked(pred, batch[target], batch["dim"])
                 rec[key + label] += err.tolist()
         rec["family"] += batch["family"]
-        if not net.operator_only:
+        if sym is not None and decoders:
             _decode_scores(net, batch, sym, decoders, gens, n_points, max_len, sink)
-    rec["decoded"] = sink if not net.operator_only else {}
+    rec["decoded"] = {} if net.operator_only else sink
     return rec
 
 
@@ -249,7 +252,8 @@ def evaluate_prose(
         decoders: ``"greedy"`` (plain argmax, the default) and/or ``"constrained"``
             (argmax over the tokens that keep a valid prefix system of the sample's
             dimension, see `opkit.symbolic.PrefixGrammar`); the constrained scores carry
-            the prefix ``constrained_`` (``constrained_valid_fraction`` ...).
+            the prefix ``constrained_`` (``constrained_valid_fraction`` ...); ``()``
+            scores the trajectories only.
         seed: seed of the evaluation points and of noise/corruption.
 
     Returns:

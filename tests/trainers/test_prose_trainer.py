@@ -289,6 +289,9 @@ def test_evaluation_conditions_and_limits(odes_file):
     # the same noise-free condition on the same split gives the same error
     test0 = opkit.evaluate(result, odes_file, noise=0.0, variants=("clean",), **kw)
     assert scores["noise_0/rel_l2"] == pytest.approx(test0["rel_l2"], rel=1e-6)
+    data_only = opkit.evaluate(result, odes_file, decoders=(), variants=("clean",), **kw)
+    assert data_only["rel_l2"] == pytest.approx(scores["rel_l2"], rel=1e-6)
+    assert "valid_fraction" not in data_only
     with pytest.raises(ValueError, match="noise"):
         opkit.evaluate(result, odes_file, noise=1.5, **kw)
     with pytest.raises(ValueError, match="variants"):
