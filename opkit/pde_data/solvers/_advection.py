@@ -14,10 +14,8 @@ from ._spectral import check_real_param, complex_dtype, irfft, rfft, short_rows
 
 __all__ = ["Advection1D"]
 
-# Recently used propagators, keyed by (PDE, times, dtype, device): `_propagator_factors`.
-_PROPAGATORS: dict[tuple, torch.Tensor] = {}
-# Bytes of spectra formed and transformed per call in `Advection1D._evolve`'s loop.
-_CHUNK_BYTES = 256 * 1024
+# Recently used propagators, keyed by (PDE, times, dtype, device): `_propagators`.
+_PROPAGATORS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,45 +119,37 @@ class Advection1D(AbstractPDE1D):
         out[:, 0] = u0
         if len(t) == 1:
             return out
-        factors = self._propagator_factors(t, u0.dtype, u0.device)  # (4, frames, modes)
+        prop, i_prop = self._propagators(t, u0.dtype, u0.device)  # (frames, modes) each
         v0 = rfft(u0)
-        n_modes = v0.shape[-1]
-        parts = torch.stack([v0.real, v0.imag, v0.real, v0.imag], dim=1)[:, :, None]
-        sign = factors.new_tensor([-1.0, 1.0]).view(2, 1, 1)
-        # `cmul(v0, prop[i])` for one sample and a run of frames at a time (a chunk stays
-        # in cache): the four real products in one broadcast multiply, then
-        # re = ar cr + (-1) ai ci and im = ar ci + (+1) ai cr in one pass (a product by
-        # -1 or +1 is exact, so this rounds as the subtraction and the sum do), written
-        # interleaved as the complex spectra. Their rows are inverse-transformed in one
-        # call (short rows keep their bits whatever the batch; long ones go one per call).
-        chunk = max(1, _CHUNK_BYTES // (n_modes * v0.element_size()))
-        spectra = v0.new_empty(min(chunk, len(t) - 1), n_modes)
-        prods = factors.new_empty(4, *spectra.shape)
+        zero = torch.zeros_like(v0.real)
+        ar, ai = torch.complex(v0.real, zero), torch.complex(v0.imag, zero)
+        # `cmul(v0, prop[i])` for all frames of a sample at once, as ar prop + ai (i prop):
+        # the complex products by ar + 0i and ai + 0i are the real products ar cr, ar ci,
+        # -ai ci, ai cr (exact zeros added), so the two sums are cmul's, rounded alike in
+        # every code path. The frames are then inverse-transformed in one call (short rows
+        # keep their bits whatever the batch; long ones go one per call).
+        spectra = v0.new_empty(len(t) - 1, v0.shape[-1])
         batched = short_rows(self.n_x, u0.dtype)
-        for i in range(0, len(t) - 1, chunk):
-            k = min(chunk, len(t) - 1 - i)
-            spec, prod, fac = spectra[:k], prods[:, :k], factors[:, i : i + k]
-            re_im = torch.view_as_real(spec).permute(2, 0, 1)
-            for b in range(u0.shape[0]):
-                torch.mul(parts[b], fac, out=prod)  # ar cr, ai ci, ar ci, ai cr
-                torch.addcmul(prod[0::2], sign, prod[1::2], out=re_im)
-                if batched:
-                    torch.fft.irfft(spec, self.n_x, out=out[b, 1 + i : 1 + i + k])
-                else:
-                    out[b, 1 + i : 1 + i + k] = irfft(spec, self.n_x)
+        for b in range(u0.shape[0]):
+            torch.mul(ar[b], prop, out=spectra)
+            spectra.addcmul_(ai[b], i_prop)
+            if batched:
+                torch.fft.irfft(spectra, self.n_x, out=out[b, 1:])
+            else:
+                out[b, 1:] = irfft(spectra, self.n_x)
         return out
 
-    def _propagator_factors(
+    def _propagators(
         self, t: torch.Tensor, dtype: torch.dtype, device: torch.device
-    ) -> torch.Tensor:
-        """`propagator` at ``t[1:]`` in ``u0``'s precision as the real factors
-        ``[re, im, im, re]``, ``(4, len(t) - 1, n_x // 2 + 1)``; the last few are cached
-        (the batches of a dataset share ``t``)."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`propagator` at ``t[1:]`` in ``u0``'s complex precision and ``i`` times it
+        (``-im + i re``, exact), each ``(len(t) - 1, n_x // 2 + 1)``; the last few are
+        cached (the batches of a dataset share ``t``)."""
         times = t.detach().to("cpu", torch.float64)
         key = (self, times.numpy().tobytes(), dtype, str(device))
         if key not in _PROPAGATORS:
             prop = self.propagator(times).to(device=device, dtype=complex_dtype(dtype))[1:]
-            _PROPAGATORS[key] = torch.stack([prop.real, prop.imag, prop.imag, prop.real])
+            _PROPAGATORS[key] = (prop, torch.complex(-prop.imag, prop.real))
             while len(_PROPAGATORS) > 8:
                 del _PROPAGATORS[next(iter(_PROPAGATORS))]
         return _PROPAGATORS[key]
