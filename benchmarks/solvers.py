@@ -18,8 +18,9 @@ Everything runs single-threaded (``torch.set_num_threads(1)``; numpy's FFT is
 single-threaded too) and is timed in CPU seconds of the calling thread, so that time other
 processes take from a shared machine is not counted (their cache traffic still is: absolute
 timings on a shared machine are indicative only). For the 1-D solvers each solve and its
-FFT bound are timed alternately ``--repeats`` times and the median ratio is printed, with
-the ratio of the first solve of the problem beside it (the first solve also computes the
+FFT bound are timed alternately ``--repeats`` times (solves shorter than 50 ms over
+back-to-back calls, and their bounds likewise) and the median ratio is printed, with the
+ratio of the first solve of the problem beside it (the first solve also computes the
 ETDRK4 coefficients or the advection propagator that later solves of the same problem,
 like the batches of a dataset, reuse).
 A figure goes to ``benchmarks/out/solvers.png``. Run::
@@ -94,17 +95,24 @@ def against_bound(
     calls: list[tuple[Callable, torch.Tensor]],
     rounds: int,
     repeats: int,
+    min_seconds: float = 0.05,
 ) -> tuple[torch.Tensor, float, float, float]:
     """Time ``solve`` and its FFT bound (``rounds`` rounds of ``calls``) alternately,
-    ``repeats`` times. Returns the first solution, the median solve seconds, the median
-    of the per-repeat ratios solve / bound, and the first call's ratio (it also pays for
-    what later solves of the same problem reuse: ETDRK4 coefficients, propagators)."""
-    out, ratios, seconds, first = None, [], [], 0.0
+    ``repeats`` times; a solve shorter than ``min_seconds`` is timed over enough
+    back-to-back calls to last that long, and so is its bound. Returns the first solution,
+    the median solve seconds, the median of the per-repeat ratios solve / bound, and the
+    first call's ratio (it also pays for what later solves of the same problem reuse:
+    ETDRK4 coefficients, propagators)."""
+    out, first_sec = timed(solve)
+    first = first_sec / fft_bound(calls, rounds)
+    inner = max(1, math.ceil(min_seconds / max(first_sec, 1e-9)))
+    ratios, seconds = [], []
     for _ in range(repeats):
-        u, sec = timed(solve)
-        bound = fft_bound(calls, rounds)
-        if out is None:
-            out, first = u, sec / bound
+        start = clock()
+        for _ in range(inner):
+            solve()
+        sec = (clock() - start) / inner
+        bound = sum(fft_bound(calls, rounds) for _ in range(inner)) / inner
         ratios.append(sec / bound)
         seconds.append(sec)
     return out, statistics.median(seconds), statistics.median(ratios), first

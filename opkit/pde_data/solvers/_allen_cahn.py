@@ -124,7 +124,7 @@ class _CubicReaction(BandLimitedNonlinearity):
         self.coef = coef.to(device=device, dtype=complex_dtype(dtype))
         self.short_rows = short_rows(2 * n_x, dtype)
 
-    def evaluate(self, z: torch.Tensor, out: torch.Tensor) -> None:
+    def evaluate(self, z: torch.Tensor, rows: torch.Tensor, out: torch.Tensor) -> None:
         # `pow_(3)` is ``(u * u) * u`` in ATen (both code paths), the product as written.
         if self.short_rows:  # what `irfft` and `rfft` do for such rows, called directly
             u_hat = torch.fft.rfft(torch.fft.irfft(z, 2 * self.n_x).mul_(2.0).pow_(3))

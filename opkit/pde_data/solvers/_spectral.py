@@ -328,8 +328,9 @@ class ETDRK4:
         n_contour: points of the contour integral (see `etdrk4_coefficients`).
     """
 
-    # Coefficient sets kept per stepper (one per distinct step size, dtype and device).
-    CACHE_SIZE = 64
+    # Coefficient entries kept per stepper (two per distinct step size, dtype and device:
+    # the full sets and their band copies), oldest forgotten first.
+    CACHE_SIZE = 32
 
     def __init__(
         self,
@@ -450,13 +451,15 @@ class ETDRK4:
         slots = v.new_zeros(8, batch, width)
         slots[1, :, :band] = v[:, :band]
         high = v[:, band:].clone()
-        e2x = v.new_empty(batch, band)  # E2 v, then E2 a
+        e2v_ev = v.new_empty(2, batch, band)
+        e2x, ev = e2v_ev.unbind(0)  # E2 v (then E2 a) and E v
         # Every view used in the loop, made once (indexing costs as much as a small op).
         low = slots[..., :band]
         z_v, z_a, z_b, z_c = slots[1], slots[5], slots[4], slots[6]
+        rows_nb, rows_na, rows_nv, rows_nc = slots[0], slots[2], slots[3], slots[7]
         nb, v_, na, nv, b_, a_, c_, d_ = low.unbind(0)
         nc, s_ = d_, a_  # N(c) overwrites N(v) - 2 N(b) once spent, N(a) + N(b) overwrites a
-        na_nv, s_d = low[2:4], low[5::2]
+        na_nv, s_d, v_1 = low[2:4], low[5::2], v_[None]
         one_two = torch.tensor([1.0, -2.0], dtype=torch.float64)
         one_two = one_two.to(device=v.device, dtype=v.dtype).view(2, 1, 1)
         out = [v]
@@ -467,21 +470,20 @@ class ETDRK4:
         with step_progress(schedule, progress) as bar:
             for n_steps, h in schedule:
                 c = self.coefficients(h, v.dtype, v.device)
-                e2, q, e, f1, f2x2, f3, e_high = self._band_coefficients(h, c, band)
+                e2_e, q, f1, f2x2, f3, e_high = self._band_coefficients(h, c, band)
                 for _ in range(n_steps):
-                    evaluate(z_v, nv)
-                    mul(e2, v_, out=e2x)
+                    evaluate(z_v, rows_nv, nv)
+                    mul(e2_e, v_1, out=e2v_ev)  # E2 v, E v
                     addcmul(e2x, q, nv, out=a_)  # E2 v + (1 Q) N(v)
-                    evaluate(z_a, na)
+                    evaluate(z_a, rows_na, na)
                     addcmul(e2x, q, na, out=b_)
-                    evaluate(z_b, nb)
-                    mul(e2, a_, out=e2x)
+                    evaluate(z_b, rows_nb, nb)
+                    mul(e2_e[0], a_, out=e2x)
                     # N(a) + (1 * 1) N(b) and N(v) + (1 * -2) N(b): exact products, one pass
                     addcmul(na_nv, one_two, nb, out=s_d)
                     addcmul(e2x, q, d_, value=-1, out=c_)  # E2 a + (-1 Q) (N(v) - 2 N(b))
-                    evaluate(z_c, nc)
-                    mul(e, v_, out=v_)  # then ((E v + f1 N(v)) + 2 f2 (N(a) + N(b))) + f3 N(c)
-                    v_.addcmul_(f1, nv)
+                    evaluate(z_c, rows_nc, nc)
+                    addcmul(ev, f1, nv, out=v_)  # ((E v + f1 N(v)) + 2 f2 (...)) + f3 N(c)
                     v_.addcmul_(f2x2, s_)
                     v_.addcmul_(f3, nc)
                     if has_high:
@@ -493,12 +495,13 @@ class ETDRK4:
     def _band_coefficients(
         self, h: float, c: ETDRK4Coefficients, band: int
     ) -> tuple[torch.Tensor, ...]:
-        """``E2, Q, E, f1, 2 f2, f3`` on the band and ``E`` above it (contiguous), for
-        `_integrate_band`."""
+        """``[E2, E]`` on the band stacked as ``(2, 1, band)``, ``Q, f1, 2 f2, f3`` on the
+        band and ``E`` above it (contiguous), for `_integrate_band`."""
         key = ("band", h, c.E.dtype, str(c.E.device), band)
         if key not in self._cache:
-            on_band = [x[:band].contiguous() for x in (c.E2, c.Q, c.E, c.f1, c.f2x2, c.f3)]
-            self._remember(key, (*on_band, c.E[band:].contiguous()))
+            e2_e = torch.stack([c.E2[:band], c.E[:band]])[:, None]
+            on_band = [x[:band].contiguous() for x in (c.Q, c.f1, c.f2x2, c.f3)]
+            self._remember(key, (e2_e, *on_band, c.E[band:].contiguous()))
         return self._cache[key]
 
 
@@ -517,12 +520,15 @@ class BandLimitedNonlinearity:
     band: int
     input_modes: int
 
-    def evaluate(self, z: torch.Tensor, out: torch.Tensor) -> None:
+    def evaluate(self, z: torch.Tensor, rows: torch.Tensor, out: torch.Tensor) -> None:
         """Write ``N`` on the band into ``out``.
 
         Args:
             z: ``(batch, input_modes)`` complex, the state's band followed by zeros.
-            out: ``(batch, band)`` complex view to write (rows need not be contiguous).
+            rows: ``(batch, input_modes)`` complex, contiguous; ``out`` is its band. An
+                implementation may write the whole of it, the band with ``N`` and exact
+                zeros (or NaN where its transform is not finite) after it.
+            out: ``(batch, band)`` complex view of ``rows`` to write.
         """
         raise NotImplementedError
 
@@ -530,8 +536,10 @@ class BandLimitedNonlinearity:
         """``N(v)`` of a full state ``(batch, n_modes)``, zero outside the band."""
         z = v.new_zeros(*v.shape[:-1], self.input_modes)
         z[..., : self.band] = v[..., : self.band]
+        rows = torch.zeros_like(z)
+        self.evaluate(z, rows, rows[..., : self.band])
         out = torch.zeros_like(v)
-        self.evaluate(z, out[..., : self.band])
+        out[..., : self.band] = rows[..., : self.band]
         return out
 
 
@@ -554,18 +562,18 @@ class QuadraticFlux(BandLimitedNonlinearity):
         self.n_x = n_x
         self.n_modes = self.input_modes = n_x // 2 + 1
         self.band = int(mask.sum())  # the modes 0 .. band - 1, as dealias_mask keeps
-        flux = -0.5j * scale * kd * mask
-        self.flux = flux[: self.band].to(device=device, dtype=complex_dtype(dtype))
+        flux = -0.5j * scale * kd * mask  # zero outside the band
+        self.flux = flux.to(device=device, dtype=complex_dtype(dtype))
         self.short_rows = short_rows(n_x, dtype)
 
-    def evaluate(self, z: torch.Tensor, out: torch.Tensor) -> None:
+    def evaluate(self, z: torch.Tensor, rows: torch.Tensor, out: torch.Tensor) -> None:
         if self.short_rows:  # what `irfft` and `rfft` do for such rows, called directly
             u = torch.fft.irfft(z, self.n_x)
             u_hat = torch.fft.rfft(u.mul_(u))
         else:
             u = irfft(z, self.n_x)
             u_hat = rfft(u.mul_(u))
-        torch.mul(self.flux, u_hat[..., : self.band], out=out)
+        torch.mul(self.flux, u_hat, out=rows)  # the whole row: no slicing
 
 
 def quadratic_flux(
