@@ -235,6 +235,34 @@ def compress_classifier(base: ConvODEClassifier, images: torch.Tensor, levels: d
                 {"macs": 2 * k * m, "f_evals": m},
             ),
         }
+    # POD-DEIM around each image's x(0) (offset="initial" of compress): x = x(0) + V z,
+    # V from the displacements; the pull P^T K x(0) is computed once per call.
+    D = (states - states[:1]).reshape(-1, field.state_size).T.contiguous()
+    for k, m in levels.get("pod-deim-offset", []):
+        V, state_energy = pod(D, k)
+        U, nonlinear_energy = pod(F, m)
+        P = deim(U)
+        reduced = DEIMVectorField(k, m, activation=field.activation)
+        with torch.no_grad():
+            for name, value in deim_galerkin(field, V, U, P).items():
+                if value is not None:
+                    getattr(reduced, name).copy_(value)
+        basis, rows = V.to(X.dtype), field.rows(P).to(X.dtype)
+
+        def project(x, V=basis, rows=rows, k=k):
+            return x.new_zeros(x.shape[0], k), {"shift": x @ rows.T, "origin": x}
+
+        def lift(z, c, V=basis):
+            return c["origin"] + z @ V.T
+
+        out[f"pod-deim k={k} m={m} (offset)"] = {
+            "kind": "pod-deim-offset",
+            "k": k,
+            "m": m,
+            "state_energy": state_energy,
+            "nonlinear_energy": nonlinear_energy,
+            "model": Compressed(base, reduced, project, lift, {"macs": 2 * k * m, "f_evals": m}),
+        }
     importance = channel_importance(field, F)
     for s in levels["prune"]:
         pruned = ChannelPrunedField(field, importance.topk(s).indices)
@@ -908,10 +936,11 @@ def plot(results: list[dict], path: Path) -> None:
 
 def _levels(text: str) -> dict:
     """``"pod=16:24,32:48;prune=4,8;rank=2,4"`` -> the levels dict."""
-    levels = {"pod-deim": [], "prune": [], "low-rank": []}
+    levels = {"pod-deim": [], "pod-deim-offset": [], "prune": [], "low-rank": []}
     for part in filter(None, text.split(";")):
         key, _, values = part.partition("=")
-        key = {"pod": "pod-deim", "prune": "prune", "rank": "low-rank"}[key.strip()]
+        names = {"pod": "pod-deim", "offset": "pod-deim-offset", "prune": "prune"}
+        key = {**names, "rank": "low-rank"}[key.strip()]
         for item in filter(None, values.split(",")):
             levels[key].append(tuple(int(v) for v in item.split(":")) if ":" in item else int(item))
     return levels
