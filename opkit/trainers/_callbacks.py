@@ -69,10 +69,10 @@ def atomic_checkpoints(trainer: L.Trainer) -> L.Trainer:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             try:
                 save_torch(checkpoint, path)
-            except (OSError, RuntimeError) as err:
+            except RuntimeError as err:
                 # torch's zip writer reports a full disk as "[enforce fail ... unexpected pos]"
-                full = getattr(err, "errno", None) == errno.ENOSPC or "unexpected pos" in str(err)
-                if not full:
+                # (an OSError such as ENOSPC itself passes through unchanged)
+                if "unexpected pos" not in str(err):
                     raise
                 raise OSError(
                     errno.ENOSPC,
