@@ -30,6 +30,8 @@ import torch
 
 from .._checks import check_int
 from .._io import atomic_write
+from ._report import markdown_table
+from ._suite import check_report_folder
 
 __all__ = ["DEMO_EPOCHS", "DemoReport", "run_demo", "demo_main"]
 
@@ -79,20 +81,12 @@ def run_demo(
             few samples), epochs not positive integers or for unknown models; ``out`` not
             a writable folder. All before any work.
     """
-    from .. import evaluate, fit, generate, models
+    from .. import generate
 
     n_samples = check_int("n_samples", n_samples, minimum=40)
-    epochs = dict(DEMO_EPOCHS if epochs is None else epochs)
-    unknown = sorted(set(epochs) - set(DEMO_EPOCHS))
-    if unknown or not epochs:
-        raise ValueError(
-            f"`epochs` must give epochs for models among {sorted(DEMO_EPOCHS)}, got "
-            f"{epochs!r}; e.g. {DEMO_EPOCHS}."
-        )
-    for name, n in epochs.items():
-        check_int(f"epochs[{name!r}]", n, minimum=1)
+    epochs = _checked_epochs(epochs)
     out = Path(out)
-    _check_folder(out)
+    check_report_folder(out)
     say = log or (lambda line: None)
     data = out / "burgers_demo.h5"
     paths: dict[str, Path] = {"data": data}
@@ -104,38 +98,11 @@ def run_demo(
         generate("burgers", n_samples, out=data, seed=_SEED, n_x=_N_X_SOLVE)
     rows, trained = [], {}
     for key, n_epochs in epochs.items():
-        say(f"training {_NAMES[key]} for {n_epochs} epochs (batch {_BATCH_SIZE}, seed {_SEED})")
-        t0 = time.perf_counter()
-        result = fit(
-            getattr(models, _CLASSES[key]),
-            data,
-            max_epochs=n_epochs,
-            batch_size=_BATCH_SIZE,
-            seed=_SEED,
-            accelerator="cpu",
-            progress=False,
-            log_dir=out / "runs" / key,
-        )
-        train_s = time.perf_counter() - t0
-        metrics = evaluate(result, data, split="test")
+        result, metrics, row = _train(key, n_epochs, data, out, say)
         paths[key] = out / f"{key}.pt"
         result.save(paths[key])
         trained[key] = (result, metrics)
-        rows.append(
-            {
-                "model": _NAMES[key],
-                "params": sum(p.numel() for p in result.model.parameters()),
-                "epochs": n_epochs,
-                "rel_l2": metrics["rel_l2"],
-                "rel_l2_median": metrics.get("rel_l2_median"),
-                "train_s": round(train_s, 1),
-                "samples_per_s": metrics.get("samples_per_s"),
-                # the solver's time on the same map: `opkit report` plots speed-ups with it
-                "solver_s_per_sample": metrics.get("solver_s_per_sample"),
-                "speedup": metrics.get("speedup"),
-            }
-        )
-        say(f"  {_NAMES[key]}: test relative L2 {metrics['rel_l2']:.4f} ({train_s:.0f} s)")
+        rows.append(row)
     from ._suite import trivial_baseline
 
     baseline = trivial_baseline(data, in_frames=1)["rel_l2"]
@@ -165,32 +132,51 @@ def run_demo(
     return DemoReport(rows=rows, markdown=markdown, paths=paths)
 
 
-def _check_folder(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
+def _checked_epochs(epochs: dict[str, int] | None) -> dict[str, int]:
+    epochs = dict(DEMO_EPOCHS if epochs is None else epochs)
+    unknown = sorted(set(epochs) - set(DEMO_EPOCHS))
+    if unknown or not epochs:
         raise ValueError(
-            f"--out (`out`) {str(out)!r} cannot be created as a report folder ({err}); "
-            "choose a writable folder."
-        ) from err
-    probe = out / ".opkit-demo-write-test"
-    try:
-        probe.touch()
-        probe.unlink()
-    except OSError as err:
-        raise ValueError(
-            f"--out (`out`) {str(out)!r} is not writable ({err}); choose a writable folder."
-        ) from err
+            f"`epochs` must give epochs for models among {sorted(DEMO_EPOCHS)}, got "
+            f"{epochs!r}; e.g. {DEMO_EPOCHS}."
+        )
+    for name, n in epochs.items():
+        check_int(f"epochs[{name!r}]", n, minimum=1)
+    return epochs
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
+def _train(key: str, n_epochs: int, data: Path, out: Path, say) -> tuple[Any, dict, dict]:
+    """Train one model of the demo through `opkit.fit`; its result, test metrics and row."""
+    from .. import evaluate, fit, models
+
+    say(f"training {_NAMES[key]} for {n_epochs} epochs (batch {_BATCH_SIZE}, seed {_SEED})")
+    t0 = time.perf_counter()
+    result = fit(
+        getattr(models, _CLASSES[key]),
+        data,
+        max_epochs=n_epochs,
+        batch_size=_BATCH_SIZE,
+        seed=_SEED,
+        accelerator="cpu",
+        progress=False,
+        log_dir=out / "runs" / key,
+    )
+    train_s = time.perf_counter() - t0
+    metrics = evaluate(result, data, split="test")
+    say(f"  {_NAMES[key]}: test relative L2 {metrics['rel_l2']:.4f} ({train_s:.0f} s)")
+    row = {
+        "model": _NAMES[key],
+        "params": sum(p.numel() for p in result.model.parameters()),
+        "epochs": n_epochs,
+        "rel_l2": metrics["rel_l2"],
+        "rel_l2_median": metrics.get("rel_l2_median"),
+        "train_s": round(train_s, 1),
+        "samples_per_s": metrics.get("samples_per_s"),
+        # the solver's time on the same map: `opkit report` plots speed-ups with it
+        "solver_s_per_sample": metrics.get("solver_s_per_sample"),
+        "speedup": metrics.get("speedup"),
+    }
+    return result, metrics, row
 
 
 def _markdown(rows: list[dict], epochs: dict[str, int], n_samples: int, paths: dict) -> str:
@@ -214,10 +200,8 @@ def _markdown(rows: list[dict], epochs: dict[str, int], n_samples: int, paths: d
         "Errors are relative L2 on the test split; the weights are those of the best "
         "validation epoch.",
         "",
-        "| " + " | ".join(h for _, h in cols) + " |",
-        "|" + "---|" * len(cols),
     ]
-    lines += ["| " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |" for r in rows]
+    lines += markdown_table(rows, cols)
     lines += [
         "",
         f"\\* measured on this machine ({torch.get_num_threads()} torch threads): they depend "

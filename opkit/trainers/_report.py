@@ -150,6 +150,13 @@ def _row(r: dict, *, suite: str, budget: Any, source: str) -> dict[str, Any]:
     return row
 
 
+def markdown_table(rows: Sequence[dict], cols: Sequence[tuple[str, str]]) -> list[str]:
+    """The lines of a Markdown table: one column per ``(key, header)`` of ``cols``, one
+    row per dict of ``rows`` (missing values as ``-``, numbers to 3 significant digits)."""
+    lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
+    return lines + ["| " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |" for r in rows]
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
@@ -181,10 +188,8 @@ def _markdown(rows: list[dict], png: str) -> str:
         "calls per second; the solver's speed is its own on the same task. "
         "VPT: valid prediction time (time units).",
         "",
-        "| " + " | ".join(h for _, h in cols) + " |",
-        "|" + "---|" * len(cols),
     ]
-    lines += ["| " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |" for r in rows]
+    lines += markdown_table(rows, cols)
     lines += ["", f"![accuracy against speed]({png})", ""]
     left_out = _not_plotted(rows)
     if left_out:

@@ -315,7 +315,7 @@ def _plot(suite: Suite, rows: list[dict], results: dict, path: Path) -> Path:
     return path
 
 
-def _check_out_folder(out: Path) -> None:
+def check_report_folder(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -359,7 +359,7 @@ def run_suite(
     s = SUITES[suite]
     if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
         raise ValueError(f"--budget (`budget`) must be seconds > 0 per model, got {budget!r}.")
-    _check_out_folder(Path(out))  # before generating the suite's data
+    check_report_folder(Path(out))  # before generating the suite's data
     path = resolve_dataset(suite, size=size, seed=seed)
     return _run_models(
         s,
