@@ -129,10 +129,11 @@ class PROSE(nn.Module):
     ``sqrt(width)``, one embedding shared by the symbol encoder, decoder and output. The
     symbol input may carry ``<BOS>``/``<EOS>`` (then ``[<BOS>, <EOS>]`` is "no symbols").
 
-    The small configuration's default ``variant`` is ``"opkit"``, provisionally (the design
-    that met issue 11's targets); ``benchmarks/prose.py`` measures both designs at equal
-    optimiser steps and the default follows its output. ``PROSE.paper()`` is the authors'
-    variant at the paper's size.
+    The small configuration's default ``variant`` is ``"opkit"``, the design that reads an
+    empty guess (``<BOS> <EOS>``: no symbols), which the authors' network refuses;
+    ``benchmarks/prose.py`` compares the two designs at equal optimiser steps with the
+    authors' loss, noise and corruption (its numbers, per budget, are on the docs' PROSE
+    page). ``PROSE.paper()`` is the authors' variant at the paper's size.
 
     ``operator_only=True`` builds the authors' ablation (their ``no_text``): data encoder
     and data decoder only -- no symbol encoder, no fusion stack, no symbol decoder -- in
