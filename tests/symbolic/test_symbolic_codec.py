@@ -238,6 +238,9 @@ def test_random_systems_round_trip(system):
 def test_random_trees_round_trip_through_sympy(tree):
     expr = tree_to_sympy(tree)
     assume(not expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo))
+    # sympy may fold constants beyond the float tokens' range (pow2(pow2(-100)) ...), which
+    # encode refuses by design: only representable constants round-trip
+    assume(all(f == 0 or 1e-9 < abs(f) < 1e12 for f in expr.atoms(sympy.Float)))
     # sympy may evaluate grid constants into off-grid ones (inv -1.5 -> -0.6667)
     assert decode(encode([expr])) == round_sig([expr])
 
