@@ -12,6 +12,9 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_suite.py"
 
+# The dry run trains every part (about 30 s): `make slow` runs it, keeping CI under 10 min.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory):

@@ -146,7 +146,13 @@ def small_builtins(monkeypatch, tmp_path):
     return sizes
 
 
-@pytest.mark.parametrize("name", sorted(opkit.pde_data.NAMED_DATASETS))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n == "ns" else n  # NS solves: ~30 s
+        for n in sorted(opkit.pde_data.NAMED_DATASETS)
+    ],
+)
 def test_every_builtin_name_trains(name, small_builtins):
     if name == "odes":
         model, options = PROSE, dict(max_steps=2, batch_size=4, **PROSE_TINY)
