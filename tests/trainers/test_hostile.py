@@ -15,14 +15,6 @@ TINY = dict(width=16, n_heads=2, ff_width=32, n_fusion_layers=1, n_data_decoder_
             n_symbol_encoder_layers=1)  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def prose_result(odes_file):
     return opkit.fit(PROSE, odes_file, max_steps=2, batch_size=8, progress=False, **TINY)

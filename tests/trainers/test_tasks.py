@@ -49,14 +49,6 @@ FAMILIES = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _outputs(result):
     """What the model predicts, for comparing a trained and a loaded result."""
     if isinstance(result, TrainedPINN):
