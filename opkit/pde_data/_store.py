@@ -132,6 +132,15 @@ def discard_stale_partial(partial: Path, recipe: str) -> None:
         partial.unlink()
 
 
+class _NewFile(h5netcdf.File):
+    """An ``h5netcdf.File`` that can be given up after a failed close (see `new_netcdf`)."""
+
+    def abandon(self) -> None:
+        """Mark the file closed without closing it again (its ``__del__`` then does
+        nothing): h5netcdf keeps the closed state in ``_closed`` and has no public setter."""
+        self._closed = True
+
+
 @contextlib.contextmanager
 def new_netcdf(path: Path) -> Iterator[h5netcdf.File]:
     """``h5netcdf.File(path, "w")`` for creating a file, safe when the disk fills.
@@ -141,7 +150,7 @@ def new_netcdf(path: Path) -> Iterator[h5netcdf.File]:
     (segmentation fault). Here a failed creation or close marks it closed, so the
     error reaches the caller (who deletes the file) and opkit's one-line message.
     """
-    f = h5netcdf.File(path, "w")
+    f = _NewFile(path, "w")
     try:
         yield f
         f.close()
@@ -151,7 +160,7 @@ def new_netcdf(path: Path) -> Iterator[h5netcdf.File]:
         except Exception:  # the original error is the one to report
             pass
         finally:
-            f._closed = True  # no second close from __del__ (see above)
+            f.abandon()  # no second close from __del__ (see above)
         raise
 
 

@@ -94,7 +94,7 @@ def test_dealiasing_keeps_every_mode_alias_free():
     cubic response: cos^3 = (3 cos(m x) + cos(3 m x)) / 4, the 3m part truncated."""
     n = 32
     pde = AllenCahn1D(eps=1e-3, k=1.0, length=2 * math.pi, n_x=n)
-    stepper = pde._stepper(torch.float64, torch.device("cpu"))
+    stepper = pde.stepper(torch.float64, torch.device("cpu"))
     x = pde.coords()["x"]
     m = 7  # 3 m = 21 > n / 2 = 16: plain pseudo-spectral evaluation would alias it to 11
     v = torch.fft.rfft(torch.cos(m * x))[None]

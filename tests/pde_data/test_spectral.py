@@ -208,7 +208,7 @@ def test_band_path_is_the_plain_etdrk4_step_bitwise(pde_name, n, dtype):
         plain = _plain_quadratic_flux(n, pde.length, dtype)
     else:
         pde = AllenCahn1D(eps=1e-3, n_x=n)
-        cubic = pde._stepper(dtype, torch.device("cpu")).nonlinear
+        cubic = pde.stepper(dtype, torch.device("cpu")).nonlinear
 
         def plain(v):  # the cubic term on the full spectrum, zero-padded by `irfft`
             u = 2.0 * irfft(v[..., : cubic.band], 2 * n)
@@ -216,7 +216,7 @@ def test_band_path_is_the_plain_etdrk4_step_bitwise(pde_name, n, dtype):
             coef[: cubic.band] = cubic.coef
             return coef * rfft(u * u * u)[..., : v.shape[-1]]
 
-    banded = pde._stepper(dtype, torch.device("cpu"))
+    banded = pde.stepper(dtype, torch.device("cpu"))
     assert isinstance(banded.nonlinear, BandLimitedNonlinearity)
     reference = ETDRK4(banded.linear, plain)
     t = torch.tensor([0.0, 0.01, 0.03], dtype=torch.float64)

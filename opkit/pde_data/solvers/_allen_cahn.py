@@ -104,7 +104,7 @@ class AllenCahn1D(SpectralPDE1D):
         u = d["u"]
         return d["u_t"] - self.eps * d["u_xx"] + self.k * (u**3 - u)
 
-    def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
+    def stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         kk = rfft_wavenumbers(self.n_x, self.length)
         return ETDRK4(self.k - self.eps * kk**2, _CubicReaction(self.n_x, self.k, dtype, device))
 

@@ -217,11 +217,12 @@ def check_solve_inputs(
 class SpectralPDE1D(AbstractPDE1D):
     """A 1-D PDE integrated in Fourier space by ETDRK4 (Burgers, Kuramoto–Sivashinsky,
     Allen–Cahn): subclasses give the stiff linear part and the nonlinear term through
-    ``_stepper``; the solve loop is shared."""
+    ``stepper``; the solve loop is shared."""
 
     @abc.abstractmethod
-    def _stepper(self, dtype: torch.dtype, device: torch.device) -> Any:
-        """The `ETDRK4` stepper for ``u0``'s dtype and device."""
+    def stepper(self, dtype: torch.dtype, device: torch.device) -> Any:
+        """The `ETDRK4` stepper of this PDE for a dtype and device (its linear part and
+        nonlinear term; the solve caches it per equal PDE)."""
 
     def _evolve(
         self,
@@ -254,11 +255,11 @@ def _cached_stepper(pde: SpectralPDE1D, dtype: torch.dtype, device: torch.device
     try:
         hash(key)
     except TypeError:  # a subclass that is not a frozen dataclass: no reuse
-        return pde._stepper(dtype, device)
+        return pde.stepper(dtype, device)
     if key in _STEPPERS:
         _STEPPERS.move_to_end(key)
         return _STEPPERS[key]
-    stepper = _STEPPERS[key] = pde._stepper(dtype, device)
+    stepper = _STEPPERS[key] = pde.stepper(dtype, device)
     while len(_STEPPERS) > _STEPPERS_SIZE:
         _STEPPERS.popitem(last=False)
     return stepper

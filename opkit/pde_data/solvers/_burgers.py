@@ -95,6 +95,6 @@ class Burgers1D(SpectralPDE1D):
         """``f(u) = u`` of the Lagrangian form ``X_t = f(u)``, ``D_t u = nu u_XX``."""
         return u
 
-    def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
+    def stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         k = rfft_wavenumbers(self.n_x, self.length)
         return ETDRK4(-self.nu * k**2, quadratic_flux(self.n_x, self.length, 1.0, dtype, device))

@@ -112,7 +112,7 @@ class KuramotoSivashinsky1D(SpectralPDE1D):
             + self.gamma * d["u_xxxx"]
         )
 
-    def _stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
+    def stepper(self, dtype: torch.dtype, device: torch.device) -> ETDRK4:
         k = rfft_wavenumbers(self.n_x, self.length)
         flux = quadratic_flux(self.n_x, self.length, self.alpha, dtype, device)
         return ETDRK4(self.beta * k**2 - self.gamma * k**4, flux)

@@ -19,6 +19,7 @@ and scalar-tail paths of a general complex product can round differently; see `c
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -505,7 +506,7 @@ class ETDRK4:
         return self._cache[key]
 
 
-class BandLimitedNonlinearity:
+class BandLimitedNonlinearity(abc.ABC):
     """A nonlinear term ``N(v)`` of an rfft state that reads and writes only a band of modes.
 
     The dealiased terms of the 1-D solvers have this form: ``N`` sees the modes
@@ -520,6 +521,7 @@ class BandLimitedNonlinearity:
     band: int
     input_modes: int
 
+    @abc.abstractmethod
     def evaluate(self, z: torch.Tensor, rows: torch.Tensor, out: torch.Tensor) -> None:
         """Write ``N`` on the band into ``out``.
 
@@ -530,7 +532,6 @@ class BandLimitedNonlinearity:
                 zeros (or NaN where its transform is not finite) after it.
             out: ``(batch, band)`` complex view of ``rows`` to write.
         """
-        raise NotImplementedError
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         """``N(v)`` of a full state ``(batch, n_modes)``, zero outside the band."""
