@@ -16,7 +16,7 @@ import torch
 from .._neural_ode import AbstractLatentODE, NeuralODE
 from .._vector_fields import AbstractVectorField, ConvVectorField, conv_apply
 from ._compress import check_compressible, copy_settings
-from ._snapshots import snapshots
+from ._snapshots import nonlinear_snapshots
 
 __all__ = [
     "ChannelPrunedField",
@@ -266,12 +266,7 @@ def prune_channels(
         raise ValueError(
             f"`size` must be an int with 1 <= size <= latent_channels = {C}, got {size!r}."
         )
-    was_training = model.training
-    model.eval()
-    try:
-        _, nonlinear = snapshots(model, data, u)
-    finally:
-        model.train(was_training)
+    nonlinear = nonlinear_snapshots(model, data, u)
     keep = channel_importance(model.vector_field, nonlinear).topk(size).indices
     return ChannelPrunedNeuralODE(model, keep).eval()
 

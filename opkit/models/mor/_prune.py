@@ -7,7 +7,7 @@ from torch import nn
 
 from .._neural_ode import AbstractLatentODE, AbstractVectorField, NeuralODE
 from ._compress import check_dense, copy_settings
-from ._snapshots import snapshots
+from ._snapshots import nonlinear_snapshots
 
 __all__ = ["prune_neurons", "PrunedNeuralODE"]
 
@@ -110,12 +110,7 @@ def prune_neurons(
     n = model.state_size
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= n:
         raise ValueError(f"`size` must be an int with 1 <= size <= n = {n}, got {size!r}.")
-    was_training = model.training
-    model.eval()
-    try:
-        _, nonlinear = snapshots(model, data, u)
-    finally:
-        model.train(was_training)
+    nonlinear = nonlinear_snapshots(model, data, u)
     importance = nonlinear.pow(2).mean(1)
     keep = importance.topk(size).indices
     return PrunedNeuralODE(model, keep).eval()

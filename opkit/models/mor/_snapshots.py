@@ -6,7 +6,7 @@ import torch
 
 from .._neural_ode import FIXED_STEP_METHODS, NeuralODE
 
-__all__ = ["snapshots", "snapshot_times"]
+__all__ = ["snapshots", "snapshot_times", "nonlinear_snapshots"]
 
 
 def snapshot_times(model: NeuralODE, *, dtype=torch.float64) -> torch.Tensor:
@@ -51,3 +51,14 @@ def snapshots(
     if relative:
         x = (states - states[:1]).reshape(-1, states.shape[-1])
     return x.T.contiguous(), f.T.contiguous()
+
+
+def nonlinear_snapshots(model: NeuralODE, data: torch.Tensor, u=None) -> torch.Tensor:
+    """The nonlinearity snapshots of `snapshots`, taken in eval mode (the model's mode is
+    restored afterwards): what the pruning baselines rank by importance."""
+    was_training = model.training
+    model.eval()
+    try:
+        return snapshots(model, data, u)[1]
+    finally:
+        model.train(was_training)
