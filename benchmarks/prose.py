@@ -382,7 +382,7 @@ def markdown(res: dict) -> str:
         "| steps | trajectories seen | PROSE opkit | valid | PROSE authors | valid |",
         "|---|---|---|---|---|---|",
     ]
-    for n in (steps // 16, steps // 4, steps, *s["extra_steps"]):
+    for n in sorted({steps // 16, steps // 4, steps, *s["extra_steps"]}):
         cells = []
         for part in PROSE_PARTS[:2]:
             r = runs[f"{part}_s{seeds[0]}_n{n}"]["eval"]

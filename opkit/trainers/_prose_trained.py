@@ -91,6 +91,12 @@ class TrainedProse(AbstractTrained):
             symbols = [symbols] * b
         if len(symbols) != b:
             raise ValueError(f"`symbols` has {len(symbols)} entries for {b} trajectories.")
+        if not net.symbol_markers and not net.operator_only and any(s is None for s in symbols):
+            raise ValueError(
+                "this PROSE (variant='authors') reads a guess for every trajectory: pass a "
+                "sympy system or a token list per trajectory as `symbols` (a network trained "
+                "with variant='opkit' also reads no guess)."
+            )
         hide = (self.data or {}).get("hide_integers", True)
         rows = []
         for s in symbols:

@@ -80,10 +80,11 @@ def test_output_times_are_decoded_independently(variant):
     torch.testing.assert_close(u_some, u[:, some], rtol=1e-5, atol=1e-5)
 
 
-def test_prediction_is_in_the_data_units():  # opkit's variant (the default)
-    """Standardisation per sample: a shifted input moves the prediction by the same shift
-    at initialisation up to the asinh feature; with it, the output scale follows the input."""
-    net = _net()
+def test_prediction_is_in_the_data_units():
+    """opkit's variant standardises per sample: a shifted input moves the prediction by the
+    same shift at initialisation up to the asinh feature; with it, the output scale follows
+    the input."""
+    net = _net(variant="opkit")
     t_in, u_in, symbols, t_out, _ = _batch()
     u, _ = net(t_in, u_in, symbols, t_out)
     # component 1 of the inputs is 100x component 2: so is the spread of the predictions
