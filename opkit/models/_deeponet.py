@@ -191,6 +191,11 @@ class DeepONet(SizedByData, nn.Module):
         else:
             self.grid = None
 
+    #: `opkit.fit`'s batch size for a DeepONet built from the class when the recipe gives
+    #: none: each step evaluates the trunk on every query point once for the whole batch,
+    #: so larger batches are cheaper per item (``benchmarks/burgers_recipes.py`` measures it).
+    default_batch_size = 64
+
     @classmethod
     def init_args_from_spec(
         cls,
@@ -213,14 +218,11 @@ class DeepONet(SizedByData, nn.Module):
         Lu et al. 2022 (``lu-group/deeponet-fno``, ``src/burgers/deeponet.py``): branch
         ``[m, 128, 128, 128, 128]``, trunk ``[1, 128, 128, 128]`` on periodic features,
         tanh, Glorot-normal initialisation, with one change: the trunk sees 8 harmonics
-        ``cos/sin(2 pi k x), k = 1..8`` instead of the paper's 2. Measured on the built-in
-        ``burgers`` data (nu = 1e-2, 120 s of `opkit.fit` on one loaded CPU thread, no shift
-        augmentation): test relative L2 0.123 with 8 harmonics (0.124 with 16) against 0.213
-        with 2; the fronts of nu = 1e-2 need the higher harmonics. With `opkit.fit`'s
-        default random periodic shifts (180 s, 2 threads): 0.043; the unaugmented net
-        overfits the 1000 training pairs (train 0.02, test 0.13). ``periodic_features=2``
-        reproduces the paper. (There the outputs are standardised per grid point; opkit's
-        trainer standardises per field.)
+        ``cos/sin(2 pi k x), k = 1..8`` instead of the paper's 2, since the fronts of the
+        built-in ``burgers`` (nu = 1e-2) need the higher harmonics (commit 08b1f96 measured
+        it: 2 harmonics give about twice the test error). ``periodic_features=2`` reproduces
+        the paper. (There the outputs are standardised per grid point; opkit's trainer
+        standardises per field.)
 
         Raises:
             TypeError: ``spec`` is not a :class:`~opkit.pde_data.DataSpec`.

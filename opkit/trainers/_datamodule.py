@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
 
+from .._checks import check_int
 from ..pde_data import (
     DatasetFileError,
     DataSpec,
@@ -70,6 +71,14 @@ class OperatorDataModule(L.LightningDataModule):
             Navier–Stokes) and off otherwise (forced flows, files without a recipe); True
             / False force it. The effect on DeepONet is measured in
             ``benchmarks/`` (the Burgers suite).
+        train_stride: train on every ``train_stride``-th grid point along each spatial axis
+            (the grid coarsened by that factor, after the shift augmentation, so that the
+            shifted batches still visit every point); validation, testing and prediction
+            use the full grid. For discretisation-invariant models (FNO, DyMixOp: the same
+            weights act on any grid) a training item then costs about ``train_stride **
+            ndim`` times less: the FNO paper's zero-shot super-resolution (Li et al. 2021,
+            Sec. 5.4), used to train. Every spatial size must be a multiple of it; 1
+            (default) trains on the data's grid.
         seed: the seed of training's random draws: the order of the training items in
             epoch ``e`` and the shifts of its ``k``-th batch are functions of ``(seed, e,
             k)`` only, so a run resumed from an epoch-boundary checkpoint repeats the
@@ -100,6 +109,7 @@ class OperatorDataModule(L.LightningDataModule):
         max_train_samples: int | None = None,
         in_memory: bool | None = None,
         shift_augment: bool | Literal["auto"] = "auto",
+        train_stride: int = 1,
         seed: int | None = None,
     ):
         super().__init__()
@@ -139,6 +149,7 @@ class OperatorDataModule(L.LightningDataModule):
         self.max_train_samples = max_train_samples
         self.in_memory = in_memory
         self.spec: DataSpec = data_spec(self.path, in_frames=in_frames, out_frames=out_frames)
+        self.train_stride = train_stride
         if shift_augment == "auto":
             pde = recorded_pde(self.path)
             shift_augment = pde is not None and pde.translation_invariant
@@ -150,6 +161,22 @@ class OperatorDataModule(L.LightningDataModule):
         self._checked: set[str] = set()
         self._stats: dict[str, torch.Tensor] | None = None
         self._batch_counter = (-1, 0)  # (epoch, training batches seen in it)
+
+    @property
+    def train_stride(self) -> int:
+        """The coarsening of the training grid (see ``train_stride``); settable, checked."""
+        return self._train_stride
+
+    @train_stride.setter
+    def train_stride(self, value: int) -> None:
+        stride = check_int("train_stride", value, minimum=1)
+        if any(n % stride for n in self.spec.spatial_shape):
+            raise ValueError(
+                f"`train_stride` (={value}) must divide every spatial size of {self.path} "
+                f"(grid {self.spec.spatial_shape}), so that the coarse training grid is "
+                "uniform and periodic; use a divisor (1: the data's grid)."
+            )
+        self._train_stride = stride
 
     @property
     def training_seed(self) -> int:
@@ -231,6 +258,8 @@ class OperatorDataModule(L.LightningDataModule):
                 step_seed(self.training_seed, epoch, k, 1)
             )
             batch = random_periodic_shift(x, y, n_spatial=self.spec.ndim, generator=gen)
+        if self.train_stride > 1 and trainer is not None and trainer.training:
+            batch = tuple(coarsen(t, self.train_stride, self.spec.ndim) for t in batch)
         return batch
 
     def _keep_in_memory(self, ds: Dataset) -> bool:
@@ -360,6 +389,12 @@ class EpochShuffle(Sampler[int]):
         seed, epoch = self.key()
         gen = torch.Generator().manual_seed(step_seed(seed, epoch, 0))
         return iter(torch.randperm(self.n, generator=gen).tolist())
+
+
+def coarsen(x: torch.Tensor, stride: int, n_spatial: int) -> torch.Tensor:
+    """Every ``stride``-th point of ``x`` along its ``n_spatial`` trailing axes,
+    ``(..., n_1, ..., n_d) -> (..., n_1 / stride, ..., n_d / stride)``."""
+    return x[(..., *[slice(None, None, stride)] * n_spatial)]
 
 
 def random_periodic_shift(

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ._build import build_from_spec
-from ._datamodule import OperatorDataModule
+from ._datamodule import OperatorDataModule, coarsen
 from ._datasets import BUILTIN_DATASETS, check_disjoint, recorded_dataset, resolve_dataset
 from ._evaluate import evaluate_operator
 from ._operator import OperatorModule
@@ -29,8 +29,13 @@ class OperatorTask(AbstractTask):
     Options (besides `Recipe`): the `OperatorModule`'s ``loss``, ``unroll``,
     ``step_size``, ``gamma``; the `OperatorDataModule`'s ``in_frames`` (default: the model
     class's ``default_in_frames`` or 1), ``out_frames``, ``normalization``,
-    ``shift_augment``, ``mode``, ``in_memory``; ``size`` and ``data_seed`` of a built-in
-    dataset (``"cpu"``, 0).
+    ``shift_augment``, ``train_stride``, ``mode``, ``in_memory``; ``size`` and ``data_seed``
+    of a built-in dataset (``"cpu"``, 0).
+
+    A model class may state its own defaults, used when `opkit.fit` builds the model from
+    the class: ``default_in_frames``, ``default_batch_size`` (when the recipe gives no
+    ``batch_size``) and ``default_train_stride(spec, **model_kwargs)`` (when no
+    ``train_stride`` is given), as `opkit.models.FNO` does.
     """
 
     name = "operator"
@@ -55,11 +60,18 @@ class OperatorTask(AbstractTask):
             )
         path = resolve_dataset(dataset, size=o.pop("size", "cpu"), seed=o.pop("data_seed", 0))
         asked = (o.get("in_frames"), o.get("out_frames", 1))
+        cls = model if isinstance(model, type) else type(model)
         if o.get("in_frames") is None:
-            cls = model if isinstance(model, type) else type(model)
             o["in_frames"] = int(getattr(cls, "default_in_frames", 1))
         module_opts = {k: o.pop(k) for k in ("loss", "step_size", "gamma") if k in o}
-        dm = OperatorDataModule(str(path), **recipe.data_settings(), **o)
+        # a model class's own recipe defaults (not an instance's: its user built it)
+        own = cls if isinstance(model, type) else None
+        data_settings = recipe.data_settings()
+        if recipe.batch_size is None and hasattr(own, "default_batch_size"):
+            data_settings["batch_size"] = own.default_batch_size
+        dm = OperatorDataModule(str(path), **data_settings, **o)
+        if "train_stride" not in o and hasattr(own, "default_train_stride"):
+            dm.train_stride = own.default_train_stride(dm.spec, **model_kwargs)
         dm.name = dataset if isinstance(dataset, str) and dataset in BUILTIN_DATASETS else None
         if dm.unroll > 1 and dm.mode != "windows":
             raise ValueError(
@@ -120,4 +132,29 @@ def _check_output_shape(module: OperatorModule, dm: OperatorDataModule) -> None:
             f"{type(net).__name__} returns {tuple(out.shape[1:])} per sample but the data's "
             f"targets are {tuple(y.shape)} (out_channels, *spatial); build the model for "
             f"this data (e.g. {type(net).__name__}.from_spec(spec)) or pass the class."
+        )
+    if dm.train_stride > 1:
+        _check_coarse_grid(module, dm, x, y)
+
+
+def _check_coarse_grid(module: OperatorModule, dm: OperatorDataModule, x, y) -> None:
+    """The model must map the coarsened training grid to the coarsened targets."""
+    net, n = module.model, dm.spec.ndim
+    x, y = coarsen(x, dm.train_stride, n), coarsen(y, dm.train_stride, n)
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            out = module(x[None].float())
+        err = None if tuple(out.shape[1:]) == tuple(y.shape) else f"output {tuple(out.shape)}"
+    except Exception as exc:  # a model that reads a fixed grid refuses it
+        err = str(exc)
+    finally:
+        net.train(was_training)
+    if err is not None:
+        raise ValueError(
+            f"`train_stride` (={dm.train_stride}) trains on the grid "
+            f"{tuple(x.shape[1:])}, which {type(net).__name__} cannot map to "
+            f"{tuple(y.shape)} ({err}); it reads a fixed grid. Use train_stride=1, or a "
+            "discretisation-invariant model (FNO, DyMixOp)."
         )

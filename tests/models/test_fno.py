@@ -173,3 +173,16 @@ def test_a_model_moved_after_a_call_runs_on_its_new_device():
         model.to("meta").net(torch.randn(1, 1, 16, device="meta"))  # neuralop alone fails
     out = model.to("meta")(torch.randn(1, 1, 16, device="meta"))
     assert out.shape == (1, 1, 16) and out.device.type == "meta"
+
+
+def test_default_train_stride_keeps_16_points_per_mode():
+    """The coarsest power-of-two training grid with >= 16 points per kept mode."""
+
+    def stride(*shape, **kw):
+        return FNO.default_train_stride(
+            DataSpec(spatial_shape=shape, lengths=(1.0,) * len(shape)), **kw
+        )
+
+    assert stride(1024) == 4 and stride(256) == 1 and stride(64, 64) == 1  # burgers, ks, ns
+    assert stride(1024, n_modes=8) == 8 and stride(8192) == 32 and stride(96) == 1
+    assert stride(1024, 256) == 1  # every axis must allow it

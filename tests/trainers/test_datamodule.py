@@ -58,3 +58,23 @@ def test_only_training_batches_are_shifted(burgers_file):
     for i in range(len(x)):
         s = _is_roll(xt[i], x[i])
         assert s is not None and _is_roll(yt[i], y[i]) == s
+
+
+def test_train_stride_coarsens_training_batches_only(burgers_file):
+    """``train_stride=4``: a training batch is every 4th point of its shifted items (a roll
+    of the full item, then the stride); evaluation batches keep the data's grid."""
+    dm = OperatorDataModule(str(burgers_file), batch_size=8, train_stride=4)
+    dm.setup("fit")
+    x, y = next(iter(dm.train_dataloader()))
+    dm.trainer = types.SimpleNamespace(training=False)
+    assert dm.on_after_batch_transfer((x, y), 0)[0].shape == x.shape
+    dm.trainer = types.SimpleNamespace(training=True, current_epoch=0)
+    xt, yt = dm.on_after_batch_transfer((x, y), 0)
+    assert xt.shape == (*x.shape[:-1], x.shape[-1] // 4) and yt.shape[-1] == y.shape[-1] // 4
+    for i in range(len(x)):  # the same shift s for input and target: full[s + 4 j]
+        s = next(s for s in range(x.shape[-1]) if torch.equal(xt[i], x[i].roll(-s, -1)[..., ::4]))
+        assert torch.equal(yt[i], y[i].roll(-s, -1)[..., ::4])
+    with pytest.raises(ValueError, match="must divide every spatial size"):
+        OperatorDataModule(str(burgers_file), train_stride=3)  # 128 points
+    with pytest.raises(ValueError, match="train_stride"):
+        OperatorDataModule(str(burgers_file), train_stride=0)

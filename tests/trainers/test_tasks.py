@@ -56,7 +56,8 @@ def _outputs(result):
         return result.predict_grid(t[:5], x[:16])
     if isinstance(result, TrainedProse):
         g = torch.Generator().manual_seed(0)
-        return result.predict(torch.randn(2, 64, 3, generator=g), None, max_len=8).u
+        guess = ["u_1", "|", "u_0", "|", "<PLACEHOLDER>"]  # the default network reads a guess
+        return result.predict(torch.randn(2, 64, 3, generator=g), guess, max_len=8).u
     spec = result.spec
     g = torch.Generator().manual_seed(0)
     return result.predict(torch.randn(2, spec.in_channels, *spec.spatial_shape, generator=g))
@@ -178,6 +179,33 @@ def test_bad_options_are_refused_before_any_work(burgers_file):
         opkit.fit(MLP, Convection(), loss="causel")
     with pytest.raises(FileNotFoundError, match="resume"):
         opkit.fit(FNO, burgers_file, resume="missing/last.ckpt")
+    with pytest.raises(ValueError, match="reads a fixed grid"):  # its branch has 128 sensors
+        opkit.fit(DeepONet, burgers_file, train_stride=2)
+
+
+def test_model_class_defaults_and_a_coarse_training_grid(burgers_file, monkeypatch):
+    """An FNO class brings its batch size and training stride; given options win; the
+    model trained on every 2nd point is scored on the data's 128 points."""
+    seen = {}
+    real = opkit.trainers._task_operator.OperatorDataModule
+
+    def spy(*args, **kwargs):
+        dm = real(*args, **kwargs)
+        seen["dm"] = dm
+        return dm
+
+    monkeypatch.setattr(opkit.trainers._task_operator, "OperatorDataModule", spy)
+    monkeypatch.setattr(FNO, "default_train_stride", classmethod(lambda cls, spec, **kw: 2))
+    kw = dict(max_epochs=1, max_train_samples=32, progress=False, hidden_channels=8, n_modes=4)
+    result = opkit.fit(FNO, burgers_file, **kw)
+    assert seen["dm"].batch_size == FNO.default_batch_size == 16
+    assert seen["dm"].train_stride == 2
+    assert opkit.evaluate(result, solver_samples=0)["n_samples"] == 20
+    opkit.fit(FNO, burgers_file, batch_size=8, train_stride=1, **kw)
+    assert seen["dm"].batch_size == 8 and seen["dm"].train_stride == 1
+    opkit.fit(FNO(in_channels=2, out_channels=1, n_dim=1, n_modes=4, hidden_channels=8),
+              burgers_file, max_epochs=1, max_train_samples=32, progress=False)  # fmt: skip
+    assert seen["dm"].batch_size == 32 and seen["dm"].train_stride == 1  # a built instance
 
 
 def test_the_command_line_trains_and_evaluates_each_task(tmp_path, burgers_file, odes_file,
