@@ -225,7 +225,7 @@ def test_paper_configuration_has_104m_parameters():
 
 def test_authors_variant_reads_bare_guesses_and_refuses_empty_ones():
     net = _net(variant="authors")
-    assert not net.symbol_markers and _net().symbol_markers
+    assert not net.symbol_markers and _net(variant="opkit").symbol_markers
     t_in, u_in, symbols, t_out, _ = _batch()
     symbols[1] = PAD
     with pytest.raises(ValueError, match="all <PAD>"):

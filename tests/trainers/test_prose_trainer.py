@@ -71,7 +71,7 @@ def test_symbol_input_is_bare_for_the_authors_network():
     items = _oscillator_items(2)
     items[1]["symbols_in"] = items[1]["symbols_in"][:3]
     batch = collate_prose(items)
-    opkit_net, authors = PROSE(**TINY), PROSE(variant="authors", **TINY)
+    opkit_net, authors = PROSE(variant="opkit", **TINY), PROSE(**TINY)  # authors': default
     assert model_symbols(opkit_net, batch["symbols"]) is batch["symbols"]
     bare = model_symbols(authors, batch["symbols"])
     assert bare.shape[1] == batch["symbols"].shape[1] - 2
@@ -225,14 +225,14 @@ def odes_file(tmp_path_factory):
 
 
 def test_fit_evaluate_save_load_on_real_odes(odes_file, tmp_path):
-    """`opkit.fit(PROSE, file)` trains (a tiny model, 150 steps) until its trajectory error
+    """`opkit.fit(PROSE, file)` trains (a tiny model, 250 steps) until its trajectory error
     on the training items is clearly below the held-last-value baseline; `opkit.evaluate`,
     `.save`, `opkit.load` and the Lightning checkpoint all go through the public API."""
     # No validation (3 items cannot select a checkpoint): the final weights are scored.
-    result = opkit.fit(PROSE, odes_file, max_steps=150, batch_size=8, lr=3e-3, scheduler="none",
+    result = opkit.fit(PROSE, odes_file, max_steps=250, batch_size=8, lr=3e-3, scheduler="none",
                        progress=False, log_dir=tmp_path, accelerator="cpu", devices=1,
                        trainer_kwargs={"limit_val_batches": 0}, **TINY)  # fmt: skip
-    assert isinstance(result, TrainedProse) and result.metrics["step"] == 150
+    assert isinstance(result, TrainedProse) and result.metrics["step"] == 250
     assert math.isfinite(result.metrics["test/rel_l2"])
     scores = opkit.evaluate(result, odes_file, split="train", variants=("clean",),
                             max_len=40, decoders=("greedy", "constrained"))  # fmt: skip

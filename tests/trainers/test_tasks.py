@@ -187,14 +187,14 @@ def test_model_class_defaults_and_a_coarse_training_grid(burgers_file, monkeypat
     """An FNO class brings its batch size and training stride; given options win; the
     model trained on every 2nd point is scored on the data's 128 points."""
     seen = {}
-    real = opkit.trainers._task_operator.OperatorDataModule
+    task = opkit.trainers._task_operator.OperatorTask
+    build = task.build
 
-    def spy(*args, **kwargs):
-        dm = real(*args, **kwargs)
-        seen["dm"] = dm
-        return dm
+    def spy(self, *args, **kwargs):
+        module, seen["dm"] = build(self, *args, **kwargs)
+        return module, seen["dm"]
 
-    monkeypatch.setattr(opkit.trainers._task_operator, "OperatorDataModule", spy)
+    monkeypatch.setattr(task, "build", spy)
     monkeypatch.setattr(FNO, "default_train_stride", classmethod(lambda cls, spec, **kw: 2))
     kw = dict(max_epochs=1, max_train_samples=32, progress=False, hidden_channels=8, n_modes=4)
     result = opkit.fit(FNO, burgers_file, **kw)
@@ -203,7 +203,7 @@ def test_model_class_defaults_and_a_coarse_training_grid(burgers_file, monkeypat
     assert opkit.evaluate(result, solver_samples=0)["n_samples"] == 20
     opkit.fit(FNO, burgers_file, batch_size=8, train_stride=1, **kw)
     assert seen["dm"].batch_size == 8 and seen["dm"].train_stride == 1
-    opkit.fit(FNO(in_channels=2, out_channels=1, n_dim=1, n_modes=4, hidden_channels=8),
+    opkit.fit(FNO(in_channels=1, out_channels=1, n_dim=1, n_modes=4, hidden_channels=8),
               burgers_file, max_epochs=1, max_train_samples=32, progress=False)  # fmt: skip
     assert seen["dm"].batch_size == 32 and seen["dm"].train_stride == 1  # a built instance
 
