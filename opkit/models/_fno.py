@@ -138,9 +138,10 @@ class FNO(SizedByData, nn.Module):
         self.n_modes = modes
         self.n_dim = len(modes)
 
-    #: `opkit.fit`'s batch size for an FNO built from the class when the recipe gives none
-    #: (more, smaller steps per epoch; ``benchmarks/burgers_recipes.py`` measures it).
-    default_batch_size = 16
+    #: `opkit.fit`'s recipe for an FNO built from the class, where the recipe leaves a field
+    #: unset: batches of 16 (more, smaller steps per epoch; ``benchmarks/burgers_recipes.py``
+    #: measures it).
+    fit_defaults = {"batch_size": 16}
 
     @classmethod
     def default_train_stride(cls, spec: DataSpec, *, n_modes: int = 16, **_: Any) -> int:

@@ -3,6 +3,7 @@ opkit dataset files, one step or autoregressive."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -33,9 +34,10 @@ class OperatorTask(AbstractTask):
     of a built-in dataset (``"cpu"``, 0).
 
     A model class may state its own defaults, used when `opkit.fit` builds the model from
-    the class: ``default_in_frames``, ``default_batch_size`` (when the recipe gives no
-    ``batch_size``) and ``default_train_stride(spec, **model_kwargs)`` (when no
-    ``train_stride`` is given), as `opkit.models.FNO` does.
+    the class: ``default_in_frames``, ``fit_defaults`` (a dict of `Recipe` fields, e.g.
+    ``{"batch_size": 16}``, used where the recipe leaves them ``None``) and
+    ``default_train_stride(spec, **model_kwargs)`` (when no ``train_stride`` is given), as
+    `opkit.models.FNO` and `opkit.models.DeepONet` do.
     """
 
     name = "operator"
@@ -66,10 +68,11 @@ class OperatorTask(AbstractTask):
         module_opts = {k: o.pop(k) for k in ("loss", "step_size", "gamma") if k in o}
         # a model class's own recipe defaults (not an instance's: its user built it)
         own = cls if isinstance(model, type) else None
-        data_settings = recipe.data_settings()
-        if recipe.batch_size is None and hasattr(own, "default_batch_size"):
-            data_settings["batch_size"] = own.default_batch_size
-        dm = OperatorDataModule(str(path), **data_settings, **o)
+        unset = {
+            k: v for k, v in getattr(own, "fit_defaults", {}).items() if getattr(recipe, k) is None
+        }
+        recipe = dataclasses.replace(recipe, **unset)
+        dm = OperatorDataModule(str(path), **recipe.data_settings(), **o)
         if "train_stride" not in o and hasattr(own, "default_train_stride"):
             dm.train_stride = own.default_train_stride(dm.spec, **model_kwargs)
         dm.name = dataset if isinstance(dataset, str) and dataset in BUILTIN_DATASETS else None

@@ -198,7 +198,7 @@ def test_model_class_defaults_and_a_coarse_training_grid(burgers_file, monkeypat
     monkeypatch.setattr(FNO, "default_train_stride", classmethod(lambda cls, spec, **kw: 2))
     kw = dict(max_epochs=1, max_train_samples=32, progress=False, hidden_channels=8, n_modes=4)
     result = opkit.fit(FNO, burgers_file, **kw)
-    assert seen["dm"].batch_size == FNO.default_batch_size == 16
+    assert seen["dm"].batch_size == FNO.fit_defaults["batch_size"] == 16
     assert seen["dm"].train_stride == 2
     assert opkit.evaluate(result, solver_samples=0)["n_samples"] == 20
     opkit.fit(FNO, burgers_file, batch_size=8, train_stride=1, **kw)
@@ -206,6 +206,8 @@ def test_model_class_defaults_and_a_coarse_training_grid(burgers_file, monkeypat
     opkit.fit(FNO(in_channels=1, out_channels=1, n_dim=1, n_modes=4, hidden_channels=8),
               burgers_file, max_epochs=1, max_train_samples=32, progress=False)  # fmt: skip
     assert seen["dm"].batch_size == 32 and seen["dm"].train_stride == 1  # a built instance
+    deeponet = opkit.fit(DeepONet, burgers_file, max_epochs=1, progress=False)
+    assert seen["dm"].batch_size == 128 and deeponet.module.hparams.lr == 1.4e-3
 
 
 def test_the_command_line_trains_and_evaluates_each_task(tmp_path, burgers_file, odes_file,
