@@ -71,8 +71,14 @@ def test_evaluate_agrees_with_training_metrics(fno_burgers, burgers_file):
 
 
 def test_fit_deeponet_learns(burgers_file, tmp_path):
-    result = opkit.fit(
-        DeepONet, burgers_file, max_epochs=30, lr=2e-3, progress=False, log_dir=tmp_path
+    result = opkit.fit(  # batches of 32: 120 training items (the default 128 is one step)
+        DeepONet,
+        burgers_file,
+        max_epochs=30,
+        lr=2e-3,
+        batch_size=32,
+        progress=False,
+        log_dir=tmp_path,
     )
     baseline = trivial_baseline(burgers_file, in_frames=1)["rel_l2"]
     assert result.metrics["test/rel_l2"] < 0.6 * baseline
