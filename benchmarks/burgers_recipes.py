@@ -74,7 +74,7 @@ def run_opkit(model_cls, path: Path, budget: float, seed: int, options: dict) ->
         "rel_l2": scores["rel_l2"],
         "epochs": int(trained.metrics.get("epoch", -1)) + 1,
         "train_s": train_s,
-        "recipe": {k: v for k, v in options.items()} or "defaults",
+        "recipe": dict(options) or "defaults",
     }
 
 

@@ -183,21 +183,30 @@ def _identity(x):
     return x, None
 
 
+def _pod_deim_field(field, states: torch.Tensor, nonlinear: torch.Tensor, k: int, m: int):
+    """The DEIM-Galerkin field of ``field`` from ``k`` POD modes of the ``(n, N)`` state
+    snapshots and ``m`` of the nonlinear ones: ``(reduced, V, P, state energy, nonlinear
+    energy)``."""
+    from opkit.models.mor import DEIMVectorField, deim, deim_galerkin, pod
+
+    V, state_energy = pod(states, k)
+    U, nonlinear_energy = pod(nonlinear, m)
+    P = deim(U)
+    reduced = DEIMVectorField(k, m, activation=field.activation)
+    with torch.no_grad():
+        for name, value in deim_galerkin(field, V, U, P).items():
+            if value is not None:
+                getattr(reduced, name).copy_(value)
+    return reduced, V, P, state_energy, nonlinear_energy
+
+
 def compress_classifier(base: ConvODEClassifier, images: torch.Tensor, levels: dict) -> dict:
     """The three compressions of ``base`` at the given levels, from snapshots on ``images``.
 
     ``levels``: ``{"pod-deim": [(k, m), ...], "prune": [s, ...], "low-rank": [r, ...]}``.
     Returns ``{name: {"kind", "model", "macs", ...}}`` including ``"full"``.
     """
-    from opkit.models.mor import (
-        ChannelPrunedField,
-        DEIMVectorField,
-        LowRankConvField,
-        channel_importance,
-        deim,
-        deim_galerkin,
-        pod,
-    )
+    from opkit.models.mor import ChannelPrunedField, LowRankConvField, channel_importance
 
     field = base.field
     with torch.no_grad():
@@ -212,14 +221,7 @@ def compress_classifier(base: ConvODEClassifier, images: torch.Tensor, levels: d
         }
     }
     for k, m in levels["pod-deim"]:
-        V, state_energy = pod(X, k)
-        U, nonlinear_energy = pod(F, m)
-        P = deim(U)
-        reduced = DEIMVectorField(k, m, activation=field.activation)
-        with torch.no_grad():
-            for name, value in deim_galerkin(field, V, U, P).items():
-                if value is not None:
-                    getattr(reduced, name).copy_(value)
+        reduced, V, _, state_energy, nonlinear_energy = _pod_deim_field(field, X, F, k, m)
         basis = V.to(X.dtype)
         out[f"pod-deim k={k} m={m}"] = {
             "kind": "pod-deim",
@@ -239,14 +241,7 @@ def compress_classifier(base: ConvODEClassifier, images: torch.Tensor, levels: d
     # V from the displacements; the pull P^T K x(0) is computed once per call.
     D = (states - states[:1]).reshape(-1, field.state_size).T.contiguous()
     for k, m in levels.get("pod-deim-offset", []):
-        V, state_energy = pod(D, k)
-        U, nonlinear_energy = pod(F, m)
-        P = deim(U)
-        reduced = DEIMVectorField(k, m, activation=field.activation)
-        with torch.no_grad():
-            for name, value in deim_galerkin(field, V, U, P).items():
-                if value is not None:
-                    getattr(reduced, name).copy_(value)
+        reduced, V, P, state_energy, nonlinear_energy = _pod_deim_field(field, D, F, k, m)
         basis, rows = V.to(X.dtype), field.rows(P).to(X.dtype)
 
         def project(x, V=basis, rows=rows, k=k):

@@ -113,23 +113,29 @@ class OperatorTask(AbstractTask):
         return evaluate_operator(trained, path, split, **options)
 
 
+def _one_sample(module: OperatorModule, x: torch.Tensor) -> torch.Tensor:
+    """``module(x[None])`` in eval mode without gradients; the mode is restored."""
+    was_training = module.model.training
+    module.model.eval()
+    try:
+        with torch.no_grad():
+            return module(x[None].float())
+    finally:
+        module.model.train(was_training)
+
+
 def _check_output_shape(module: OperatorModule, dm: OperatorDataModule) -> None:
     """Run one sample through the model before training: a clear error beats a late one."""
     net = module.model
     x, y = dm.example("train")
     y = y[: dm.spec.out_channels]
-    was_training = net.training
-    net.eval()
     try:
-        with torch.no_grad():
-            out = module(x[None].float())
+        out = _one_sample(module, x)
     except Exception as err:
         raise ValueError(
             f"{type(net).__name__} cannot take this dataset's input of shape "
             f"{tuple(x[None].shape)} (batch, in_channels, *spatial): {err}"
         ) from err
-    finally:
-        net.train(was_training)
     if tuple(out.shape[1:]) != tuple(y.shape):
         raise ValueError(
             f"{type(net).__name__} returns {tuple(out.shape[1:])} per sample but the data's "
@@ -144,16 +150,11 @@ def _check_coarse_grid(module: OperatorModule, dm: OperatorDataModule, x, y) -> 
     """The model must map the coarsened training grid to the coarsened targets."""
     net, n = module.model, dm.spec.ndim
     x, y = coarsen(x, dm.train_stride, n), coarsen(y, dm.train_stride, n)
-    was_training = net.training
-    net.eval()
     try:
-        with torch.no_grad():
-            out = module(x[None].float())
+        out = _one_sample(module, x)
         err = None if tuple(out.shape[1:]) == tuple(y.shape) else f"output {tuple(out.shape)}"
     except Exception as exc:  # a model that reads a fixed grid refuses it
         err = str(exc)
-    finally:
-        net.train(was_training)
     if err is not None:
         raise ValueError(
             f"`train_stride` (={dm.train_stride}) trains on the grid "
