@@ -13,16 +13,21 @@ For the CPU sizes of the shared suite (KS: 10 frames on 256 points; Burgers: 1 f
 
 and times ``model(x).square().mean().backward()`` on one CPU thread, the models
 interleaved in every repeat so that machine load hits them alike; it prints the median
-milliseconds per sample and the ratios to FNO measured in the same run. Run from the
+milliseconds per sample and the ratios to FNO measured in the same run. ``--compile`` adds
+``dymixop-compiled`` and ``fno-compiled`` (``torch.compile`` with its defaults; the first
+call, which compiles, is timed apart and printed) and the ratio of the two models each at
+its fastest. Results also go to ``benchmarks/out/dymixop_cost.json``. Run from the
 repository root::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dymixop_cost.py [--repeats 7] [--only ks]
+        [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 import re
 import statistics
@@ -117,6 +122,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--only", default="ks,burgers,ns", help="comma list of ks,burgers,ns")
     parser.add_argument("--before", default=BEFORE, help="git revision of the 'before' model")
     parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument(
+        "--compile", action="store_true", help="also time both models under torch.compile"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     old_cls = load_before(args.before, args.repo) if args.before else None
@@ -131,6 +139,14 @@ def main(argv: list[str] | None = None) -> dict:
             models["dymixop-before"] = old_cls(**old_kwargs)
         models["fno"] = matched_fno(spec, n_params(models["dymixop"]))
         x = torch.randn(batch, spec.in_channels, *spec.spatial_shape)
+        compile_s = {}
+        if args.compile:
+            for key in ("dymixop", "fno"):
+                compiled = torch.compile(models[key])
+                start = time.perf_counter()
+                step_ms(compiled, x)  # compiles forward and backward
+                compile_s[f"{key}-compiled"] = time.perf_counter() - start
+                models[f"{key}-compiled"] = compiled
         times: dict[str, list[float]] = {k: [] for k in models}
         for model in models.values():  # warm-up
             step_ms(model, x)
@@ -141,15 +157,29 @@ def main(argv: list[str] | None = None) -> dict:
         results[name] = {
             "ms_per_sample": med,
             "params": {k: n_params(m) for k, m in models.items()},
+            "batch": batch,
+            "repeats": args.repeats,
+            "compile_seconds": compile_s,
         }
         line = ", ".join(f"{k} {v:.2f} ms ({n_params(models[k]):,} params)" for k, v in med.items())
         ratios = f"dymixop/fno {med['dymixop'] / med['fno']:.2f}"
+        if compile_s:
+            best = {k: min(med[k], med[f"{k}-compiled"]) for k in ("dymixop", "fno")}
+            results[name]["fastest_ratio"] = best["dymixop"] / best["fno"]
+            ratios += (
+                f", compiled dymixop/fno {med['dymixop-compiled'] / med['fno']:.2f}"
+                f", each at its fastest {best['dymixop'] / best['fno']:.2f}"
+                f" (compile s: " + ", ".join(f"{k} {v:.0f}" for k, v in compile_s.items()) + ")"
+            )
         if "dymixop-before" in med:
             ratios += (
                 f", before/fno {med['dymixop-before'] / med['fno']:.2f}, "
                 f"speed-up {med['dymixop-before'] / med['dymixop']:.2f}x"
             )
         print(f"{name} (batch {batch}): {line}; {ratios}", flush=True)
+    out = Path(__file__).resolve().parent / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dymixop_cost.json").write_text(json.dumps(results, indent=2))
     return results
 
 

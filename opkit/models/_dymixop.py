@@ -399,7 +399,8 @@ class DyMixOp(SizedByData, nn.Module):
         # grid spacing of the input in units of the training grid's spacing
         if self.grid_shape is None:
             return 1.0
-        return math.prod(n0 / n for n0, n in zip(self.grid_shape, spatial)) ** (1 / self.n_dim)
+        ratios = [n0 / n for n0, n in zip(self.grid_shape, spatial)]  # a list: traceable
+        return math.prod(ratios) ** (1 / self.n_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, in_channels, *spatial)`` -> ``(batch, out_channels, *spatial)``."""

@@ -330,6 +330,26 @@ def test_every_parameter_gets_a_gradient(n_dim):
         assert p.grad is not None and p.grad.abs().max() > 0, name
 
 
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_forward_traces_as_one_graph_for_torch_compile(n_dim):
+    # torch.compile gets the whole model only if its forward has no graph break (a break,
+    # e.g. a generator in the grid-spacing arithmetic, made it fall back to compiling each
+    # layer alone); benchmarks/dymixop_cost.py --compile measures what that whole graph buys
+    spatial = (32,) if n_dim == 1 else (16, 16)
+    model = DyMixOp(
+        in_channels=2,
+        out_channels=1,
+        n_dim=n_dim,
+        hidden_channels=8,
+        n_layers=2,
+        n_modes=4,
+        grid_shape=spatial,
+    )
+    explained = torch._dynamo.explain(model)(torch.randn(2, 2, *spatial))
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1
+
+
 def test_output_grid_follows_input_grid():
     torch.manual_seed(2)
     model = DyMixOp(in_channels=4, out_channels=2, hidden_channels=6, n_layers=2, n_modes=6)
