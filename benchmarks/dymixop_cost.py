@@ -42,8 +42,11 @@ import torch
 from opkit.models import FNO, DyMixOp
 from opkit.pde_data import DataSpec
 
-# (spec, batch): the suite's CPU sizes; NS uses a batch of 4 (cost per sample is flat in
-# the batch size, and 16 samples of the old model take ~16 s per step on one thread)
+# (spec, batch): the suite's CPU sizes, except that NS uses a batch of 4 by default (16
+# samples of the old model take ~16 s per step on one thread). The cost per sample is not
+# flat in the batch: at the suite's 16 DyMixOp's grows (its Winograd tiles pass the size
+# beyond which every allocation is fresh, page-faulted memory) and the FNO's falls;
+# ``--batch ns=16`` measures the suite's size.
 SUITES = {
     "ks": (DataSpec(spatial_shape=(256,), lengths=(22 * math.pi,), in_frames=10), 32),
     "burgers": (DataSpec(spatial_shape=(1024,), lengths=(1.0,), in_frames=1), 32),
@@ -125,12 +128,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--compile", action="store_true", help="also time both models under torch.compile"
     )
+    parser.add_argument(
+        "--batch",
+        default="",
+        help="comma list of suite=batch overriding the default batches, e.g. ns=16",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    batches = {}
+    for item in filter(None, args.batch.split(",")):
+        suite, _, size = item.partition("=")
+        if suite not in SUITES or not size.isdigit() or int(size) < 1:
+            parser.error(f"--batch takes suite=size with a suite of {sorted(SUITES)}: {item!r}")
+        batches[suite] = int(size)
     old_cls = load_before(args.before, args.repo) if args.before else None
     results = {}
     for name in args.only.split(","):
         spec, batch = SUITES[name]
+        batch = batches.get(name, batch)
         torch.manual_seed(0)
         kwargs = DyMixOp.init_args_from_spec(spec)
         models = {"dymixop": DyMixOp(**kwargs)}

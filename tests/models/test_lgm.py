@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from opkit.models.layers import LGMLayer, LocalGlobalMixing, ZeroSumConv
+from opkit.models.layers import LGMLayer, LocalGlobalMixing, ZeroSumConv, _lgm
 from opkit.models.layers._lgm import SpectralConv, _periodic_conv3
 
 
@@ -335,6 +335,21 @@ def test_periodic_stencil_convolution_is_the_circular_correlation_and_its_gradie
     # Functions), the others conv1d / conv2d
     torch.manual_seed(7)
     c = torch.randn(2, *grid, 3, dtype=torch.float64, requires_grad=True)
+    kernel = torch.randn(4, 3, *[3] * len(grid), dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    expected = stencil_ref(kernel.detach(), c.detach().movedim(-1, 1)).movedim(1, -1)
+    out = _periodic_conv3(c, kernel, bias)
+    torch.testing.assert_close(out, expected + bias.detach(), rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(_periodic_conv3, (c, kernel, bias))
+
+
+@pytest.mark.parametrize("grid", [(8, 12), (12,)])
+def test_winograd_stencil_in_chunks_of_the_batch_is_the_same_correlation(grid, monkeypatch):
+    # large batches are transformed a few samples at a time; one sample per chunk here
+    monkeypatch.setattr(_lgm, "_CHUNK_BYTES", 1)
+    assert len(_lgm._batch_chunks(torch.Size((3, *grid, 3)), torch.empty(0))) == 3
+    torch.manual_seed(9)
+    c = torch.randn(3, *grid, 3, dtype=torch.float64, requires_grad=True)
     kernel = torch.randn(4, 3, *[3] * len(grid), dtype=torch.float64, requires_grad=True)
     bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
     expected = stencil_ref(kernel.detach(), c.detach().movedim(-1, 1)).movedim(1, -1)

@@ -391,6 +391,7 @@ _WINOGRAD_AT = (
     (0, 1, -1, 8, -8, 1),
 )
 _TILE = 4  # outputs per tile and axis; a tile reads 6 x 6 inputs
+_CHUNK_BYTES = 4 * 2**20  # the 2-D tiles of this many bytes are transformed at a time
 
 
 def _winograd_matrix(rows: tuple, like: torch.Tensor) -> torch.Tensor:
@@ -419,6 +420,17 @@ def _tile_rows(n: int, device: torch.device) -> torch.Tensor:
     return (starts[None, :] + torch.arange(_TILE + 2, device=device)[:, None] - 1) % n
 
 
+def _batch_chunks(shape: torch.Size, like: torch.Tensor) -> list[slice]:
+    """Slices of the batch (dim 0 of a channels-last ``shape``) whose Winograd tiles take
+    at most `_CHUNK_BYTES` each (at least one sample per slice)."""
+    b, *grid, channels = shape
+    per_sample = channels * like.dtype.itemsize
+    for n in grid:
+        per_sample *= (_TILE + 2) * (n // _TILE)
+    k = max(1, min(b, _CHUNK_BYTES // per_sample))
+    return [slice(i, min(i + k, b)) for i in range(0, b, k)]
+
+
 def _fold_axis(tiles: torch.Tensor, axis: int, tile_axis: int) -> torch.Tensor:
     """Adjoint of the periodic tile gather along one axis: ``tiles`` holds the 6 inputs
     ``j`` of each tile at ``axis`` and the tile index at ``tile_axis > axis``; input ``j``
@@ -444,6 +456,12 @@ class _PeriodicConv3x3(torch.autograd.Function):
     convolution's 9) and transformed back by ``A^T . A``. The tiles are laid out ``(6, 6,
     tile_x, tile_y, batch, channel)``. The backward pass applies the transposed transforms
     and products and the adjoint of the tile gather; only the transformed tiles are stored.
+
+    The batch is processed in chunks of samples whose tiles take at most `_CHUNK_BYTES`:
+    the transforms and products then work on a few megabytes at a time instead of
+    2.25 times the whole batch's activations (at Navier-Stokes sizes and a batch of 16,
+    tens of megabytes per intermediate: beyond glibc's largest threshold for reusing freed
+    memory, so every one of them would be fresh, page-faulted memory).
     """
 
     @staticmethod
@@ -451,29 +469,43 @@ class _PeriodicConv3x3(torch.autograd.Function):
         b, n_x, n_y, n_in = c.shape
         bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
         rows, cols = _tile_rows(n_x, c.device), _tile_rows(n_y, c.device)
-        tiles = c.permute(1, 2, 0, 3)[rows[:, None, :, None], cols[None, :, None, :]]
-        v = _transform(bt, tiles).view(36, -1, n_in)  # (36, tiles * b, in)
-        prod = torch.bmm(v, u).view(6, 6, -1)
-        out = _transform(at, prod).view(_TILE, _TILE, n_x // _TILE, n_y // _TILE, b, -1)
-        ctx.save_for_backward(v, u)
-        # the bias is added by the copy back to the grid layout
-        return (out.permute(4, 2, 0, 3, 1, 5) + bias).reshape(b, n_x, n_y, -1)
+        n_tx, n_ty, n_out = n_x // _TILE, n_y // _TILE, u.shape[-1]
+        result = c.new_empty(b, n_x, n_y, n_out)
+        vs = []
+        for chunk in _batch_chunks(c.shape, c):
+            part = c[chunk].permute(1, 2, 0, 3)
+            tiles = part[rows[:, None, :, None], cols[None, :, None, :]]
+            v = _transform(bt, tiles).view(36, -1, n_in)  # (36, tiles * chunk, in)
+            prod = torch.bmm(v, u).view(6, 6, -1)
+            out = _transform(at, prod).view(_TILE, _TILE, n_tx, n_ty, -1, n_out)
+            # the bias is added by the copy back to the grid layout
+            target = result[chunk].view(-1, n_tx, _TILE, n_ty, _TILE, n_out)
+            torch.add(out.permute(4, 2, 0, 3, 1, 5), bias, out=target)
+            vs.append(v)
+        ctx.save_for_backward(u, *vs)
+        return result
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        v, u = ctx.saved_tensors
+        u, *vs = ctx.saved_tensors
         b, n_x, n_y, n_out = grad.shape
         n_tx, n_ty, m = n_x // _TILE, n_y // _TILE, _TILE
         bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
-        g = grad.reshape(b, n_tx, m, n_ty, m, n_out).permute(2, 4, 1, 3, 0, 5)
-        g = _transform(at.T, g.contiguous()).view(36, -1, n_out)
         grad_c = grad_u = None
-        if ctx.needs_input_grad[1]:
-            grad_u = torch.bmm(v.transpose(1, 2), g)
         if ctx.needs_input_grad[0]:
-            gv = torch.bmm(g, u.transpose(1, 2)).view(6, 6, n_tx, n_ty, b, -1)
-            tiles = _fold_axis(_fold_axis(_transform(bt.T, gv), 0, 2), 1, 3)
-            grad_c = tiles.permute(4, 2, 0, 3, 1, 5).reshape(b, n_x, n_y, -1)
+            grad_c = grad.new_empty(b, n_x, n_y, u.shape[1])
+        if ctx.needs_input_grad[1]:
+            grad_u = torch.zeros_like(u)
+        for chunk, v in zip(_batch_chunks(grad.shape, grad), vs):
+            g = grad[chunk].reshape(-1, n_tx, m, n_ty, m, n_out).permute(2, 4, 1, 3, 0, 5)
+            g = _transform(at.T, g.contiguous()).view(36, -1, n_out)
+            if grad_u is not None:
+                grad_u.baddbmm_(v.transpose(1, 2), g)
+            if grad_c is not None:
+                gv = torch.bmm(g, u.transpose(1, 2)).view(6, 6, n_tx, n_ty, -1, u.shape[1])
+                tiles = _fold_axis(_fold_axis(_transform(bt.T, gv), 0, 2), 1, 3)
+                target = grad_c[chunk].view(-1, n_tx, m, n_ty, m, u.shape[1])
+                target.copy_(tiles.permute(4, 2, 0, 3, 1, 5))
         grad_bias = grad.sum((0, 1, 2)) if ctx.needs_input_grad[2] else None
         return grad_c, grad_u, grad_bias
 
@@ -486,35 +518,50 @@ class _PeriodicConv3(torch.autograd.Function):
     returns ``out[b, x] = bias + sum_p c[b, x + p - 1] @ K[:, :, p].T`` (periodic), the 1-D
     counterpart of :class:`_PeriodicConv3x3`: 6 ``in x out`` products per 4 outputs instead
     of 12. The tiles are laid out ``(6, tile, batch, channel)``, so each of the 6 products is
-    one matrix product over all tiles of the batch.
+    one matrix product over all tiles of a chunk of the batch (chunks as in
+    :class:`_PeriodicConv3x3`).
     """
 
     @staticmethod
     def forward(ctx, c: torch.Tensor, u: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         b, n, n_in = c.shape
+        n_t, n_out = n // _TILE, u.shape[-1]
         bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
         rows = _tile_rows(n, c.device).flatten()
-        tiles = c.transpose(0, 1).index_select(0, rows)  # (6 * tiles, b, in)
-        v = torch.mm(bt, tiles.view(6, -1)).view(6, -1, n_in)  # (6, tiles * b, in)
-        prod = torch.bmm(v, u)
-        out = torch.mm(at, prod.view(6, -1)).view(_TILE, n // _TILE, b, -1)
-        ctx.save_for_backward(v, u)
-        return (out.permute(2, 1, 0, 3) + bias).reshape(b, n, -1)
+        result = c.new_empty(b, n, n_out)
+        vs = []
+        for chunk in _batch_chunks(c.shape, c):
+            tiles = c[chunk].transpose(0, 1).index_select(0, rows)  # (6 * tiles, chunk, in)
+            v = torch.mm(bt, tiles.view(6, -1)).view(6, -1, n_in)  # (6, tiles * chunk, in)
+            prod = torch.bmm(v, u)
+            out = torch.mm(at, prod.view(6, -1)).view(_TILE, n_t, -1, n_out)
+            target = result[chunk].view(-1, n_t, _TILE, n_out)
+            torch.add(out.permute(2, 1, 0, 3), bias, out=target)
+            vs.append(v)
+        ctx.save_for_backward(u, *vs)
+        return result
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        v, u = ctx.saved_tensors
+        u, *vs = ctx.saved_tensors
         b, n, n_out = grad.shape
+        n_t, n_in = n // _TILE, u.shape[1]
         bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
-        g = grad.reshape(b, n // _TILE, _TILE, n_out).permute(2, 1, 0, 3).reshape(_TILE, -1)
-        g = torch.mm(at.T, g).view(6, -1, n_out)  # (6, tiles * b, out)
         grad_c = grad_u = None
-        if ctx.needs_input_grad[1]:
-            grad_u = torch.bmm(v.transpose(1, 2), g)
         if ctx.needs_input_grad[0]:
-            gv = torch.bmm(g, u.transpose(1, 2))
-            tiles = torch.mm(bt.T, gv.view(6, -1)).view(6, n // _TILE, b, -1)
-            grad_c = _fold_axis(tiles, 0, 1).permute(2, 1, 0, 3).reshape(b, n, -1)
+            grad_c = grad.new_empty(b, n, n_in)
+        if ctx.needs_input_grad[1]:
+            grad_u = torch.zeros_like(u)
+        for chunk, v in zip(_batch_chunks(grad.shape, grad), vs):
+            g = grad[chunk].reshape(-1, n_t, _TILE, n_out).permute(2, 1, 0, 3).reshape(_TILE, -1)
+            g = torch.mm(at.T, g).view(6, -1, n_out)  # (6, tiles * chunk, out)
+            if grad_u is not None:
+                grad_u.baddbmm_(v.transpose(1, 2), g)
+            if grad_c is not None:
+                gv = torch.bmm(g, u.transpose(1, 2))
+                tiles = torch.mm(bt.T, gv.view(6, -1)).view(6, n_t, -1, n_in)
+                target = grad_c[chunk].view(-1, n_t, _TILE, n_in)
+                target.copy_(_fold_axis(tiles, 0, 1).permute(2, 1, 0, 3))
         grad_bias = grad.sum((0, 1)) if ctx.needs_input_grad[2] else None
         return grad_c, grad_u, grad_bias
 
