@@ -25,7 +25,7 @@ ETDRK4 coefficients or the advection propagator that later solves of the same pr
 like the batches of a dataset, reuse).
 A figure goes to ``benchmarks/out/solvers.png``. Run::
 
-    .venv/bin/python benchmarks/solvers.py [--samples 8] [--repeats 5] [--ns-samples 2]
+    .venv/bin/python benchmarks/solvers.py [--samples 8] [--repeats 9] [--ns-samples 2]
         [--skip-ns128] [--skip-ns] [--skip-scipy]
 """
 
@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=8, help="samples per 1-D solver")
     parser.add_argument("--ns-samples", type=int, default=2, help="Navier-Stokes samples")
     parser.add_argument("--skip-ns128", action="store_true", help="skip the 128 x 128 run")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per 1-D solver")
+    parser.add_argument("--repeats", type=int, default=9, help="timed repeats per 1-D solver")
     parser.add_argument("--skip-scipy", action="store_true", help="skip the solve_ivp runs")
     parser.add_argument("--skip-ns", action="store_true", help="skip Navier-Stokes")
     args = parser.parse_args()
