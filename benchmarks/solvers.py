@@ -96,11 +96,12 @@ def against_bound(
     rounds: int,
     repeats: int,
     min_seconds: float = 0.05,
-) -> tuple[torch.Tensor, float, float, float]:
+) -> tuple[torch.Tensor, float, float, float, tuple[float, float]]:
     """Time ``solve`` and its FFT bound (``rounds`` rounds of ``calls``) alternately,
     ``repeats`` times; a solve shorter than ``min_seconds`` is timed over enough
     back-to-back calls to last that long, and so is its bound. Returns the first solution,
-    the median solve seconds, the median of the per-repeat ratios solve / bound, and the
+    the median solve seconds, the median of the per-repeat ratios solve / bound, their
+    range (min, max), and the
     first call's ratio (it also pays for what later solves of the same problem reuse:
     ETDRK4 coefficients, propagators)."""
     out, first_sec = timed(solve)
@@ -115,7 +116,8 @@ def against_bound(
         bound = sum(fft_bound(calls, rounds) for _ in range(inner)) / inner
         ratios.append(sec / bound)
         seconds.append(sec)
-    return out, statistics.median(seconds), statistics.median(ratios), first
+    spread = (min(ratios), max(ratios))
+    return out, statistics.median(seconds), statistics.median(ratios), first, spread
 
 
 def n_steps(t: torch.Tensor, dt: float) -> int:
@@ -176,8 +178,10 @@ def main() -> None:
     v = rfft(u0)
     steps = n_steps(t, pde.default_dt)
     calls = [(rfft, u0), (lambda y: irfft(y, 2048), v)]
-    u, sec, ratio, first = against_bound(lambda: pde.solve(u0, t), calls, 4 * steps, args.repeats)
-    rows.append(("burgers 2048, T=1", args.samples, sec, ratio, first))
+    u, sec, ratio, first, spread = against_bound(
+        lambda: pde.solve(u0, t), calls, 4 * steps, args.repeats
+    )
+    rows.append(("burgers 2048, T=1", args.samples, sec, ratio, first, spread))
     quarter, q_sec = timed(lambda: pde.solve(u0, t, dt=pde.default_dt / 4))
     err = float((u - quarter).abs().max())
     notes.append(f"burgers: default dt {pde.default_dt:.3g}, max |u(dt) - u(dt/4)| = {err:.2e}")
@@ -218,10 +222,10 @@ def main() -> None:
     dt = pde.default_dt
     steps = n_steps(torch.tensor([0.0, 100.0]), dt) + n_steps(frames, dt)
     calls = [(rfft, u0), (lambda y: irfft(y, 1024), rfft(u0))]
-    ks, sec, ratio, first = against_bound(
+    ks, sec, ratio, first, spread = against_bound(
         lambda: pde.solve(u0, frames, burn_in=100.0), calls, 4 * steps, args.repeats
     )
-    rows.append(("ks 64pi/1024, t=100..120", args.samples, sec, ratio, first))
+    rows.append(("ks 64pi/1024, t=100..120", args.samples, sec, ratio, first, spread))
     start_state = ks[:, 0]
     ks_def = ks  # the default run from the same post-burn-in state
     ks_quarter = pde.solve(start_state, frames, dt=dt / 4)
@@ -277,7 +281,7 @@ def main() -> None:
         w_hat = rfft2(w0)
         stack = w_hat.unsqueeze(1).expand(-1, 4, -1, -1).contiguous()
         fsec = fft_bound([(lambda y: irfft2(y, 64), stack), (rfft2, w0)], 2 * steps)
-        rows.append(("ns 64x64, dt=1e-3, T=20", args.ns_samples, sec, sec / fsec, sec / fsec))
+        rows.append(("ns 64x64, dt=1e-3, T=20", args.ns_samples, sec, sec / fsec, sec / fsec, None))
         if not args.skip_ns128:
             idx = torch.fft.fftfreq(64, 1 / 64).long()
             pad = torch.zeros(args.ns_samples, 128, 128, dtype=torch.complex128)
@@ -321,8 +325,10 @@ def main() -> None:
     t = torch.linspace(0, 1, 11, dtype=torch.float64)
     steps = n_steps(t, pde.default_dt)
     calls = [(lambda y: irfft(y, 1024), rfft(u0)[..., :256]), (rfft, torch.cat([u0, u0], -1))]
-    ac, sec, ratio, first = against_bound(lambda: pde.solve(u0, t), calls, 4 * steps, args.repeats)
-    rows.append(("allen_cahn 512, T=1", args.samples, sec, ratio, first))
+    ac, sec, ratio, first, spread = against_bound(
+        lambda: pde.solve(u0, t), calls, 4 * steps, args.repeats
+    )
+    rows.append(("allen_cahn 512, T=1", args.samples, sec, ratio, first, spread))
     quarter = pde.solve(u0, t, dt=pde.default_dt / 4)
     notes.append(
         f"allen_cahn: default dt {pde.default_dt:.3g}, max |u(dt) - u(dt/4)| = "
@@ -337,8 +343,10 @@ def main() -> None:
     u0 = torch.sin(xs).expand(args.samples, -1).contiguous()
     t = torch.linspace(0, 1, 101, dtype=torch.float64)
     calls = [(lambda y: irfft(y, 256), rfft(u0))]
-    adv, sec, ratio, first = against_bound(lambda: pde.solve(u0, t), calls, 100, args.repeats)
-    rows.append(("advection c=50, 101 frames", args.samples, sec, ratio, first))
+    adv, sec, ratio, first, spread = against_bound(
+        lambda: pde.solve(u0, t), calls, 100, args.repeats
+    )
+    rows.append(("advection c=50, 101 frames", args.samples, sec, ratio, first, spread))
     exact = torch.sin(xs[None, :] - 50.0 * t[:, None])
     notes.append(f"advection: max error vs sin(x - 50 t): {float((adv - exact).abs().max()):.1e}")
 
@@ -346,13 +354,15 @@ def main() -> None:
     print("\nopkit solvers, single thread, CPU time of the thread")
     print(
         f"{'problem':<28}{'samples':>8}{'s/sample':>10}{'samples/s':>11}{'FFT bound':>11}"
-        f"{'1st call':>10}"
+        f"{'range':>13}{'1st call':>10}"
     )
-    for name, n, s, r, r1 in rows:
-        print(f"{name:<28}{n:>8}{s / n:>10.3f}{n / s:>11.3f}{r:>10.2f}x{r1:>9.2f}x")
+    for name, n, s, r, r1, spread in rows:
+        span = f"{spread[0]:.2f}-{spread[1]:.2f}x" if spread else "-"
+        print(f"{name:<28}{n:>8}{s / n:>10.3f}{n / s:>11.3f}{r:>10.2f}x{span:>13}{r1:>9.2f}x")
     print(
         f"\n(FFT bound: solve time / time of the same FFT calls alone; the 1-D solvers: medians"
-        f" of {args.repeats} repeats, solve and FFT calls timed alternately; 1st call: the first"
+        f" of {args.repeats} repeats, solve and FFT calls timed alternately, range: their lowest"
+        " and highest; 1st call: the first"
         " solve of the problem, which also computes what later ones reuse)"
     )
     print("\naccuracy")
