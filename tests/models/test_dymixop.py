@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from opkit.models import DyMixOp
+from opkit.models.layers import _lgm
 from opkit.pde_data import DataSpec
 
 
@@ -348,6 +349,31 @@ def test_forward_traces_as_one_graph_for_torch_compile(n_dim):
     explained = torch._dynamo.explain(model)(torch.randn(2, 2, *spatial))
     assert explained.graph_break_count == 0, explained.break_reasons
     assert explained.graph_count == 1
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_compiled_forward_and_backward_give_the_eager_gradients(n_dim, monkeypatch):
+    # AOT autograd traces the custom stencil Functions' forward and backward (what
+    # torch.compile does before code generation); the batch in chunks of one sample
+    monkeypatch.setattr(_lgm, "_CHUNK_BYTES", 1)
+    spatial = (32,) if n_dim == 1 else (16, 16)
+    torch.manual_seed(0)
+    model = DyMixOp(
+        in_channels=2,
+        out_channels=1,
+        n_dim=n_dim,
+        hidden_channels=8,
+        n_layers=2,
+        n_modes=4,
+        grid_shape=spatial,
+    )
+    x = torch.randn(3, 2, *spatial)
+    model(x).square().mean().backward()
+    eager = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    torch.compile(model, backend="aot_eager")(x).square().mean().backward()
+    for p, g in zip(model.parameters(), eager):
+        torch.testing.assert_close(p.grad, g)
 
 
 def test_output_grid_follows_input_grid():

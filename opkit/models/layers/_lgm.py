@@ -470,8 +470,7 @@ class _PeriodicConv3x3(torch.autograd.Function):
         bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
         rows, cols = _tile_rows(n_x, c.device), _tile_rows(n_y, c.device)
         n_tx, n_ty, n_out = n_x // _TILE, n_y // _TILE, u.shape[-1]
-        result = c.new_empty(b, n_x, n_y, n_out)
-        vs = []
+        parts, vs = [], []
         for chunk in _batch_chunks(c.shape, c):
             part = c[chunk].permute(1, 2, 0, 3)
             tiles = part[rows[:, None, :, None], cols[None, :, None, :]]
@@ -479,11 +478,10 @@ class _PeriodicConv3x3(torch.autograd.Function):
             prod = torch.bmm(v, u).view(6, 6, -1)
             out = _transform(at, prod).view(_TILE, _TILE, n_tx, n_ty, -1, n_out)
             # the bias is added by the copy back to the grid layout
-            target = result[chunk].view(-1, n_tx, _TILE, n_ty, _TILE, n_out)
-            torch.add(out.permute(4, 2, 0, 3, 1, 5), bias, out=target)
+            parts.append((out.permute(4, 2, 0, 3, 1, 5) + bias).reshape(-1, n_x, n_y, n_out))
             vs.append(v)
         ctx.save_for_backward(u, *vs)
-        return result
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -491,21 +489,18 @@ class _PeriodicConv3x3(torch.autograd.Function):
         b, n_x, n_y, n_out = grad.shape
         n_tx, n_ty, m = n_x // _TILE, n_y // _TILE, _TILE
         bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
-        grad_c = grad_u = None
-        if ctx.needs_input_grad[0]:
-            grad_c = grad.new_empty(b, n_x, n_y, u.shape[1])
-        if ctx.needs_input_grad[1]:
-            grad_u = torch.zeros_like(u)
+        grad_u, grad_cs = None, []
         for chunk, v in zip(_batch_chunks(grad.shape, grad), vs):
             g = grad[chunk].reshape(-1, n_tx, m, n_ty, m, n_out).permute(2, 4, 1, 3, 0, 5)
             g = _transform(at.T, g.contiguous()).view(36, -1, n_out)
-            if grad_u is not None:
-                grad_u.baddbmm_(v.transpose(1, 2), g)
-            if grad_c is not None:
+            if ctx.needs_input_grad[1]:
+                vg = torch.bmm(v.transpose(1, 2), g)
+                grad_u = vg if grad_u is None else grad_u + vg
+            if ctx.needs_input_grad[0]:
                 gv = torch.bmm(g, u.transpose(1, 2)).view(6, 6, n_tx, n_ty, -1, u.shape[1])
                 tiles = _fold_axis(_fold_axis(_transform(bt.T, gv), 0, 2), 1, 3)
-                target = grad_c[chunk].view(-1, n_tx, m, n_ty, m, u.shape[1])
-                target.copy_(tiles.permute(4, 2, 0, 3, 1, 5))
+                grad_cs.append(tiles.permute(4, 2, 0, 3, 1, 5).reshape(-1, n_x, n_y, u.shape[1]))
+        grad_c = (torch.cat(grad_cs) if len(grad_cs) > 1 else grad_cs[0]) if grad_cs else None
         grad_bias = grad.sum((0, 1, 2)) if ctx.needs_input_grad[2] else None
         return grad_c, grad_u, grad_bias
 
@@ -528,18 +523,16 @@ class _PeriodicConv3(torch.autograd.Function):
         n_t, n_out = n // _TILE, u.shape[-1]
         bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
         rows = _tile_rows(n, c.device).flatten()
-        result = c.new_empty(b, n, n_out)
-        vs = []
+        parts, vs = [], []
         for chunk in _batch_chunks(c.shape, c):
             tiles = c[chunk].transpose(0, 1).index_select(0, rows)  # (6 * tiles, chunk, in)
             v = torch.mm(bt, tiles.view(6, -1)).view(6, -1, n_in)  # (6, tiles * chunk, in)
             prod = torch.bmm(v, u)
             out = torch.mm(at, prod.view(6, -1)).view(_TILE, n_t, -1, n_out)
-            target = result[chunk].view(-1, n_t, _TILE, n_out)
-            torch.add(out.permute(2, 1, 0, 3), bias, out=target)
+            parts.append((out.permute(2, 1, 0, 3) + bias).reshape(-1, n, n_out))
             vs.append(v)
         ctx.save_for_backward(u, *vs)
-        return result
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -547,21 +540,18 @@ class _PeriodicConv3(torch.autograd.Function):
         b, n, n_out = grad.shape
         n_t, n_in = n // _TILE, u.shape[1]
         bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
-        grad_c = grad_u = None
-        if ctx.needs_input_grad[0]:
-            grad_c = grad.new_empty(b, n, n_in)
-        if ctx.needs_input_grad[1]:
-            grad_u = torch.zeros_like(u)
+        grad_u, grad_cs = None, []
         for chunk, v in zip(_batch_chunks(grad.shape, grad), vs):
             g = grad[chunk].reshape(-1, n_t, _TILE, n_out).permute(2, 1, 0, 3).reshape(_TILE, -1)
             g = torch.mm(at.T, g).view(6, -1, n_out)  # (6, tiles * chunk, out)
-            if grad_u is not None:
-                grad_u.baddbmm_(v.transpose(1, 2), g)
-            if grad_c is not None:
+            if ctx.needs_input_grad[1]:
+                vg = torch.bmm(v.transpose(1, 2), g)
+                grad_u = vg if grad_u is None else grad_u + vg
+            if ctx.needs_input_grad[0]:
                 gv = torch.bmm(g, u.transpose(1, 2))
                 tiles = torch.mm(bt.T, gv.view(6, -1)).view(6, n_t, -1, n_in)
-                target = grad_c[chunk].view(-1, n_t, _TILE, n_in)
-                target.copy_(_fold_axis(tiles, 0, 1).permute(2, 1, 0, 3))
+                grad_cs.append(_fold_axis(tiles, 0, 1).permute(2, 1, 0, 3).reshape(-1, n, n_in))
+        grad_c = (torch.cat(grad_cs) if len(grad_cs) > 1 else grad_cs[0]) if grad_cs else None
         grad_bias = grad.sum((0, 1)) if ctx.needs_input_grad[2] else None
         return grad_c, grad_u, grad_bias
 
