@@ -101,3 +101,26 @@ def test_dealiasing_keeps_every_mode_alias_free():
     got = stepper.nonlinear(v)
     expected = -1.0 * torch.fft.rfft(0.75 * torch.cos(m * x))[None]
     assert torch.allclose(got, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n_x", [512, 4096])  # rows batched into one FFT call, and not
+def test_cubic_term_is_the_written_formula_bit_for_bit(dtype, n_x):
+    # the term is -k/2 F[(2 w)^3], w the inverse transform onto 2 n_x points; it is
+    # evaluated as -4k F[w^3] (powers of two scale exactly), which must not move one bit:
+    # the generated datasets are promised byte for byte
+    from opkit.pde_data.solvers._allen_cahn import _CubicReaction
+    from opkit.pde_data.solvers._spectral import irfft, rfft
+
+    k = 5.0
+    term = _CubicReaction(n_x, k, dtype, torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+    z = torch.zeros(3, term.input_modes, dtype=cdtype)
+    parts = 30 * torch.randn(2, 3, term.band, generator=g, dtype=torch.float64)
+    z[:, : term.band] = torch.complex(parts[0], parts[1]).to(cdtype)
+    rows = torch.zeros_like(z)
+    term.evaluate(z, rows, rows[:, : term.band])
+    w = irfft(z, 2 * n_x)  # opkit's batch-invariant transforms (long rows one by one)
+    written = (-k / 2) * rfft((2 * w) ** 3)[:, : term.band]
+    assert torch.equal(torch.view_as_real(rows[:, : term.band]), torch.view_as_real(written))

@@ -210,10 +210,10 @@ def test_band_path_is_the_plain_etdrk4_step_bitwise(pde_name, n, dtype):
         pde = AllenCahn1D(eps=1e-3, n_x=n)
         cubic = pde.stepper(dtype, torch.device("cpu")).nonlinear
 
-        def plain(v):  # the cubic term on the full spectrum, zero-padded by `irfft`
-            u = 2.0 * irfft(v[..., : cubic.band], 2 * n)
+        def plain(v):  # -k/2 F[u^3] on the full spectrum, zero-padded by `irfft` to 2 n
+            u = 2.0 * irfft(v[..., : cubic.band], 2 * n)  # (the factor undoes 1 / 2n)
             coef = torch.zeros(v.shape[-1], dtype=v.dtype)
-            coef[: cubic.band] = cubic.coef
+            coef[: cubic.band] = -pde.k / 2.0  # (1/2 undoes the 2n of the forward)
             return coef * rfft(u * u * u)[..., : v.shape[-1]]
 
     banded = pde.stepper(dtype, torch.device("cpu"))
