@@ -391,7 +391,7 @@ _WINOGRAD_AT = (
     (0, 1, -1, 8, -8, 1),
 )
 _TILE = 4  # outputs per tile and axis; a tile reads 6 x 6 inputs
-_CHUNK_BYTES = 4 * 2**20  # the 2-D tiles of this many bytes are transformed at a time
+_CHUNK_BYTES = 4 * 2**20  # Winograd tiles of at most this many bytes are transformed at a time
 
 
 def _winograd_matrix(rows: tuple, like: torch.Tensor) -> torch.Tensor:
