@@ -331,11 +331,8 @@ def test_every_parameter_gets_a_gradient(n_dim):
         assert p.grad is not None and p.grad.abs().max() > 0, name
 
 
-@pytest.mark.parametrize("n_dim", [1, 2])
-def test_forward_traces_as_one_graph_for_torch_compile(n_dim):
-    # torch.compile gets the whole model only if its forward has no graph break (a break,
-    # e.g. a generator in the grid-spacing arithmetic, made it fall back to compiling each
-    # layer alone); benchmarks/dymixop_cost.py --compile measures what that whole graph buys
+def _small_model(n_dim: int) -> tuple[DyMixOp, tuple[int, ...]]:
+    """A two-layer DyMixOp of width 8 on a 32-point (1-D) or 16 x 16 (2-D) training grid."""
     spatial = (32,) if n_dim == 1 else (16, 16)
     model = DyMixOp(
         in_channels=2,
@@ -346,6 +343,15 @@ def test_forward_traces_as_one_graph_for_torch_compile(n_dim):
         n_modes=4,
         grid_shape=spatial,
     )
+    return model, spatial
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_forward_traces_as_one_graph_for_torch_compile(n_dim):
+    # torch.compile gets the whole model only if its forward has no graph break (a break,
+    # e.g. a generator in the grid-spacing arithmetic, made it fall back to compiling each
+    # layer alone); benchmarks/dymixop_cost.py --compile measures what that whole graph buys
+    model, spatial = _small_model(n_dim)
     explained = torch._dynamo.explain(model)(torch.randn(2, 2, *spatial))
     assert explained.graph_break_count == 0, explained.break_reasons
     assert explained.graph_count == 1
@@ -356,17 +362,8 @@ def test_compiled_forward_and_backward_give_the_eager_gradients(n_dim, monkeypat
     # AOT autograd traces the custom stencil Functions' forward and backward (what
     # torch.compile does before code generation); the batch in chunks of one sample
     monkeypatch.setattr(_lgm, "_CHUNK_BYTES", 1)
-    spatial = (32,) if n_dim == 1 else (16, 16)
     torch.manual_seed(0)
-    model = DyMixOp(
-        in_channels=2,
-        out_channels=1,
-        n_dim=n_dim,
-        hidden_channels=8,
-        n_layers=2,
-        n_modes=4,
-        grid_shape=spatial,
-    )
+    model, spatial = _small_model(n_dim)
     x = torch.randn(3, 2, *spatial)
     model(x).square().mean().backward()
     eager = [p.grad.clone() for p in model.parameters()]

@@ -329,18 +329,24 @@ def test_layer_with_wide_local_kernel_matches_reference_in_float64(n_dim):
 # ----------------------------------------------------------------- fast paths
 
 
-@pytest.mark.parametrize("grid", [(8, 12), (4, 4), (6, 10), (12,), (4,), (10,)])
-def test_periodic_stencil_convolution_is_the_circular_correlation_and_its_gradient(grid):
-    # grid sizes that are multiples of 4 take Winograd F(4, 3) / F(4x4, 3x3) (custom autograd
-    # Functions), the others conv1d / conv2d
-    torch.manual_seed(7)
-    c = torch.randn(2, *grid, 3, dtype=torch.float64, requires_grad=True)
+def _assert_periodic_stencil(grid: tuple[int, ...], batch: int, seed: int) -> None:
+    """`_periodic_conv3` on a random batch equals the circular correlation plus bias (float64
+    round-off), and its gradients pass `gradcheck`."""
+    torch.manual_seed(seed)
+    c = torch.randn(batch, *grid, 3, dtype=torch.float64, requires_grad=True)
     kernel = torch.randn(4, 3, *[3] * len(grid), dtype=torch.float64, requires_grad=True)
     bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
     expected = stencil_ref(kernel.detach(), c.detach().movedim(-1, 1)).movedim(1, -1)
     out = _periodic_conv3(c, kernel, bias)
     torch.testing.assert_close(out, expected + bias.detach(), rtol=0, atol=1e-12)
     assert torch.autograd.gradcheck(_periodic_conv3, (c, kernel, bias))
+
+
+@pytest.mark.parametrize("grid", [(8, 12), (4, 4), (6, 10), (12,), (4,), (10,)])
+def test_periodic_stencil_convolution_is_the_circular_correlation_and_its_gradient(grid):
+    # grid sizes that are multiples of 4 take Winograd F(4, 3) / F(4x4, 3x3) (custom autograd
+    # Functions), the others conv1d / conv2d
+    _assert_periodic_stencil(grid, batch=2, seed=7)
 
 
 @pytest.mark.parametrize("grid", [(8, 12), (12,)])
@@ -348,14 +354,7 @@ def test_winograd_stencil_in_chunks_of_the_batch_is_the_same_correlation(grid, m
     # large batches are transformed a few samples at a time; one sample per chunk here
     monkeypatch.setattr(_lgm, "_CHUNK_BYTES", 1)
     assert len(_lgm._batch_chunks(torch.Size((3, *grid, 3)), torch.empty(0))) == 3
-    torch.manual_seed(9)
-    c = torch.randn(3, *grid, 3, dtype=torch.float64, requires_grad=True)
-    kernel = torch.randn(4, 3, *[3] * len(grid), dtype=torch.float64, requires_grad=True)
-    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
-    expected = stencil_ref(kernel.detach(), c.detach().movedim(-1, 1)).movedim(1, -1)
-    out = _periodic_conv3(c, kernel, bias)
-    torch.testing.assert_close(out, expected + bias.detach(), rtol=0, atol=1e-12)
-    assert torch.autograd.gradcheck(_periodic_conv3, (c, kernel, bias))
+    _assert_periodic_stencil(grid, batch=3, seed=9)
 
 
 @pytest.mark.parametrize("n_dim", [1, 2])

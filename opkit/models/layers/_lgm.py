@@ -486,7 +486,7 @@ class _PeriodicConv3x3(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         u, *vs = ctx.saved_tensors
-        b, n_x, n_y, n_out = grad.shape
+        n_x, n_y, n_out = grad.shape[1:]
         n_tx, n_ty, m = n_x // _TILE, n_y // _TILE, _TILE
         bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
         grad_u, grad_cs = None, []
@@ -537,7 +537,7 @@ class _PeriodicConv3(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         u, *vs = ctx.saved_tensors
-        b, n, n_out = grad.shape
+        n, n_out = grad.shape[1:]
         n_t, n_in = n // _TILE, u.shape[1]
         bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
         grad_u, grad_cs = None, []
