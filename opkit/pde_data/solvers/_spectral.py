@@ -434,7 +434,9 @@ class ETDRK4:
           exact and rounding symmetric), and ``N(a) + N(b)``, ``N(v) - 2 N(b)`` are one
           pass (products by 1 and -2 are exact);
         - the update accumulates in place in the order of `step`,
-          ``((E v + f1 N(v)) + 2 f2 (N(a) + N(b))) + f3 N(c)``.
+          ``((E v + f1 N(v)) + 2 f2 (N(a) + N(b))) + f3 N(c)``; its first sum is formed
+          together with ``a = E2 v + Q N(v)``, as one `torch.addcmul` over the stacked
+          ``[E v, E2 v]`` and ``[f1, Q]`` (the same operation per element, one pass less).
 
         The only freedom left is the sign of an exact zero, which no nonzero sum sees.
         ``tests/pde_data/test_spectral.py`` checks the bits against `step`.
@@ -446,21 +448,22 @@ class ETDRK4:
             raise ValueError(
                 f"the state has {n_modes} modes but the nonlinear term expects {nl.n_modes}."
             )
-        # Slots: 0 N(b), 1 v, 2 N(a), 3 N(v), 4 b, 5 a then N(a) + N(b), 6 c,
-        # 7 N(v) - 2 N(b) then N(c); zero outside the band, which is never written.
-        # [N(a), N(v)] and [N(a) + N(b), N(v) - 2 N(b)] are then strided views.
+        # Slots: 0 N(b), 1 v then E v + f1 N(v) then the new v, 2 N(a), 3 N(v), 4 b,
+        # 5 a then N(a) + N(b), 6 c, 7 N(v) - 2 N(b) then N(c); zero outside the band,
+        # which is never written. [N(a), N(v)], [N(a) + N(b), N(v) - 2 N(b)] and
+        # [E v + f1 N(v), a] are then strided views.
         slots = v.new_zeros(8, batch, width)
         slots[1, :, :band] = v[:, :band]
         high = v[:, band:].clone()
-        e2v_ev = v.new_empty(2, batch, band)
-        e2x, ev = e2v_ev.unbind(0)  # E2 v (then E2 a) and E v
+        ev_e2v = v.new_empty(2, batch, band)
+        e2x = ev_e2v[1]  # E2 v, then E2 a
         # Every view used in the loop, made once (indexing costs as much as a small op).
         low = slots[..., :band]
         z_v, z_a, z_b, z_c = slots[1], slots[5], slots[4], slots[6]
         rows_nb, rows_na, rows_nv, rows_nc = slots[0], slots[2], slots[3], slots[7]
         nb, v_, na, nv, b_, a_, c_, d_ = low.unbind(0)
         nc, s_ = d_, a_  # N(c) overwrites N(v) - 2 N(b) once spent, N(a) + N(b) overwrites a
-        na_nv, s_d, v_1 = low[2:4], low[5::2], v_[None]
+        na_nv, s_d, v_a, v_1, nv_1 = low[2:4], low[5::2], low[1::4], v_[None], nv[None]
         one_two = torch.tensor([1.0, -2.0], dtype=torch.float64)
         one_two = one_two.to(device=v.device, dtype=v.dtype).view(2, 1, 1)
         out = [v]
@@ -471,21 +474,22 @@ class ETDRK4:
         with step_progress(schedule, progress) as bar:
             for n_steps, h in schedule:
                 c = self.coefficients(h, v.dtype, v.device)
-                e2_e, q, f1, f2x2, f3, e_high = self._band_coefficients(h, c, band)
+                e_e2, f1_q, q, f2x2, f3, e_high = self._band_coefficients(h, c, band)
+                e2 = e_e2[1]
                 for _ in range(n_steps):
                     evaluate(z_v, rows_nv, nv)
-                    mul(e2_e, v_1, out=e2v_ev)  # E2 v, E v
-                    addcmul(e2x, q, nv, out=a_)  # E2 v + (1 Q) N(v)
+                    mul(e_e2, v_1, out=ev_e2v)  # E v, E2 v
+                    # E v + (1 f1) N(v) (the update's first sum) and a = E2 v + (1 Q) N(v)
+                    addcmul(ev_e2v, f1_q, nv_1, out=v_a)
                     evaluate(z_a, rows_na, na)
                     addcmul(e2x, q, na, out=b_)
                     evaluate(z_b, rows_nb, nb)
-                    mul(e2_e[0], a_, out=e2x)
+                    mul(e2, a_, out=e2x)
                     # N(a) + (1 * 1) N(b) and N(v) + (1 * -2) N(b): exact products, one pass
                     addcmul(na_nv, one_two, nb, out=s_d)
                     addcmul(e2x, q, d_, value=-1, out=c_)  # E2 a + (-1 Q) (N(v) - 2 N(b))
                     evaluate(z_c, rows_nc, nc)
-                    addcmul(ev, f1, nv, out=v_)  # ((E v + f1 N(v)) + 2 f2 (...)) + f3 N(c)
-                    v_.addcmul_(f2x2, s_)
+                    v_.addcmul_(f2x2, s_)  # ((E v + f1 N(v)) + 2 f2 (...)) + f3 N(c)
                     v_.addcmul_(f3, nc)
                     if has_high:
                         high.mul_(e_high)
@@ -496,13 +500,14 @@ class ETDRK4:
     def _band_coefficients(
         self, h: float, c: ETDRK4Coefficients, band: int
     ) -> tuple[torch.Tensor, ...]:
-        """``[E2, E]`` on the band stacked as ``(2, 1, band)``, ``Q, f1, 2 f2, f3`` on the
-        band and ``E`` above it (contiguous), for `_integrate_band`."""
+        """``[E, E2]`` and ``[f1, Q]`` on the band stacked as ``(2, 1, band)``, ``Q, 2 f2,
+        f3`` on the band and ``E`` above it (contiguous), for `_integrate_band`."""
         key = ("band", h, c.E.dtype, str(c.E.device), band)
         if key not in self._cache:
-            e2_e = torch.stack([c.E2[:band], c.E[:band]])[:, None]
-            on_band = [x[:band].contiguous() for x in (c.Q, c.f1, c.f2x2, c.f3)]
-            self._remember(key, (e2_e, *on_band, c.E[band:].contiguous()))
+            e_e2 = torch.stack([c.E[:band], c.E2[:band]])[:, None]
+            f1_q = torch.stack([c.f1[:band], c.Q[:band]])[:, None]
+            on_band = [x[:band].contiguous() for x in (c.Q, c.f2x2, c.f3)]
+            self._remember(key, (e_e2, f1_q, *on_band, c.E[band:].contiguous()))
         return self._cache[key]
 
 
