@@ -42,6 +42,32 @@ _PUBLISHED: dict[int, dict[str, int]] = {
 _COSINE_EPS = 1e-8
 
 
+class _Update(torch.autograd.Function):
+    """``(c + g f, a + w f)``: one layer's output ``f`` added to the state ``c`` (weight
+    ``g``, the gate) and to the aggregate ``a`` (weight ``w``), with ``w`` a 0-dim tensor and
+    ``g`` 0-dim or one value per sample. The same as two ``torch.addcmul``; the backward
+    forms ``f``'s gradient in two passes and a 0-dim weight's gradient as a dot product,
+    where autograd's ``addcmul`` writes a full-size product per weight and sums it."""
+
+    @staticmethod
+    def forward(ctx, c, aggregate, f, w, g):
+        ctx.save_for_backward(f, w, g)
+        return torch.addcmul(c, g, f), torch.addcmul(aggregate, w, f)
+
+    @staticmethod
+    def backward(ctx, grad_c, grad_a):
+        f, w, g = ctx.saved_tensors
+        grad_f = torch.addcmul(grad_a * w, grad_c, g) if ctx.needs_input_grad[2] else None
+        grad_w = torch.dot(grad_a.reshape(-1), f.reshape(-1)) if ctx.needs_input_grad[3] else None
+        grad_g = None
+        if ctx.needs_input_grad[4]:
+            if g.ndim == 0:
+                grad_g = torch.dot(grad_c.reshape(-1), f.reshape(-1))
+            else:
+                grad_g = (grad_c * f).sum_to_size(g.shape)
+        return grad_c, grad_a, grad_f, grad_w, grad_g
+
+
 class DyMixOp(SizedByData, nn.Module):
     r"""DyMixOp (Lai, Chen & Xu 2025): Local-Global-Mixing layers in a gated hybrid stack.
 
@@ -418,10 +444,13 @@ class DyMixOp(SizedByData, nn.Module):
         last = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
             f = layer.forward_channels_last(c, spacing=spacing)
-            # one pass each (a + w * f), not a product and a sum
-            aggregate = torch.addcmul(aggregate, self.layer_weights[l], f)
-            if l < last:  # the last update of c would not be used
-                c = torch.addcmul(c, gate, f)
+            w = self.layer_weights[l]
+            if l == last:  # the last update of c would not be used
+                aggregate = torch.addcmul(aggregate, w, f)
+            elif torch.compiler.is_compiling():  # Inductor fuses the plain expression itself
+                c, aggregate = torch.addcmul(c, gate, f), torch.addcmul(aggregate, w, f)
+            else:
+                c, aggregate = _Update.apply(c, aggregate, f, w, gate)
         exp, proj = _matrix(self.expansion), _matrix(self.projection)
         out = F.linear(aggregate, proj @ exp, proj @ self.expansion.bias + self.projection.bias)
         return out.movedim(-1, 1)

@@ -591,3 +591,20 @@ def test_checkpoints_of_the_previous_layout_still_load():
     x = torch.randn(2, 3, 16)
     torch.testing.assert_close(clone(x), model(x))
     assert torch.isnan(clone.structure_change_coefficient)
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_fused_state_update_is_two_addcmuls_with_their_gradients(per_sample):
+    # (c + g f, a + w f) with its own backward: values and gradients against autograd's
+    from opkit.models._dymixop import _Update
+
+    torch.manual_seed(12)
+    c, a, f = (torch.randn(3, 8, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    w = torch.randn((), dtype=torch.float64, requires_grad=True)
+    g = torch.rand(3, 1, 1, dtype=torch.float64) if per_sample else torch.rand(())
+    g = g.double().requires_grad_()
+    out = _Update.apply(c, a, f, w, g)
+    plain = torch.addcmul(c, g, f), torch.addcmul(a, w, f)
+    for x, y in zip(out, plain):
+        torch.testing.assert_close(x, y, rtol=0, atol=0)
+    assert torch.autograd.gradcheck(_Update.apply, (c, a, f, w, g))
