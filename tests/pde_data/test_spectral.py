@@ -227,3 +227,18 @@ def test_band_path_is_the_plain_etdrk4_step_bitwise(pde_name, n, dtype):
     for a, b in zip(fast, slow):
         assert torch.equal(a, b)
         assert irfft(a, n).numpy().tobytes() == irfft(b, n).numpy().tobytes()
+
+
+def test_band_path_returns_normal_tensors_and_names_a_differentiable_input():
+    # the steps run in inference mode; what comes out must still be usable by autograd
+    from opkit.pde_data import Burgers1D
+
+    pde = Burgers1D(nu=0.05, n_x=32)
+    u0 = torch.randn(2, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    u = pde.solve(u0, torch.linspace(0.0, 0.02, 3))
+    assert not u.is_inference()
+    pred = torch.zeros_like(u, requires_grad=True)
+    torch.nn.functional.mse_loss(pred, u).backward()  # saves `u` for backward
+    assert pred.grad is not None
+    with pytest.raises(ValueError, match=r"not differentiable.*u0\.detach\(\)"):
+        pde.solve(u0.clone().requires_grad_(), torch.linspace(0.0, 0.02, 3))
