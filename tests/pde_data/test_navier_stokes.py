@@ -159,3 +159,17 @@ def test_default_dt_rule_and_equality():
     assert NavierStokes2D(1e-3, 8, f) == NavierStokes2D(1e-3, 8, f.clone())
     assert hash(NavierStokes2D(1e-3, 8, "fno")) == hash(NavierStokes2D(1e-3, 8, "fno"))
     assert NavierStokes2D(1e-3, 8) != NavierStokes2D(1e-3, 8, "fno")
+
+
+def test_solve_returns_a_normal_tensor_and_stays_differentiable():
+    # the steps run in inference mode unless the initial value requires grad
+    pde = NavierStokes2D(nu=1e-3, n=16, forcing="fno")
+    u0 = torch.randn(2, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    t = torch.tensor([0.0, 0.01, 0.02], dtype=torch.float64)
+    u = pde.solve(u0, t)
+    assert not u.is_inference()
+    g = u0.clone().requires_grad_()
+    out = pde.solve(g, t)
+    assert torch.equal(out.detach(), u)  # the same bits either way
+    out[:, -1].square().sum().backward()
+    assert g.grad is not None and bool(g.grad.abs().sum() > 0)
