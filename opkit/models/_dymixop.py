@@ -58,13 +58,14 @@ class _Update(torch.autograd.Function):
     def backward(ctx, grad_c, grad_a):
         f, w, g = ctx.saved_tensors
         grad_f = torch.addcmul(grad_a * w, grad_c, g) if ctx.needs_input_grad[2] else None
-        grad_w = torch.dot(grad_a.reshape(-1), f.reshape(-1)) if ctx.needs_input_grad[3] else None
+
+        def dot(grad: torch.Tensor) -> torch.Tensor:  # (a `dot` needs one dtype)
+            return torch.dot(grad.reshape(-1), f.reshape(-1).to(grad.dtype))
+
+        grad_w = dot(grad_a) if ctx.needs_input_grad[3] else None
         grad_g = None
         if ctx.needs_input_grad[4]:
-            if g.ndim == 0:
-                grad_g = torch.dot(grad_c.reshape(-1), f.reshape(-1))
-            else:
-                grad_g = (grad_c * f).sum_to_size(g.shape)
+            grad_g = dot(grad_c) if g.ndim == 0 else (grad_c * f).sum_to_size(g.shape)
         return grad_c, grad_a, grad_f, grad_w, grad_g
 
 
