@@ -158,7 +158,9 @@ class AbstractPDE1D(AbstractPDE):
             A sample that blows up comes back non-finite; the others are unaffected.
 
         Raises:
-            TypeError / ValueError: bad ``u0``, ``t`` or ``dt`` (see `check_solve_inputs`).
+            TypeError / ValueError: bad ``u0``, ``t`` or ``dt`` (see `check_solve_inputs`);
+                ``u0`` that requires grad for the ETDRK4 solvers (Burgers, Allen-Cahn), which
+                step in place and are not differentiable.
         """
         return self._checked_solve(u0, t, dt=dt, progress=progress)
 

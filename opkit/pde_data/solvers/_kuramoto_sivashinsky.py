@@ -142,7 +142,8 @@ class KuramotoSivashinsky1D(SpectralPDE1D):
             comes back non-finite; the others are unaffected.
 
         Raises:
-            TypeError / ValueError: bad ``u0``, ``t``, ``dt`` or ``burn_in``.
+            TypeError / ValueError: bad ``u0``, ``t``, ``dt`` or ``burn_in``; ``u0`` that
+                requires grad (the ETDRK4 steps work in place and are not differentiable).
         """
         if isinstance(burn_in, bool) or not isinstance(burn_in, (int, float)):
             raise TypeError(f"`burn_in` must be a real number >= 0, got {burn_in!r}.")
