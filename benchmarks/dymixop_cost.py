@@ -17,8 +17,9 @@ milliseconds per sample and the ratios to FNO measured in the same run. ``--comp
 ``dymixop-compiled`` and ``fno-compiled`` (``torch.compile`` with its defaults; the first
 call, which compiles, is timed apart and printed) and the ratio of the two models each at
 its fastest (with ``--before``, the earlier DyMixOp is compiled too and the speed-up of
-the compiled models printed). Results also go to ``benchmarks/out/dymixop_cost.json``. Run from the
-repository root::
+the compiled models printed). Results also go to ``benchmarks/out/dymixop_cost.json``, and
+a bar chart of each model's cost over the FNO's to ``benchmarks/out/dymixop_cost.png``.
+Run from the repository root::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dymixop_cost.py [--repeats 7] [--only ks]
         [--compile]
@@ -120,6 +121,37 @@ def step_ms(model: torch.nn.Module, x: torch.Tensor) -> float:
     return (time.perf_counter() - t0) * 1e3
 
 
+def figure(results: dict, path: Path) -> None:
+    """Bars of each model's cost per sample over the FNO's, per suite (one run)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted({k for r in results.values() for k in r["ms_per_sample"]})
+    fig, ax = plt.subplots(figsize=(3.5 + 1.8 * len(results), 3.6))
+    width = 0.8 / len(keys)
+    for j, key in enumerate(keys):
+        xs, ys = [], []
+        for i, r in enumerate(results.values()):
+            if key in r["ms_per_sample"]:
+                xs.append(i + (j - (len(keys) - 1) / 2) * width)
+                ys.append(r["ms_per_sample"][key] / r["ms_per_sample"]["fno"])
+        before = next(iter(results.values()))["before"]
+        label = key.replace("-before", f" @ {before}").replace("-compiled", ", compiled")
+        bars = ax.bar(xs, ys, width, label=label, color=f"C{j}")
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xticks(range(len(results)))
+    ax.set_xticklabels([f"{name} (batch {r['batch']})" for name, r in results.items()])
+    ax.set_ylabel("cost per sample / FNO's")
+    ax.set_title("forward + backward, one thread, same run", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -176,6 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
             "batch": batch,
             "repeats": args.repeats,
             "compile_seconds": compile_s,
+            "before": args.before,
         }
         line = ", ".join(f"{k} {v:.2f} ms ({n_params(models[k]):,} params)" for k, v in med.items())
         ratios = f"dymixop/fno {med['dymixop'] / med['fno']:.2f}"
@@ -201,6 +234,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "dymixop_cost.json").write_text(json.dumps(results, indent=2))
+    figure(results, out / "dymixop_cost.png")
+    print(f"figure: {out / 'dymixop_cost.png'}")
     return results
 
 
