@@ -131,13 +131,13 @@ def figure(results: dict, path: Path) -> None:
     keys = sorted({k for r in results.values() for k in r["ms_per_sample"]})
     fig, ax = plt.subplots(figsize=(3.5 + 1.8 * len(results), 3.6))
     width = 0.8 / len(keys)
+    before = next(iter(results.values()))["before"]
     for j, key in enumerate(keys):
         xs, ys = [], []
         for i, r in enumerate(results.values()):
             if key in r["ms_per_sample"]:
                 xs.append(i + (j - (len(keys) - 1) / 2) * width)
                 ys.append(r["ms_per_sample"][key] / r["ms_per_sample"]["fno"])
-        before = next(iter(results.values()))["before"]
         label = key.replace("-before", f" @ {before}").replace("-compiled", ", compiled")
         bars = ax.bar(xs, ys, width, label=label, color=f"C{j}")
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
