@@ -806,14 +806,14 @@ class LGMLayer(nn.Module):
         lc_conv = self.mixing.local_transform
         if self.n_dim == 1 and lc_conv is not None and self.mixing.local_kernel_size > 1:
             return self._wide_local_parts_1d(c, spacing, bias)
+        lc = None  # (before the stencil: see forward_channels_last)
+        if lc_conv is not None and self.mixing.local_kernel_size == 1:
+            lc = F.linear(c, _matrix(lc_conv).to(c.dtype), lc_conv.bias.to(c.dtype))
+        elif lc_conv is not None:
+            lc = lc_conv(c.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         w = _matrix(self.linear)[(..., *[None] * self.n_dim)]
         kernel = self.derivative.stencil / spacing + F.pad(w, (1, 1) * self.n_dim)
-        linear = _periodic_conv3(c, kernel.to(c.dtype), bias)
-        if lc_conv is None:
-            return linear, None
-        if self.mixing.local_kernel_size == 1:
-            return linear, F.linear(c, _matrix(lc_conv).to(c.dtype), lc_conv.bias.to(c.dtype))
-        return linear, lc_conv(c.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return _periodic_conv3(c, kernel.to(c.dtype), bias), lc
 
     def forward_channels_last(self, c: torch.Tensor, *, spacing: float = 1.0) -> torch.Tensor:
         """``F(c)`` for ``c`` of shape ``(batch, *spatial, h)`` (channels last), same shape."""
@@ -822,10 +822,15 @@ class LGMLayer(nn.Module):
         a = _matrix(a2) @ _matrix(a1)
         # W's bias and A's (folded) bias, added once by the stencil's convolution
         bias = self.linear.bias + _matrix(a2) @ a1.bias + a2.bias
-        linear, lc = self._local_parts(c, spacing, bias.to(c.dtype))
+        # The matrix products that read c (G's DFT, Lc) come before the stencil's tile
+        # gather. It changes nothing eagerly; under torch.compile the previous layer's
+        # c = c + g GELU(pre) is then stored before the gather is generated, and the gather
+        # reads it instead of recomputing the GELU at every tile element (1.5 x per point in
+        # 1-D, 2.25 x in 2-D).
         g = None
         if self.mixing.global_transform is not None:
             g = self.mixing.global_transform(c, channels_last=True)
+        linear, lc = self._local_parts(c, spacing, bias.to(c.dtype))
         mixed = self.mixing.combine(g, lc)
         pre = torch.addmm(linear.reshape(-1, h), mixed.reshape(-1, h), a.to(c.dtype).T)
         return F.gelu(pre).view_as(linear)
