@@ -52,12 +52,15 @@ class _Update(torch.autograd.Function):
     @staticmethod
     def forward(ctx, c, aggregate, f, w, g):
         ctx.save_for_backward(f, w, g)
-        return torch.addcmul(c, g, f), torch.addcmul(aggregate, w, f)
+        ctx.mark_dirty(aggregate)  # updated in place: one full-size allocation less
+        return torch.addcmul(c, g, f), aggregate.addcmul_(w, f)
 
     @staticmethod
     def backward(ctx, grad_c, grad_a):
         f, w, g = ctx.saved_tensors
-        grad_f = torch.addcmul(grad_a * w, grad_c, g) if ctx.needs_input_grad[2] else None
+        grad_f = None
+        if ctx.needs_input_grad[2]:  # one fresh tensor, the same bits as torch.addcmul
+            grad_f = torch.mul(grad_a, w).addcmul_(grad_c, g)
 
         def dot(grad: torch.Tensor) -> torch.Tensor:  # (a `dot` needs one dtype)
             return torch.dot(grad.reshape(-1), f.reshape(-1).to(grad.dtype))
@@ -447,7 +450,7 @@ class DyMixOp(SizedByData, nn.Module):
             f = layer.forward_channels_last(c, spacing=spacing)
             w = self.layer_weights[l]
             if l == last:  # the last update of c would not be used
-                aggregate = torch.addcmul(aggregate, w, f)
+                aggregate = aggregate.addcmul_(w, f)
             elif torch.compiler.is_compiling():  # Inductor fuses the plain expression itself
                 c, aggregate = torch.addcmul(c, gate, f), torch.addcmul(aggregate, w, f)
             else:

@@ -420,6 +420,19 @@ def _tile_rows(n: int, device: torch.device) -> torch.Tensor:
     return (starts[None, :] + torch.arange(_TILE + 2, device=device)[:, None] - 1) % n
 
 
+def _tiles_2d(c: torch.Tensor) -> torch.Tensor:
+    """The periodic 6 x 6 tiles of channels-last ``c`` ``(b, n_x, n_y, ch)`` as
+    ``(6, 6, n_x / 4, n_y / 4, b, ch)``: input ``(i, j)`` of tile ``(s, t)`` is
+    ``c[:, 4 s + i - 1, 4 t + j - 1]`` (periodic). One circular padding by a grid point on
+    each side, then a copy of a strided view of it (several times faster on the CPU than
+    gathering by index tensors, which copies element by element)."""
+    p = torch.cat([c[:, -1:], c, c[:, :1]], 1)
+    p = torch.cat([p[:, :, -1:], p, p[:, :, :1]], 2)  # (b, n_x + 2, n_y + 2, ch)
+    sb, sx, sy, sc = p.stride()
+    shape = (_TILE + 2, _TILE + 2, c.shape[1] // _TILE, c.shape[2] // _TILE, c.shape[0], c.shape[3])
+    return p.as_strided(shape, (sx, sy, _TILE * sx, _TILE * sy, sb, sc)).contiguous()
+
+
 def _batch_chunks(shape: torch.Size, like: torch.Tensor) -> list[slice]:
     """Slices of the batch (dim 0 of a channels-last ``shape``) whose Winograd tiles take
     at most `_CHUNK_BYTES` each (at least one sample per slice)."""
@@ -468,20 +481,19 @@ class _PeriodicConv3x3(torch.autograd.Function):
     def forward(ctx, c: torch.Tensor, u: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         b, n_x, n_y, n_in = c.shape
         bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
-        rows, cols = _tile_rows(n_x, c.device), _tile_rows(n_y, c.device)
         n_tx, n_ty, n_out = n_x // _TILE, n_y // _TILE, u.shape[-1]
-        parts, vs = [], []
+        result = c.new_empty(b, n_x, n_y, n_out)
+        vs = []
         for chunk in _batch_chunks(c.shape, c):
-            part = c[chunk].permute(1, 2, 0, 3)
-            tiles = part[rows[:, None, :, None], cols[None, :, None, :]]
-            v = _transform(bt, tiles).view(36, -1, n_in)  # (36, tiles * chunk, in)
+            v = _transform(bt, _tiles_2d(c[chunk])).view(36, -1, n_in)  # (36, tiles*chunk, in)
             prod = torch.bmm(v, u).view(6, 6, -1)
             out = _transform(at, prod).view(_TILE, _TILE, n_tx, n_ty, -1, n_out)
-            # the bias is added by the copy back to the grid layout
-            parts.append((out.permute(4, 2, 0, 3, 1, 5) + bias).reshape(-1, n_x, n_y, n_out))
+            # the bias is added while the chunk is in cache, then copied to the grid layout
+            blocks = result[chunk].view(-1, n_tx, _TILE, n_ty, _TILE, n_out)
+            blocks.copy_(out.add_(bias).permute(4, 2, 0, 3, 1, 5))
             vs.append(v)
         ctx.save_for_backward(u, *vs)
-        return torch.cat(parts) if len(parts) > 1 else parts[0]
+        return result
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -489,18 +501,20 @@ class _PeriodicConv3x3(torch.autograd.Function):
         n_x, n_y, n_out = grad.shape[1:]
         n_tx, n_ty, m = n_x // _TILE, n_y // _TILE, _TILE
         bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
-        grad_u, grad_cs = None, []
+        grad_u, grad_c = None, None
+        if ctx.needs_input_grad[0]:
+            grad_c = grad.new_empty(*grad.shape[:-1], u.shape[1])
         for chunk, v in zip(_batch_chunks(grad.shape, grad), vs):
             g = grad[chunk].reshape(-1, n_tx, m, n_ty, m, n_out).permute(2, 4, 1, 3, 0, 5)
             g = _transform(at.T, g.contiguous()).view(36, -1, n_out)
             if ctx.needs_input_grad[1]:
                 vg = torch.bmm(v.transpose(1, 2), g)
-                grad_u = vg if grad_u is None else grad_u + vg
-            if ctx.needs_input_grad[0]:
+                grad_u = vg if grad_u is None else grad_u.add_(vg)
+            if grad_c is not None:
                 gv = torch.bmm(g, u.transpose(1, 2)).view(6, 6, n_tx, n_ty, -1, u.shape[1])
                 tiles = _fold_axis(_fold_axis(_transform(bt.T, gv), 0, 2), 1, 3)
-                grad_cs.append(tiles.permute(4, 2, 0, 3, 1, 5).reshape(-1, n_x, n_y, u.shape[1]))
-        grad_c = (torch.cat(grad_cs) if len(grad_cs) > 1 else grad_cs[0]) if grad_cs else None
+                blocks = grad_c[chunk].view(-1, n_tx, m, n_ty, m, u.shape[1])
+                blocks.copy_(tiles.permute(4, 2, 0, 3, 1, 5))
         grad_bias = grad.sum((0, 1, 2)) if ctx.needs_input_grad[2] else None
         return grad_c, grad_u, grad_bias
 
