@@ -342,18 +342,21 @@ def _assert_periodic_stencil(grid: tuple[int, ...], batch: int, seed: int) -> No
     assert torch.autograd.gradcheck(_periodic_conv3, (c, kernel, bias))
 
 
-@pytest.mark.parametrize("grid", [(8, 12), (4, 4), (6, 10), (12,), (4,), (10,)])
+@pytest.mark.parametrize(
+    "grid", [(8, 12), (4, 4), (16, 8), (6, 10), (12,), (4,), (8,), (24,), (10,)]
+)
 def test_periodic_stencil_convolution_is_the_circular_correlation_and_its_gradient(grid):
     # grid sizes that are multiples of 4 take Winograd F(4, 3) / F(4x4, 3x3) (custom autograd
     # Functions), the others conv1d / conv2d
     _assert_periodic_stencil(grid, batch=2, seed=7)
 
 
-@pytest.mark.parametrize("grid", [(8, 12), (12,)])
+@pytest.mark.parametrize("grid", [(8, 12), (12, 8), (12,), (16,)])
 def test_winograd_stencil_in_chunks_of_the_batch_is_the_same_correlation(grid, monkeypatch):
     # large batches are transformed a few samples at a time; one sample per chunk here
     monkeypatch.setattr(_lgm, "_CHUNK_BYTES", 1)
-    assert len(_lgm._batch_chunks(torch.Size((3, *grid, 3)), torch.empty(0))) == 3
+    ms = _lgm._tile_sizes(grid)
+    assert len(_lgm._batch_chunks(torch.Size((3, *grid, 3)), torch.empty(0), ms)) == 3
     _assert_periodic_stencil(grid, batch=3, seed=9)
 
 

@@ -19,14 +19,15 @@ References:
     P. Lai, Y. Chen, H. Xu, "DyMixOp: Guiding Neural Operator Design for PDEs from a Complex
     Dynamics Perspective with Local-Global-Mixing", arXiv:2508.13490 (2025).
     A. Lavin, S. Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR (2016):
-    the Winograd F(4x4, 3x3) transforms of the 2-D stencil.
+    Winograd's minimal filtering of the stencil, its F(4, 3) transforms, and the Toom-Cook
+    construction of the F(8, 3) ones.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -366,229 +367,300 @@ class SpectralConv(nn.Module):
         )
 
 
-# Winograd's minimal filtering F(4, 3) (Lavin & Gray 2016): the correlation of 4 outputs with
-# a 3-tap filter, y[i] = sum_j g[j] d[i + j], is  A^T [(G g) * (B^T d)]  on 6 inputs.
-_WINOGRAD_BT = (
-    (4, 0, -5, 0, 1, 0),
-    (0, -4, -4, 1, 1, 0),
-    (0, 4, -4, -1, 1, 0),
-    (0, -2, -1, 2, 1, 0),
-    (0, 2, -1, -2, 1, 0),
-    (0, 4, 0, -5, 0, 1),
-)
-_WINOGRAD_G = (
-    (1 / 4, 0, 0),
-    (-1 / 6, -1 / 6, -1 / 6),
-    (-1 / 6, 1 / 6, -1 / 6),
-    (1 / 24, 1 / 12, 1 / 6),
-    (1 / 24, -1 / 12, 1 / 6),
-    (0, 0, 1),
-)
-_WINOGRAD_AT = (
-    (1, 1, 1, 1, 1, 0),
-    (0, 1, -1, 2, -2, 0),
-    (0, 1, 1, 4, 4, 0),
-    (0, 1, -1, 8, -8, 1),
-)
-_TILE = 4  # outputs per tile and axis; a tile reads 6 x 6 inputs
+# Winograd's minimal filtering F(m, 3) (Lavin & Gray 2016): the correlation of m outputs with a
+# 3-tap filter, y[i] = sum_j g[j] d[i + j], is  A^T [(G g) * (B^T d)]  on m + 2 inputs, with
+# m + 2 products instead of 3 m. The matrices follow from the Toom-Cook construction on the
+# points below and infinity (exact rationals; B^T solved from the identity above).
+class _Winograd(NamedTuple):
+    bt: tuple  # (m + 2, m + 2)
+    g: tuple  # (m + 2, 3)
+    at: tuple  # (m, m + 2)
+
+
+_WINOGRAD = {
+    # points 0, +-1, +-2 (Lavin & Gray's F(4, 3))
+    4: _Winograd(
+        bt=(
+            (4, 0, -5, 0, 1, 0),
+            (0, -4, -4, 1, 1, 0),
+            (0, 4, -4, -1, 1, 0),
+            (0, -2, -1, 2, 1, 0),
+            (0, 2, -1, -2, 1, 0),
+            (0, 4, 0, -5, 0, 1),
+        ),
+        g=(
+            (1 / 4, 0, 0),
+            (-1 / 6, -1 / 6, -1 / 6),
+            (-1 / 6, 1 / 6, -1 / 6),
+            (1 / 24, 1 / 12, 1 / 6),
+            (1 / 24, -1 / 12, 1 / 6),
+            (0, 0, 1),
+        ),
+        at=(
+            (1, 1, 1, 1, 1, 0),
+            (0, 1, -1, 2, -2, 0),
+            (0, 1, 1, 4, 4, 0),
+            (0, 1, -1, 8, -8, 1),
+        ),
+    ),
+    # points 0, +-1, +-2, +-1/2, +-3/4: of the sets of small rationals tried, the smallest
+    # float32 round-off (relative 2.6e-6 against 4.6e-7 for F(4, 3) on 48 channels)
+    8: _Winograd(
+        bt=(
+            (9 / 16, 0, -253 / 64, 0, 525 / 64, 0, -93 / 16, 0, 1, 0),
+            (0, -9 / 16, -9 / 16, 217 / 64, 217 / 64, -77 / 16, -77 / 16, 1, 1, 0),
+            (0, 9 / 16, -9 / 16, -217 / 64, 217 / 64, 77 / 16, -77 / 16, -1, 1, 0),
+            (0, -9 / 32, -9 / 64, 61 / 32, 61 / 64, -29 / 8, -29 / 16, 2, 1, 0),
+            (0, 9 / 32, -9 / 64, -61 / 32, 61 / 64, 29 / 8, -29 / 16, -2, 1, 0),
+            (0, -9 / 8, -9 / 4, 109 / 32, 109 / 16, -89 / 32, -89 / 16, 1 / 2, 1, 0),
+            (0, 9 / 8, -9 / 4, -109 / 32, 109 / 16, 89 / 32, -89 / 16, -1 / 2, 1, 0),
+            (0, -3 / 4, -1, 63 / 16, 21 / 4, -63 / 16, -21 / 4, 3 / 4, 1, 0),
+            (0, 3 / 4, -1, -63 / 16, 21 / 4, 63 / 16, -21 / 4, -3 / 4, 1, 0),
+            (0, 9 / 16, 0, -253 / 64, 0, 525 / 64, 0, -93 / 16, 0, 1),
+        ),
+        g=(
+            (16 / 9, 0, 0),
+            (-32 / 63, -32 / 63, -32 / 63),
+            (-32 / 63, 32 / 63, -32 / 63),
+            (8 / 2475, 16 / 2475, 32 / 2475),
+            (8 / 2475, -16 / 2475, 32 / 2475),
+            (-512 / 225, -256 / 225, -128 / 225),
+            (-512 / 225, 256 / 225, -128 / 225),
+            (32768 / 17325, 8192 / 5775, 2048 / 1925),
+            (32768 / 17325, -8192 / 5775, 2048 / 1925),
+            (0, 0, 1),
+        ),
+        at=tuple(
+            tuple(a**i for a in (0, 1, -1, 2, -2, 1 / 2, -1 / 2, 3 / 4, -3 / 4)) + (int(i == 7),)
+            for i in range(8)
+        ),
+    ),
+}
 _CHUNK_BYTES = 4 * 2**20  # Winograd tiles of at most this many bytes are transformed at a time
+
+
+def _tile_sizes(grid: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Outputs per Winograd tile along each axis of ``grid`` (sizes of the grid), or None
+    where a size is not a multiple of 4: F(8, 3) along the first axis when its size is a
+    multiple of 8 (1.25 products per point instead of 1.5), F(4, 3) otherwise. F(8, 3)
+    along both axes of a 2-D grid would round off about 50 times more than F(4 x 4, 3 x 3)
+    in float32 (relative 1e-4); one axis costs 6 times (8e-6), like F(8, 3) in 1-D."""
+    if any(n % 4 for n in grid):
+        return None
+    return (8 if grid[0] % 8 == 0 else 4, *[4] * (len(grid) - 1))
 
 
 def _winograd_matrix(rows: tuple, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float64).to(like.device, like.dtype)
 
 
-def _transform(matrix: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """``matrix`` (p x q) applied to the first two axes of the contiguous ``t`` (q, q, ...):
-    ``M t M^T`` per trailing index, ``(p, p, ...)``, written into ``t``'s memory when it
+def _transform(first: torch.Tensor, second: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``first`` (p1 x q1) applied to axis 0 and ``second`` (p2 x q2) to axis 1 of the
+    contiguous ``t`` (q1, q2, ...): ``(p1, p2, ...)``, written into ``t``'s memory when it
     fits (``t`` is overwritten: fresh memory costs page faults). Plain matrix products with
     the long trailing axis (a batched product with so few rows is several times slower on
     the CPU).
     """
-    p, q = matrix.shape
-    half = torch.mm(matrix, t.view(q, -1)).view(p, q, -1)
-    size = p * p * half.shape[-1]
-    out = (t.view(-1)[:size] if size <= t.numel() else t.new_empty(size)).view(p, p, -1)
-    for i in range(p):
-        torch.mm(matrix, half[i], out=out[i])
-    return out.view(p, p, *t.shape[2:])
+    (p1, q1), p2 = first.shape, second.shape[0]
+    half = torch.mm(first, t.view(q1, -1)).view(p1, second.shape[1], -1)
+    size = p1 * p2 * half.shape[-1]
+    out = (t.view(-1)[:size] if size <= t.numel() else t.new_empty(size)).view(p1, p2, -1)
+    for i in range(p1):
+        torch.mm(second, half[i], out=out[i])
+    return out.view(p1, p2, *t.shape[2:])
 
 
-def _tile_rows(n: int, device: torch.device) -> torch.Tensor:
-    """``(6, n // 4)``: grid index (periodic) of input ``j`` of tile ``t``, ``4 t + j - 1``."""
-    starts = _TILE * torch.arange(n // _TILE, device=device)
-    return (starts[None, :] + torch.arange(_TILE + 2, device=device)[:, None] - 1) % n
+def _tile_rows(n: int, m: int, device: torch.device) -> torch.Tensor:
+    """``(m + 2, n // m)``: grid index (periodic) of input ``j`` of tile ``t``, ``m t + j - 1``."""
+    starts = m * torch.arange(n // m, device=device)
+    return (starts[None, :] + torch.arange(m + 2, device=device)[:, None] - 1) % n
 
 
-def _tiles_2d(c: torch.Tensor) -> torch.Tensor:
-    """The periodic 6 x 6 tiles of channels-last ``c`` ``(b, n_x, n_y, ch)`` as
-    ``(6, 6, n_x / 4, n_y / 4, b, ch)``: input ``(i, j)`` of tile ``(s, t)`` is
-    ``c[:, 4 s + i - 1, 4 t + j - 1]`` (periodic). One circular padding by a grid point on
-    each side, then a copy of a strided view of it (several times faster on the CPU than
-    gathering by index tensors, which copies element by element)."""
+def _tiles_2d(c: torch.Tensor, m_x: int, m_y: int) -> torch.Tensor:
+    """The periodic ``(m_x + 2) x (m_y + 2)`` tiles of channels-last ``c`` ``(b, n_x, n_y,
+    ch)`` as ``(m_x + 2, m_y + 2, n_x / m_x, n_y / m_y, b, ch)``: input ``(i, j)`` of tile
+    ``(s, t)`` is ``c[:, m_x s + i - 1, m_y t + j - 1]`` (periodic). One circular padding by
+    a grid point on each side, then a copy of a strided view of it (several times faster on
+    the CPU than gathering by index tensors, which copies element by element)."""
     p = torch.cat([c[:, -1:], c, c[:, :1]], 1)
     p = torch.cat([p[:, :, -1:], p, p[:, :, :1]], 2)  # (b, n_x + 2, n_y + 2, ch)
     sb, sx, sy, sc = p.stride()
-    shape = (_TILE + 2, _TILE + 2, c.shape[1] // _TILE, c.shape[2] // _TILE, c.shape[0], c.shape[3])
-    return p.as_strided(shape, (sx, sy, _TILE * sx, _TILE * sy, sb, sc)).contiguous()
+    b, n_x, n_y, ch = c.shape
+    shape = (m_x + 2, m_y + 2, n_x // m_x, n_y // m_y, b, ch)
+    return p.as_strided(shape, (sx, sy, m_x * sx, m_y * sy, sb, sc)).contiguous()
 
 
-def _batch_chunks(shape: torch.Size, like: torch.Tensor) -> list[slice]:
-    """Slices of the batch (dim 0 of a channels-last ``shape``) whose Winograd tiles take
-    at most `_CHUNK_BYTES` each (at least one sample per slice)."""
+def _batch_chunks(shape: torch.Size, like: torch.Tensor, ms: tuple[int, ...]) -> list[slice]:
+    """Slices of the batch (dim 0 of a channels-last ``shape``) whose Winograd tiles (``ms``
+    outputs per tile and axis) take at most `_CHUNK_BYTES` each (at least one sample per
+    slice)."""
     b, *grid, channels = shape
     per_sample = channels * like.dtype.itemsize
-    for n in grid:
-        per_sample *= (_TILE + 2) * (n // _TILE)
+    for n, m in zip(grid, ms):
+        per_sample *= (m + 2) * (n // m)
     k = max(1, min(b, _CHUNK_BYTES // per_sample))
     return [slice(i, min(i + k, b)) for i in range(0, b, k)]
 
 
-def _fold_axis(tiles: torch.Tensor, axis: int, tile_axis: int) -> torch.Tensor:
-    """Adjoint of the periodic tile gather along one axis: ``tiles`` holds the 6 inputs
-    ``j`` of each tile at ``axis`` and the tile index at ``tile_axis > axis``; input ``j``
-    of tile ``t`` sits at ``4 t + j - 1``, i.e. slot ``j - 1`` of tile ``t``, and ``j = 0``
-    and ``j = 5`` spill into the neighbouring tiles' slots 3 and 0. Returns the 4 slots."""
-    main = tiles.narrow(axis, 1, _TILE).clone()
+def _fold_axis(tiles: torch.Tensor, axis: int, tile_axis: int, m: int) -> torch.Tensor:
+    """Adjoint of the periodic tile gather along one axis: ``tiles`` holds the ``m + 2``
+    inputs ``j`` of each tile at ``axis`` and the tile index at ``tile_axis > axis``; input
+    ``j`` of tile ``t`` sits at ``m t + j - 1``, i.e. slot ``j - 1`` of tile ``t``, and
+    ``j = 0`` and ``j = m + 1`` spill into the neighbouring tiles' slots ``m - 1`` and 0.
+    Returns the ``m`` slots."""
+    main = tiles.narrow(axis, 1, m).clone()
     shifted = tile_axis - 1  # the tile axis once ``axis`` is selected
-    main.select(axis, _TILE - 1).add_(tiles.select(axis, 0).roll(-1, dims=shifted))
-    main.select(axis, 0).add_(tiles.select(axis, _TILE + 1).roll(1, dims=shifted))
+    main.select(axis, m - 1).add_(tiles.select(axis, 0).roll(-1, dims=shifted))
+    main.select(axis, 0).add_(tiles.select(axis, m + 1).roll(1, dims=shifted))
     return main
 
 
 class _PeriodicConv3x3(torch.autograd.Function):
-    """Periodic 3 x 3 correlation plus bias, channels last, by Winograd F(4 x 4, 3 x 3).
+    """Periodic 3 x 3 correlation plus bias, channels last, by Winograd F(m_x x m_y, 3 x 3).
 
-    ``forward(c, u, bias)``: ``c`` is ``(b, n_x, n_y, in)`` with ``n_x``, ``n_y`` multiples
-    of 4, ``u`` the transformed kernel ``(36, in, out)`` (:func:`_winograd_kernel`), ``bias``
-    ``(out,)``; returns ``out[b, x, y] = bias + sum_{p, q} c[b, x + p - 1, y + q - 1] @
-    K[:, :, p, q].T`` (indices periodic), the same as ``conv2d`` on a circularly padded
-    input. Each 4 x 4 block of outputs reads a 6 x 6 tile, which is transformed by
-    ``B^T . B``, multiplied channel-wise by ``u`` (36 matrix products of ``in x out`` over
-    all tiles of the batch: 2.25 products per output point instead of the direct
-    convolution's 9) and transformed back by ``A^T . A``. The tiles are laid out ``(6, 6,
+    ``forward(c, u, bias, ms)``: ``c`` is ``(b, n_x, n_y, in)``, ``ms = (m_x, m_y)`` the
+    outputs per tile and axis (:func:`_tile_sizes`; ``n_x``, ``n_y`` their multiples), ``u``
+    the transformed kernel ``((m_x + 2)(m_y + 2), in, out)`` (:func:`_winograd_kernel`),
+    ``bias`` ``(out,)``; returns ``out[b, x, y] = bias + sum_{p, q} c[b, x + p - 1, y + q -
+    1] @ K[:, :, p, q].T`` (indices periodic), the same as ``conv2d`` on a circularly padded
+    input. Each ``m_x x m_y`` block of outputs reads a ``(m_x + 2) x (m_y + 2)`` tile, which
+    is transformed by ``B_x^T . B_y``, multiplied channel-wise by ``u`` (one matrix product
+    of ``in x out`` per tile entry over all tiles of the batch: 1.875 products per output
+    point for 8 x 4 tiles, 2.25 for 4 x 4, instead of the direct convolution's 9) and
+    transformed back by ``A_x^T . A_y``. The tiles are laid out ``(m_x + 2, m_y + 2,
     tile_x, tile_y, batch, channel)``. The backward pass applies the transposed transforms
     and products and the adjoint of the tile gather; only the transformed tiles are stored.
 
     The batch is processed in chunks of samples whose tiles take at most `_CHUNK_BYTES`:
-    the transforms and products then work on a few megabytes at a time instead of
-    2.25 times the whole batch's activations (at Navier-Stokes sizes and a batch of 16,
-    tens of megabytes per intermediate: beyond glibc's largest threshold for reusing freed
-    memory, so every one of them would be fresh, page-faulted memory).
+    the transforms and products then work on a few megabytes at a time instead of about
+    twice the whole batch's activations (at Navier-Stokes sizes and a batch of 16, tens of
+    megabytes per intermediate: beyond glibc's largest threshold for reusing freed memory,
+    so every one of them would be fresh, page-faulted memory).
     """
 
     @staticmethod
-    def forward(ctx, c: torch.Tensor, u: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, c, u, bias, ms):
         b, n_x, n_y, n_in = c.shape
-        bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
-        n_tx, n_ty, n_out = n_x // _TILE, n_y // _TILE, u.shape[-1]
+        (m_x, m_y), n_out = ms, u.shape[-1]
+        w_x, w_y = _WINOGRAD[m_x], _WINOGRAD[m_y]
+        bt_x, bt_y = _winograd_matrix(w_x.bt, c), _winograd_matrix(w_y.bt, c)
+        at_x, at_y = _winograd_matrix(w_x.at, c), _winograd_matrix(w_y.at, c)
+        n_tx, n_ty = n_x // m_x, n_y // m_y
         result = c.new_empty(b, n_x, n_y, n_out)
         vs = []
-        for chunk in _batch_chunks(c.shape, c):
-            v = _transform(bt, _tiles_2d(c[chunk])).view(36, -1, n_in)  # (36, tiles*chunk, in)
-            prod = torch.bmm(v, u).view(6, 6, -1)
-            out = _transform(at, prod).view(_TILE, _TILE, n_tx, n_ty, -1, n_out)
+        for chunk in _batch_chunks(c.shape, c, ms):
+            v = _transform(bt_x, bt_y, _tiles_2d(c[chunk], m_x, m_y))
+            v = v.view(u.shape[0], -1, n_in)  # (tile entries, tiles * chunk, in)
+            prod = torch.bmm(v, u).view(m_x + 2, m_y + 2, -1)
+            out = _transform(at_x, at_y, prod).view(m_x, m_y, n_tx, n_ty, -1, n_out)
             # the bias is added while the chunk is in cache, then copied to the grid layout
-            blocks = result[chunk].view(-1, n_tx, _TILE, n_ty, _TILE, n_out)
+            blocks = result[chunk].view(-1, n_tx, m_x, n_ty, m_y, n_out)
             blocks.copy_(out.add_(bias).permute(4, 2, 0, 3, 1, 5))
             vs.append(v)
         ctx.save_for_backward(u, *vs)
+        ctx.ms = ms
         return result
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx, grad):
         u, *vs = ctx.saved_tensors
-        n_x, n_y, n_out = grad.shape[1:]
-        n_tx, n_ty, m = n_x // _TILE, n_y // _TILE, _TILE
-        bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
+        (m_x, m_y), (n_x, n_y, n_out), n_in = ctx.ms, grad.shape[1:], u.shape[1]
+        w_x, w_y = _WINOGRAD[m_x], _WINOGRAD[m_y]
+        bt_x, bt_y = _winograd_matrix(w_x.bt, grad), _winograd_matrix(w_y.bt, grad)
+        at_x, at_y = _winograd_matrix(w_x.at, grad), _winograd_matrix(w_y.at, grad)
+        n_tx, n_ty = n_x // m_x, n_y // m_y
         grad_u, grad_c = None, None
         if ctx.needs_input_grad[0]:
-            grad_c = grad.new_empty(*grad.shape[:-1], u.shape[1])
-        for chunk, v in zip(_batch_chunks(grad.shape, grad), vs):
-            g = grad[chunk].reshape(-1, n_tx, m, n_ty, m, n_out).permute(2, 4, 1, 3, 0, 5)
-            g = _transform(at.T, g.contiguous()).view(36, -1, n_out)
+            grad_c = grad.new_empty(*grad.shape[:-1], n_in)
+        for chunk, v in zip(_batch_chunks(grad.shape, grad, ctx.ms), vs):
+            g = grad[chunk].reshape(-1, n_tx, m_x, n_ty, m_y, n_out).permute(2, 4, 1, 3, 0, 5)
+            g = _transform(at_x.T, at_y.T, g.contiguous()).view(u.shape[0], -1, n_out)
             if ctx.needs_input_grad[1]:
                 vg = torch.bmm(v.transpose(1, 2), g)
                 grad_u = vg if grad_u is None else grad_u.add_(vg)
             if grad_c is not None:
-                gv = torch.bmm(g, u.transpose(1, 2)).view(6, 6, n_tx, n_ty, -1, u.shape[1])
-                tiles = _fold_axis(_fold_axis(_transform(bt.T, gv), 0, 2), 1, 3)
-                blocks = grad_c[chunk].view(-1, n_tx, m, n_ty, m, u.shape[1])
+                gv = torch.bmm(g, u.transpose(1, 2)).view(m_x + 2, m_y + 2, n_tx, n_ty, -1, n_in)
+                tiles = _transform(bt_x.T, bt_y.T, gv)
+                tiles = _fold_axis(_fold_axis(tiles, 0, 2, m_x), 1, 3, m_y)
+                blocks = grad_c[chunk].view(-1, n_tx, m_x, n_ty, m_y, n_in)
                 blocks.copy_(tiles.permute(4, 2, 0, 3, 1, 5))
         grad_bias = grad.sum((0, 1, 2)) if ctx.needs_input_grad[2] else None
-        return grad_c, grad_u, grad_bias
+        return grad_c, grad_u, grad_bias, None
 
 
 class _PeriodicConv3(torch.autograd.Function):
-    """Periodic 3-tap correlation plus bias, channels last, by Winograd F(4, 3).
+    """Periodic 3-tap correlation plus bias, channels last, by Winograd F(m, 3).
 
-    ``forward(c, u, bias)``: ``c`` is ``(b, n, in)`` with ``n`` a multiple of 4, ``u`` the
-    transformed kernel ``(6, in, out)`` (:func:`_winograd_kernel`), ``bias`` ``(out,)``;
-    returns ``out[b, x] = bias + sum_p c[b, x + p - 1] @ K[:, :, p].T`` (periodic), the 1-D
-    counterpart of :class:`_PeriodicConv3x3`: 6 ``in x out`` products per 4 outputs instead
-    of 12. The tiles are laid out ``(6, tile, batch, channel)``, so each of the 6 products is
-    one matrix product over all tiles of a chunk of the batch (chunks as in
-    :class:`_PeriodicConv3x3`).
+    ``forward(c, u, bias, ms)``: ``c`` is ``(b, n, in)``, ``ms = (m,)`` the outputs per
+    tile (:func:`_tile_sizes`: 8, or 4, with ``n`` a multiple), ``u`` the transformed
+    kernel ``(m + 2, in, out)`` (:func:`_winograd_kernel`), ``bias`` ``(out,)``; returns
+    ``out[b, x] = bias + sum_p c[b, x + p - 1] @ K[:, :, p].T`` (periodic), the 1-D
+    counterpart of :class:`_PeriodicConv3x3`: ``m + 2`` products of ``in x out`` per ``m``
+    outputs instead of ``3 m``. The tiles are laid out ``(m + 2, tile, batch, channel)``,
+    so each product is one matrix product over all tiles of a chunk of the batch (chunks as
+    in :class:`_PeriodicConv3x3`).
     """
 
     @staticmethod
-    def forward(ctx, c: torch.Tensor, u: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, c, u, bias, ms):
         b, n, n_in = c.shape
-        n_t, n_out = n // _TILE, u.shape[-1]
-        bt, at = _winograd_matrix(_WINOGRAD_BT, c), _winograd_matrix(_WINOGRAD_AT, c)
-        rows = _tile_rows(n, c.device).flatten()
+        (m,), n_out = ms, u.shape[-1]
+        bt, at = _winograd_matrix(_WINOGRAD[m].bt, c), _winograd_matrix(_WINOGRAD[m].at, c)
+        rows = _tile_rows(n, m, c.device).flatten()
         parts, vs = [], []
-        for chunk in _batch_chunks(c.shape, c):
-            tiles = c[chunk].transpose(0, 1).index_select(0, rows)  # (6 * tiles, chunk, in)
-            v = torch.mm(bt, tiles.view(6, -1)).view(6, -1, n_in)  # (6, tiles * chunk, in)
+        for chunk in _batch_chunks(c.shape, c, ms):
+            tiles = c[chunk].transpose(0, 1).index_select(0, rows)  # ((m+2) tiles, chunk, in)
+            v = torch.mm(bt, tiles.view(m + 2, -1)).view(m + 2, -1, n_in)
             prod = torch.bmm(v, u)
-            out = torch.mm(at, prod.view(6, -1)).view(_TILE, n_t, -1, n_out)
+            out = torch.mm(at, prod.view(m + 2, -1)).view(m, n // m, -1, n_out)
             parts.append((out.permute(2, 1, 0, 3) + bias).reshape(-1, n, n_out))
             vs.append(v)
         ctx.save_for_backward(u, *vs)
+        ctx.ms = ms
         return torch.cat(parts) if len(parts) > 1 else parts[0]
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx, grad):
         u, *vs = ctx.saved_tensors
-        n, n_out = grad.shape[1:]
-        n_t, n_in = n // _TILE, u.shape[1]
-        bt, at = _winograd_matrix(_WINOGRAD_BT, grad), _winograd_matrix(_WINOGRAD_AT, grad)
+        (m,), (n, n_out), n_in = ctx.ms, grad.shape[1:], u.shape[1]
+        bt, at = _winograd_matrix(_WINOGRAD[m].bt, grad), _winograd_matrix(_WINOGRAD[m].at, grad)
         grad_u, grad_cs = None, []
-        for chunk, v in zip(_batch_chunks(grad.shape, grad), vs):
-            g = grad[chunk].reshape(-1, n_t, _TILE, n_out).permute(2, 1, 0, 3).reshape(_TILE, -1)
-            g = torch.mm(at.T, g).view(6, -1, n_out)  # (6, tiles * chunk, out)
+        for chunk, v in zip(_batch_chunks(grad.shape, grad, ctx.ms), vs):
+            g = grad[chunk].reshape(-1, n // m, m, n_out).permute(2, 1, 0, 3).reshape(m, -1)
+            g = torch.mm(at.T, g).view(m + 2, -1, n_out)  # (m + 2, tiles * chunk, out)
             if ctx.needs_input_grad[1]:
                 vg = torch.bmm(v.transpose(1, 2), g)
                 grad_u = vg if grad_u is None else grad_u + vg
             if ctx.needs_input_grad[0]:
                 gv = torch.bmm(g, u.transpose(1, 2))
-                tiles = torch.mm(bt.T, gv.view(6, -1)).view(6, n_t, -1, n_in)
-                grad_cs.append(_fold_axis(tiles, 0, 1).permute(2, 1, 0, 3).reshape(-1, n, n_in))
+                tiles = torch.mm(bt.T, gv.view(m + 2, -1)).view(m + 2, n // m, -1, n_in)
+                grad_cs.append(_fold_axis(tiles, 0, 1, m).permute(2, 1, 0, 3).reshape(-1, n, n_in))
         grad_c = (torch.cat(grad_cs) if len(grad_cs) > 1 else grad_cs[0]) if grad_cs else None
         grad_bias = grad.sum((0, 1)) if ctx.needs_input_grad[2] else None
-        return grad_c, grad_u, grad_bias
+        return grad_c, grad_u, grad_bias, None
 
 
-def _winograd_kernel(kernel: torch.Tensor) -> torch.Tensor:
-    """``G K G^T`` of a ``(out, in, 3, 3)`` kernel as ``(36, in, out)``, or ``G K`` of a
-    ``(out, in, 3)`` kernel as ``(6, in, out)``."""
-    g = _winograd_matrix(_WINOGRAD_G, kernel)
+def _winograd_kernel(kernel: torch.Tensor, ms: tuple[int, ...]) -> torch.Tensor:
+    """``G_x K G_y^T`` of a ``(out, in, 3, 3)`` kernel as ``((m_x + 2)(m_y + 2), in, out)``,
+    or ``G K`` of a ``(out, in, 3)`` kernel as ``(m + 2, in, out)``, for ``ms`` outputs per
+    tile and axis."""
+    g = [_winograd_matrix(_WINOGRAD[m].g, kernel) for m in ms]
     if kernel.ndim == 3:
-        return torch.einsum("pj,oij->pio", g, kernel)
-    u = torch.einsum("pj,oijk,qk->pqio", g, kernel, g)
-    return u.reshape(36, kernel.shape[1], kernel.shape[0])
+        return torch.einsum("pj,oij->pio", g[0], kernel)
+    u = torch.einsum("pj,oijk,qk->pqio", g[0], kernel, g[1])
+    return u.reshape(-1, kernel.shape[1], kernel.shape[0])
 
 
 def _periodic_conv3(c: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Periodic correlation of channels-last ``c`` (b, *grid, in) with a 3-tap or 3 x 3
-    ``kernel`` (out, in, 3[, 3]), plus ``bias`` (out,): on the CPU by Winograd F(4, 3) (1-D)
-    or F(4 x 4, 3 x 3) (2-D) when every grid size is a multiple of 4; otherwise (and on
-    accelerators, whose convolution libraries choose their own fast algorithms) by
-    ``conv1d`` / ``conv2d`` on the circularly padded input."""
-    if c.device.type == "cpu" and all(n % _TILE == 0 for n in c.shape[1:-1]):
+    ``kernel`` (out, in, 3[, 3]), plus ``bias`` (out,): on the CPU by Winograd's minimal
+    filtering (tiles of :func:`_tile_sizes`) when every grid size is a multiple of 4;
+    otherwise (and on accelerators, whose convolution libraries choose their own fast
+    algorithms) by ``conv1d`` / ``conv2d`` on the circularly padded input."""
+    ms = _tile_sizes(tuple(c.shape[1:-1]))
+    if c.device.type == "cpu" and ms is not None:
         fn = _PeriodicConv3 if kernel.ndim == 3 else _PeriodicConv3x3
-        return fn.apply(c, _winograd_kernel(kernel), bias)
+        return fn.apply(c, _winograd_kernel(kernel, ms), bias, ms)
     x = c.movedim(-1, 1)
     padded = F.pad(x, (1, 1) * (kernel.ndim - 2), mode="circular")
     return _CONV_FN[kernel.ndim - 2](padded, kernel, bias).movedim(1, -1)
@@ -710,11 +782,14 @@ class LGMLayer(nn.Module):
 
     - ``W`` is folded into the centre tap of ``D``'s stencil and the sum ``W + D/spacing``
       is applied as one periodic 3-tap (1-D) or 3x3 (2-D) convolution. On the CPU, when
-      every grid size is a multiple of 4, it is evaluated by Winograd's minimal filtering
-      F(4, 3) / F(4x4, 3x3) (1.5 instead of 3, or 2.25 instead of 9, ``h x h`` products
-      per point; exact up to round-off, see ``_PeriodicConv3`` and ``_PeriodicConv3x3``),
-      otherwise by ``conv1d`` / ``conv2d``; the biases of ``W`` and ``A`` are added in the
-      same pass;
+      every grid size is a multiple of 4, it is evaluated by Winograd's minimal filtering:
+      F(8, 3) along the first axis when its size is a multiple of 8, F(4, 3) otherwise
+      (1-D: 1.25 or 1.5 instead of 3 ``h x h`` products per point; 2-D, 8 x 4 or 4 x 4
+      tiles: 1.875 or 2.25 instead of 9). It is exact up to round-off, which F(8, 3)
+      makes a few times larger in float32 (the model's output within ~3e-6 of float64,
+      relative, against ~6e-7 with F(4, 3) alone); see ``_PeriodicConv3`` and
+      ``_PeriodicConv3x3``. Otherwise ``conv1d`` / ``conv2d``. The biases of ``W`` and
+      ``A`` are added in the same pass;
     - a pointwise ``Lc`` is one matrix product (a wider 1-D ``Lc`` shares one matrix
       product with the stencil's taps, whose column blocks are rolled and summed);
     - ``G`` keeps its modes by partial-DFT matrix products (see :class:`SpectralConv`);
