@@ -46,9 +46,10 @@ from opkit.pde_data import DataSpec
 
 # (spec, batch): the suite's CPU sizes, except that NS uses a batch of 4 by default (16
 # samples of the old model take ~16 s per step on one thread). The cost per sample is not
-# flat in the batch: at the suite's 16 DyMixOp's grows (its Winograd tiles pass the size
-# beyond which every allocation is fresh, page-faulted memory) and the FNO's falls;
-# ``--batch ns=16`` measures the suite's size.
+# flat in the batch: at the suite's 16 the FNO's falls by about a third (costs per step,
+# such as reading its 92 MB of complex spectral weights and writing their gradient, are
+# shared by more samples) and DyMixOp's barely moves; ``--batch ns=16`` measures the
+# suite's size.
 SUITES = {
     "ks": (DataSpec(spatial_shape=(256,), lengths=(22 * math.pi,), in_frames=10), 32),
     "burgers": (DataSpec(spatial_shape=(1024,), lengths=(1.0,), in_frames=1), 32),
