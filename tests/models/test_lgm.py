@@ -346,9 +346,18 @@ def _assert_periodic_stencil(grid: tuple[int, ...], batch: int, seed: int) -> No
     "grid", [(8, 12), (4, 4), (16, 8), (6, 10), (12,), (4,), (8,), (24,), (10,)]
 )
 def test_periodic_stencil_convolution_is_the_circular_correlation_and_its_gradient(grid):
-    # grid sizes that are multiples of 4 take Winograd F(4, 3) / F(4x4, 3x3) (custom autograd
-    # Functions), the others conv1d / conv2d
+    # grid sizes that are multiples of 4 take Winograd (custom autograd Functions): F(8, 3)
+    # along a first axis that is a multiple of 8, F(4, 3) otherwise; the others conv1d /
+    # conv2d
     _assert_periodic_stencil(grid, batch=2, seed=7)
+
+
+def test_winograd_tiles_are_8_on_a_first_axis_that_allows_it_and_4_elsewhere():
+    assert _lgm._tile_sizes((256,)) == (8,)
+    assert _lgm._tile_sizes((12,)) == (4,)
+    assert _lgm._tile_sizes((64, 64)) == (8, 4)
+    assert _lgm._tile_sizes((12, 8)) == (4, 4)
+    assert _lgm._tile_sizes((8, 6)) is None and _lgm._tile_sizes((10,)) is None
 
 
 @pytest.mark.parametrize("grid", [(8, 12), (12, 8), (12,), (16,)])
@@ -362,6 +371,7 @@ def test_winograd_stencil_in_chunks_of_the_batch_is_the_same_correlation(grid, m
 
 @pytest.mark.parametrize("n_dim", [1, 2])
 def test_periodic_stencil_convolution_float32_round_off_is_small(n_dim):
+    # 16 points take F(8, 3) along the first axis, the tiles that round off most
     torch.manual_seed(8)
     c = torch.randn(2, *[16] * n_dim, 32)
     kernel = torch.randn(32, 32, *[3] * n_dim) / 10
